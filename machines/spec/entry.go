@@ -1,0 +1,185 @@
+package spec
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/mms-io/mms/machines/errs"
+)
+
+// SumsFile is the only checksums file name an entry's `verify` field may give.
+const SumsFile = "SHA256SUMS"
+
+// MaxNameLength is the longest machine name, in characters.
+const MaxNameLength = 128
+
+// MaxFieldLength bounds every string field of an entry, in bytes (a matcher or URL longer than
+// this is a mistake or an attack).
+const MaxFieldLength = 8 << 10 // 8 KiB
+
+var (
+	nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+	hexRe  = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+)
+
+// Entry is one machine the specification asks for, with the field names of go-choria v0.29.4.
+type Entry struct {
+	// Name is the machine's directory name.
+	Name string `json:"name"`
+	// Source is the archive's URL.
+	Source string `json:"source"`
+	// Checksum is the hex sha256 of the archive.
+	Checksum string `json:"checksum"`
+	// VerifyChecksum is the hex sha256 of the SHA256SUMS file inside the archive.
+	VerifyChecksum string `json:"verify_checksum"`
+	// Verify, when set, names the checksums file and must be SHA256SUMS.
+	Verify string `json:"verify,omitempty"`
+	// Username and Password are sent as HTTP basic auth; never logged.
+	Username string `json:"username,omitempty"`
+	// Password goes with Username.
+	Password string `json:"password,omitempty"`
+	// Match is an expr expression; empty matches every node.
+	Match string `json:"match,omitempty"`
+	// Governor is the Choria governor entered before downloading.
+	Governor string `json:"governor,omitempty"`
+}
+
+// fieldSetters maps each known field to where its value goes. Keys are matched without regard
+// to case, as encoding/json (and so go-choria) does.
+var fieldSetters = map[string]func(e *Entry) *string{
+	"name":            func(e *Entry) *string { return &e.Name },
+	"source":          func(e *Entry) *string { return &e.Source },
+	"checksum":        func(e *Entry) *string { return &e.Checksum },
+	"verify_checksum": func(e *Entry) *string { return &e.VerifyChecksum },
+	"verify":          func(e *Entry) *string { return &e.Verify },
+	"username":        func(e *Entry) *string { return &e.Username },
+	"password":        func(e *Entry) *string { return &e.Password },
+	"match":           func(e *Entry) *string { return &e.Match },
+	"governor":        func(e *Entry) *string { return &e.Governor },
+}
+
+// decodeEntry fills an Entry from one JSON object, returning the unknown field names and the
+// problems found in the fields' types.
+func decodeEntry(raw json.RawMessage) (Entry, []string, []string) {
+	var e Entry
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return e, nil, []string{"must be a JSON object"}
+	}
+	var unknown, problems []string
+	seen := map[string]string{}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		canon := strings.ToLower(k)
+		set, ok := fieldSetters[canon]
+		if !ok {
+			unknown = append(unknown, k)
+			continue
+		}
+		if prev, dup := seen[canon]; dup {
+			problems = append(problems, fmt.Sprintf("field %s given twice (as %q and %q)", canon, prev, k))
+			continue
+		}
+		seen[canon] = k
+		var s *string
+		if err := json.Unmarshal(fields[k], &s); err != nil {
+			problems = append(problems, fmt.Sprintf("field %s must be a string", canon))
+			continue
+		}
+		if s != nil {
+			*set(&e) = *s
+		}
+	}
+	return e, unknown, problems
+}
+
+// validate returns every problem with the entry, each a phrase about one field.
+func (e Entry) validate() []string {
+	var p []string
+	for canon, get := range fieldSetters {
+		if len(*get(&e)) > MaxFieldLength {
+			p = append(p, fmt.Sprintf("%s is longer than %d bytes", canon, MaxFieldLength))
+		}
+	}
+	if msg := nameProblem(e.Name); msg != "" {
+		p = append(p, msg)
+	}
+	if e.Source == "" {
+		p = append(p, "source is required")
+	} else if msg := validSource(e.Source); msg != "" {
+		p = append(p, msg)
+	}
+	for _, c := range []struct{ field, value string }{{"checksum", e.Checksum}, {"verify_checksum", e.VerifyChecksum}} {
+		switch {
+		case c.value == "":
+			p = append(p, c.field+" is required")
+		case !hexRe.MatchString(c.value):
+			p = append(p, c.field+" must be 64 hex characters (a sha256)")
+		}
+	}
+	if e.Verify != "" && e.Verify != SumsFile {
+		p = append(p, fmt.Sprintf("verify must be %q when given, got %q", SumsFile, e.Verify))
+	}
+	if e.Password != "" && e.Username == "" {
+		p = append(p, "password is given without username")
+	}
+	sort.Strings(p)
+	return p
+}
+
+// ValidName returns an error wrapping errs.ErrInvalidSpec when name cannot be a machine
+// directory name. Choria's loader skips dot-prefixed directories, `tmp` and names ending in
+// `-temp`, and a name must never leave the machines directory.
+func ValidName(name string) error {
+	if msg := nameProblem(name); msg != "" {
+		return fmt.Errorf("%w: %q: %s", errs.ErrInvalidSpec, name, msg)
+	}
+	return nil
+}
+
+// nameProblem returns why name cannot be a machine directory name, or "" when it can.
+func nameProblem(name string) string {
+	switch {
+	case name == "":
+		return "name is required"
+	case !nameRe.MatchString(name):
+		return fmt.Sprintf("name must match %s", nameRe)
+	case name == "tmp":
+		return `name must not be "tmp" (Choria's loader skips it)`
+	case strings.HasSuffix(name, "-temp"):
+		return `name must not end in "-temp" (Choria's loader skips it)`
+	}
+	return ""
+}
+
+// validSource returns why source is not a usable archive URL, or "". Which schemes a node
+// fetches from is the node's policy, checked when it fetches.
+func validSource(source string) string {
+	u, err := url.Parse(source)
+	if err != nil {
+		return "source is not a URL"
+	}
+	if u.Scheme == "" {
+		return "source must be an absolute URL with a scheme"
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
+		return "source has no host"
+	}
+	return ""
+}
+
+// label names an entry in messages: by name when the name is valid, by position otherwise.
+func label(i int, name string) string {
+	if nameProblem(name) == "" {
+		return fmt.Sprintf("entry %q", name)
+	}
+	return fmt.Sprintf("entry %d (%q)", i+1, name)
+}

@@ -1,0 +1,91 @@
+package spec
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/mms-io/mms/machines/errs"
+)
+
+// PackOptions says how to pack a machines file into a specification.
+type PackOptions struct {
+	// Format is 1 (go-choria compatible array) or 2 (versioned object).
+	Format int
+	// Version is the v2 version; it must be positive. Callers default it to VersionAt(now).
+	Version int64
+	// Issued is the v2 issue time.
+	Issued time.Time
+	// Expires is the v2 expiry time; zero for none.
+	Expires time.Time
+	// Key signs the payload; nil packs unsigned.
+	Key ed25519.PrivateKey
+	// AllowUnknown packs entries with fields mms does not know; by default they are refused,
+	// so that a typo such as `cheksum` never ships.
+	AllowUnknown bool
+}
+
+// VersionAt is the default v2 version for a specification packed at t: Unix milliseconds, so
+// that two specifications packed in the same second still get different versions.
+func VersionAt(t time.Time) int64 { return t.UnixMilli() }
+
+// Pack validates machines (a JSON array of entries, as go-choria's `mms pack` reads) and
+// returns the envelope and the specification it holds. For format 1 the payload is machines
+// byte for byte, exactly as go-choria packs it; for format 2 it is a versioned object holding
+// the same entries.
+func Pack(machines []byte, opts PackOptions) ([]byte, *Spec, error) {
+	trimmed := bytes.TrimSpace(machines)
+	if len(trimmed) == 0 || trimmed[0] != '[' {
+		return nil, nil, &ValidationError{Problems: []string{"machines file must hold a JSON array of entries"}}
+	}
+	var payload []byte
+	switch opts.Format {
+	case 1:
+		payload = machines
+	case 2:
+		if opts.Version <= 0 {
+			return nil, nil, fmt.Errorf("%w: version must be a positive integer, got %d", errs.ErrInvalidSpec, opts.Version)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, trimmed); err != nil {
+			return nil, nil, &ValidationError{Problems: []string{fmt.Sprintf("machines file is not valid JSON: %v", err)}}
+		}
+		p := v2Payload{
+			Version:  json.Number(fmt.Sprint(opts.Version)),
+			Issued:   opts.Issued.UTC().Format(time.RFC3339),
+			Machines: compact.Bytes(),
+		}
+		if !opts.Expires.IsZero() {
+			p.Expires = opts.Expires.UTC().Format(time.RFC3339)
+		}
+		var err error
+		if payload, err = json.Marshal(p); err != nil {
+			return nil, nil, fmt.Errorf("encode v2 payload: %w", err)
+		}
+	default:
+		return nil, nil, fmt.Errorf("%w: format must be 1 or 2, got %d", errs.ErrInvalidSpec, opts.Format)
+	}
+	s, err := ParsePayload(payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(s.Unknown) > 0 && !opts.AllowUnknown {
+		return nil, nil, &ValidationError{Problems: suffixAll(s.Unknown, " is not known to mms (a typo? allow unknown fields to pack it anyway)")}
+	}
+	env, err := EncodeEnvelope(payload, opts.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Kind = KindMachines
+	return env, s, nil
+}
+
+func suffixAll(items []string, suffix string) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it + suffix
+	}
+	return out
+}

@@ -1,0 +1,247 @@
+package spec
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mms-io/mms/machines/errs"
+)
+
+func TestKeys(t *testing.T) {
+	pub, priv := newKey(t)
+	t.Run("parses go-choria's key forms", func(t *testing.T) {
+		p, err := ParsePublicKey(" " + hex.EncodeToString(pub) + "\n")
+		if err != nil || !p.Equal(pub) {
+			t.Fatalf("public: %v", err)
+		}
+		k, err := ParsePrivateKey(hex.EncodeToString(priv))
+		if err != nil || !k.Equal(priv) {
+			t.Fatalf("private: %v", err)
+		}
+	})
+	t.Run("says which length was wrong", func(t *testing.T) {
+		_, err := ParsePublicKey("abcd")
+		if !errors.Is(err, errs.ErrInvalidKey) || !strings.Contains(err.Error(), "must be 64 hex characters, got 4") {
+			t.Fatalf("got %v", err)
+		}
+		_, err = ParsePrivateKey(hex.EncodeToString(pub))
+		if !errors.Is(err, errs.ErrInvalidKey) || !strings.Contains(err.Error(), "must be 128 hex characters, got 64") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("refuses non-hex keys", func(t *testing.T) {
+		if _, err := ParsePublicKey(strings.Repeat("z", 64)); !errors.Is(err, errs.ErrInvalidKey) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("refuses a private key whose halves disagree", func(t *testing.T) {
+		other, _ := newKey(t)
+		bad := append(append([]byte{}, priv[:32]...), other...)
+		if _, err := ParsePrivateKey(hex.EncodeToString(bad)); !errors.Is(err, errs.ErrInvalidKey) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("names the bad key among several", func(t *testing.T) {
+		_, err := ParsePublicKeys([]string{hex.EncodeToString(pub), "00"})
+		if err == nil || !strings.Contains(err.Error(), "public key 2") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func signedEnvelope(t testing.TB, payload []byte, priv ed25519.PrivateKey) []byte {
+	t.Helper()
+	env, err := EncodeEnvelope(payload, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func TestOpenSignatures(t *testing.T) {
+	pub, priv := newKey(t)
+	oldPub, oldPriv := newKey(t)
+	_, strangerPriv := newKey(t)
+	payload := mustJSON(t, []any{goodEntry("web")})
+
+	t.Run("accepts a spec signed by any trusted key (rotation)", func(t *testing.T) {
+		trust := Trust{Keys: []ed25519.PublicKey{pub, oldPub}}
+		for i, k := range []ed25519.PrivateKey{priv, oldPriv} {
+			s, err := Open(signedEnvelope(t, payload, k), trust)
+			if err != nil || s.SignedBy != i || !s.Signed() {
+				t.Fatalf("key %d: %+v %v", i, s, err)
+			}
+		}
+	})
+	t.Run("refuses a spec signed by another key", func(t *testing.T) {
+		_, err := Open(signedEnvelope(t, payload, strangerPriv), Trust{Keys: []ed25519.PublicKey{pub, oldPub}})
+		if !errors.Is(err, errs.ErrSignature) || !strings.Contains(err.Error(), "signature does not verify with any of 2 trusted keys") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("refuses an unsigned spec when a key is configured", func(t *testing.T) {
+		_, err := Open(signedEnvelope(t, payload, nil), Trust{Keys: []ed25519.PublicKey{pub}})
+		if !errors.Is(err, errs.ErrSignature) || !strings.Contains(err.Error(), "not signed") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("refuses a payload changed after signing", func(t *testing.T) {
+		env := signedEnvelope(t, payload, priv)
+		var raw map[string]string
+		_ = json.Unmarshal(env, &raw)
+		raw["machines"] = base64.StdEncoding.EncodeToString(mustJSON(t, []any{goodEntry("evil")}))
+		_, err := Open(mustJSON(t, raw), Trust{Keys: []ed25519.PublicKey{pub}})
+		if !errors.Is(err, errs.ErrSignature) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("a signature of the wrong length is an error, never a panic", func(t *testing.T) {
+		for _, sig := range []string{"00", strings.Repeat("ab", 63), strings.Repeat("ab", 65), strings.Repeat("zz", 64)} {
+			env := mustJSON(t, map[string]string{"machines": base64.StdEncoding.EncodeToString(payload), "signature": sig})
+			if _, err := Open(env, Trust{Keys: []ed25519.PublicKey{pub}}); !errors.Is(err, errs.ErrSignature) {
+				t.Errorf("signature %q: got %v", sig, err)
+			}
+		}
+	})
+	t.Run("a trusted key of the wrong length is an error, never a panic", func(t *testing.T) {
+		_, err := Open(signedEnvelope(t, payload, priv), Trust{Keys: []ed25519.PublicKey{pub[:31]}})
+		if !errors.Is(err, errs.ErrInvalidKey) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("refuses to act without a key unless told to allow unsigned specs", func(t *testing.T) {
+		_, err := Open(signedEnvelope(t, payload, nil), Trust{})
+		if !errors.Is(err, errs.ErrInsecure) {
+			t.Fatalf("got %v", err)
+		}
+		s, err := Open(signedEnvelope(t, payload, nil), Trust{InsecureAllowUnsigned: true})
+		if err != nil || s.Signed() {
+			t.Fatalf("got %+v %v", s, err)
+		}
+	})
+	t.Run("a signed but invalid spec is still refused", func(t *testing.T) {
+		bad := goodEntry("web")
+		bad["checksum"] = "x"
+		_, err := Open(signedEnvelope(t, mustJSON(t, []any{bad}), priv), Trust{Keys: []ed25519.PublicKey{pub}})
+		if !errors.Is(err, errs.ErrInvalidSpec) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestEnvelopes(t *testing.T) {
+	pub, priv := newKey(t)
+	payload := mustJSON(t, []any{goodEntry("web")})
+	encoded := base64.StdEncoding.EncodeToString(payload)
+
+	t.Run("accepts the plugins manager's envelope, signed over the base64 text", func(t *testing.T) {
+		sig := hex.EncodeToString(ed25519.Sign(priv, []byte(encoded)))
+		s, err := Open(mustJSON(t, map[string]string{"plugins": encoded, "signature": sig}), Trust{Keys: []ed25519.PublicKey{pub}})
+		if err != nil || s.Kind != KindPlugins || s.Entries[0].Name != "web" {
+			t.Fatalf("got %+v %v", s, err)
+		}
+	})
+	t.Run("refuses a plugins envelope signed over the decoded bytes", func(t *testing.T) {
+		sig := hex.EncodeToString(ed25519.Sign(priv, payload))
+		_, err := Open(mustJSON(t, map[string]string{"plugins": encoded, "signature": sig}), Trust{Keys: []ed25519.PublicKey{pub}})
+		if !errors.Is(err, errs.ErrSignature) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	for _, tc := range []struct{ name, env, want string }{
+		{"refuses an envelope that is not JSON", `nope`, "not a JSON object"},
+		{"refuses an envelope with neither payload", `{"signature":"00"}`, `neither "machines" nor "plugins"`},
+		{"refuses an envelope with both payloads", `{"machines":"","plugins":""}`, "both"},
+		{"refuses bad base64", `{"machines":"%%%"}`, "not standard base64"},
+		{"refuses an empty payload", `{"machines":""}`, "is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeEnvelope([]byte(tc.env))
+			if !errors.Is(err, errs.ErrInvalidSpec) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("refuses an oversized envelope naming the limit", func(t *testing.T) {
+		_, err := DecodeEnvelope(make([]byte, MaxEnvelopeBytes+1))
+		if !errors.Is(err, errs.ErrLimit) || !strings.Contains(err.Error(), "max_spec_bytes") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestAdmit(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	v2 := func(version int64, expires time.Time, name string) *Spec {
+		env, s, err := Pack(mustJSON(t, []any{goodEntry(name)}), PackOptions{Format: 2, Version: version, Issued: now.Add(-time.Hour), Expires: expires})
+		if err != nil || env == nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	v1, err := ParsePayload(mustJSON(t, []any{goodEntry("web")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := func(s *Spec) *Accepted { a := NewAccepted(s, now); return &a }
+
+	t.Run("accepts anything valid on a fresh directory", func(t *testing.T) {
+		for _, s := range []*Spec{v1, v2(1, time.Time{}, "web")} {
+			if err := Admit(s, nil, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	t.Run("accepts a higher version and the same spec again", func(t *testing.T) {
+		s9 := v2(9, time.Time{}, "web")
+		if err := Admit(v2(10, time.Time{}, "web"), accepted(s9), now); err != nil {
+			t.Fatal(err)
+		}
+		if err := Admit(s9, accepted(s9), now); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("refuses an older version", func(t *testing.T) {
+		err := Admit(v2(7, time.Time{}, "web"), accepted(v2(9, time.Time{}, "web")), now)
+		if !errors.Is(err, errs.ErrRollback) || !strings.Contains(err.Error(), "spec version 7 is older than version 9 already applied") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("refuses an equal version with different content", func(t *testing.T) {
+		err := Admit(v2(9, time.Time{}, "db"), accepted(v2(9, time.Time{}, "web")), now)
+		if !errors.Is(err, errs.ErrRollback) || !strings.Contains(err.Error(), "needs a higher version") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("refuses v1 once v2 was accepted", func(t *testing.T) {
+		if err := Admit(v1, accepted(v2(3, time.Time{}, "web")), now); !errors.Is(err, errs.ErrRollback) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("accepts v2 after v1, and v1 after v1", func(t *testing.T) {
+		if err := Admit(v2(1, time.Time{}, "web"), accepted(v1), now); err != nil {
+			t.Fatal(err)
+		}
+		if err := Admit(v1, accepted(v1), now); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("refuses an expired spec, even one already applied", func(t *testing.T) {
+		s := v2(4, now.Add(-time.Second), "web")
+		for _, last := range []*Accepted{nil, accepted(s)} {
+			err := Admit(s, last, now)
+			if !errors.Is(err, errs.ErrExpired) || !strings.Contains(err.Error(), "spec expired at 2026-11-23T11:59:59Z") {
+				t.Fatalf("got %v", err)
+			}
+		}
+		if err := Admit(v2(4, now.Add(time.Minute), "web"), nil, now); err != nil {
+			t.Fatalf("unexpired: %v", err)
+		}
+	})
+}
