@@ -1,0 +1,88 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const (
+	goChoria          = "github.com/choria-io/go-choria"
+	machinesWatcher   = goChoria + "/aagent/watchers/machineswatcher"
+	pluginsWatcher    = goChoria + "/aagent/watchers/pluginswatcher"
+	archiveWatcher    = goChoria + "/aagent/watchers/archivewatcher"
+	natsModulesPrefix = "github.com/nats-io/"
+)
+
+// deps lists the import paths the packages matching pattern depend on, their tests included
+// when withTests is set. A pattern that matches no package yet yields no dependencies.
+func deps(t *testing.T, pattern string, withTests bool) map[string]bool {
+	t.Helper()
+	args := []string{"list", "-e", "-deps", "-f", "{{.ImportPath}}"}
+	if withTests {
+		args = append(args, "-test")
+	}
+	args = append(args, "github.com/mms-io/mms/"+pattern)
+	cmd := exec.Command("go", args...)
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, stderr)
+	}
+	found := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		// -test lists test variants as "path [pkg.test]"; the path is what matters.
+		if path, _, _ := strings.Cut(strings.TrimSpace(line), " "); path != "" {
+			found[path] = true
+		}
+	}
+	return found
+}
+
+func TestProductDependencies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the module")
+	}
+
+	for _, pattern := range []string{"machines/...", "watchers/...", "manager/...", "cmd/mms/..."} {
+		t.Run(pattern+" depends on none of go-choria's machines, plugins or archive watchers", func(t *testing.T) {
+			found := deps(t, pattern, true)
+			for _, forbidden := range []string{machinesWatcher, pluginsWatcher, archiveWatcher} {
+				for path := range found {
+					if path == forbidden || strings.HasPrefix(path, forbidden+"/") {
+						t.Errorf("%s depends on %s", pattern, path)
+					}
+				}
+			}
+		})
+	}
+
+	t.Run("cmd/choria never depends on go-choria's machines watcher", func(t *testing.T) {
+		found := deps(t, "cmd/choria/...", true)
+		if len(found) == 0 {
+			t.Fatal("go list found no dependencies for cmd/choria")
+		}
+		for path := range found {
+			if path == machinesWatcher || strings.HasPrefix(path, machinesWatcher+"/") {
+				t.Errorf("cmd/choria depends on %s", path)
+			}
+		}
+		for _, wanted := range []string{pluginsWatcher, archiveWatcher, goChoria + "/cmd"} {
+			if !found[wanted] {
+				t.Errorf("cmd/choria does not depend on %s, which the stock build registers", wanted)
+			}
+		}
+	})
+
+	t.Run("machines/... depends on neither go-choria nor NATS", func(t *testing.T) {
+		found := deps(t, "machines/...", true)
+		for path := range found {
+			if strings.HasPrefix(path, goChoria) || strings.HasPrefix(path, natsModulesPrefix) {
+				t.Errorf("machines/... depends on %s", path)
+			}
+		}
+	})
+}
