@@ -38,12 +38,15 @@ func registerCommand(configure func(app *fisk.Application)) {
 
 func newApp() *fisk.Application {
 	app := fisk.New("mms", "Manages Choria Autonomous Agents (machines) from one signed specification")
-	app.Version(version)
 	app.Author("the mms developers")
 	app.HelpFlag.Short('h')
 	for _, configure := range commands {
 		configure(app)
 	}
+	app.Command("version", "Prints the version of mms").Action(func(*fisk.ParseContext) error {
+		fmt.Println(version)
+		return nil
+	})
 	return app
 }
 

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/machines/spec"
+)
+
+// Specifications travel as one NATS message, whose default max_payload is 1 MiB.
+const (
+	specWarnBytes  = 512 << 10 // 512 KiB: warn, the limit is near
+	specLimitBytes = 1 << 20   // 1 MiB: the NATS server's default max_payload
+)
+
+func init() { registerCommand(configurePack) }
+
+type packCommand struct {
+	machines     string
+	key          string
+	format       string
+	version      int64
+	expires      time.Duration
+	force        bool
+	allowUnknown bool
+}
+
+func configurePack(app *fisk.Application) {
+	c := &packCommand{}
+	cmd := app.Command("pack", "Validates a machines file and prints the (signed) specification envelope").Action(c.run)
+	cmd.Arg("machines", "A JSON file holding the array of entries (- for standard input)").Required().StringVar(&c.machines)
+	cmd.Arg("key", "The ed25519 private key to sign with: 128 hex characters or a file holding them").Envar("KEY").StringVar(&c.key)
+	cmd.Flag("format", "Payload format: v2 (versioned, rollback protected) or v1 (go-choria compatible)").Default("v2").EnumVar(&c.format, "v1", "v2")
+	cmd.Flag("version", "The v2 version; must grow with every spec (default: now in Unix milliseconds)").Int64Var(&c.version)
+	cmd.Flag("expires", "Makes a v2 spec expire this long after now (e.g. 720h); nodes refuse it after that").DurationVar(&c.expires)
+	cmd.Flag("force", "Packs without signing when no key is given").BoolVar(&c.force)
+	cmd.Flag("allow-unknown", "Packs entries with fields mms does not know (refused by default: a typo must not ship)").BoolVar(&c.allowUnknown)
+}
+
+func (c *packCommand) run(_ *fisk.ParseContext) error {
+	data, err := readInput(c.machines)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	opts := spec.PackOptions{Format: 2, Version: c.version, Issued: now, AllowUnknown: c.allowUnknown}
+	if c.format == "v1" {
+		opts.Format = 1
+		if c.version != 0 || c.expires != 0 {
+			return usageError("--version and --expires need --format v2")
+		}
+	}
+	if opts.Format == 2 && opts.Version == 0 {
+		opts.Version = spec.VersionAt(now)
+	}
+	if c.expires < 0 {
+		return usageError("--expires must be positive")
+	}
+	if c.expires > 0 {
+		opts.Expires = now.Add(c.expires)
+	}
+	if c.key != "" {
+		if opts.Key, err = spec.LoadPrivateKey(c.key); err != nil {
+			return err
+		}
+	} else if !c.force {
+		return fmt.Errorf("no private key given (argument or $KEY): nodes with a public key refuse unsigned specs; pass --force to pack unsigned")
+	} else {
+		fmt.Fprintln(os.Stderr, "warning: packing an unsigned specification")
+	}
+	env, s, err := spec.Pack(data, opts)
+	if err != nil {
+		return fmt.Errorf("pack %s: %w", c.machines, err)
+	}
+	if err := checkMatchers(s); err != nil {
+		return fmt.Errorf("pack %s: %w", c.machines, err)
+	}
+	if err := checkSpecSize(len(env)); err != nil {
+		return err
+	}
+	for _, u := range s.Unknown {
+		fmt.Fprintf(os.Stderr, "warning: %s is not known to mms; nodes will ignore it\n", u)
+	}
+	fmt.Println(string(env))
+	return nil
+}
+
+// checkSpecSize warns when a specification nears what one NATS message carries by default and
+// refuses one past it.
+func checkSpecSize(n int) error {
+	switch {
+	case n > specLimitBytes:
+		return fmt.Errorf("the specification is %d bytes, more than the %d bytes a NATS message carries by default (max_payload): split it or move large fields out", n, specLimitBytes)
+	case n > specWarnBytes:
+		fmt.Fprintf(os.Stderr, "warning: the specification is %d bytes, near the %d bytes a NATS message carries by default\n", n, specLimitBytes)
+	}
+	return nil
+}
