@@ -113,4 +113,3 @@ func checkMatchers(s *spec.Spec) error {
 	}
 	return nil
 }
-

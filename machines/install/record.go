@@ -92,7 +92,9 @@ func DecodeRecord(data []byte) (Record, error) {
 		return Record{}, fmt.Errorf("%w: trailing data after the record", ErrRecord)
 	}
 	if r.Machines == nil {
-		r.Machines = map[string]Managed{}
+		// mms always writes the key, even empty: a record without it (null, {}) was not written
+		// by mms and is not guessed to be empty.
+		return Record{}, fmt.Errorf("%w: no machines object", ErrRecord)
 	}
 	if r.Pending == nil {
 		r.Pending = map[string]Intent{}
