@@ -18,11 +18,11 @@ type keysCommand struct {
 
 func configureKeys(app *fisk.Application) {
 	c := &keysCommand{}
-	cmd := app.Command("keys", "Creates an ed25519 key pair for signing specifications").Action(c.run)
+	cmd := app.Command("keys", "Creates an ed25519 key pair for signing specifications").Action(action(c.run))
 	cmd.Flag("out", "Writes PREFIX.key (private, mode 0600) and PREFIX.pub instead of printing the pair").PlaceHolder("PREFIX").StringVar(&c.out)
 }
 
-func (c *keysCommand) run(_ *fisk.ParseContext) error {
+func (c *keysCommand) run() error {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return fmt.Errorf("generate key: %w", err)

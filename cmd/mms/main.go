@@ -43,10 +43,10 @@ func newApp() *fisk.Application {
 	for _, configure := range commands {
 		configure(app)
 	}
-	app.Command("version", "Prints the version of mms").Action(func(*fisk.ParseContext) error {
+	app.Command("version", "Prints the version of mms").Action(action(func() error {
 		fmt.Println(version)
 		return nil
-	})
+	}))
 	return app
 }
 
@@ -56,20 +56,29 @@ func main() {
 
 // run parses args and runs the chosen command, returning the process exit code.
 func run(args []string) int {
-	app := newApp()
-	// Parse once without running actions: an error here is the user's words, not a failure.
-	if _, err := app.ParseContext(args); err != nil {
-		fmt.Fprintf(os.Stderr, "mms: %v (see mms --help)\n", err)
-		return 2
-	}
-	_, err := app.Parse(args)
+	_, err := newApp().Parse(args)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "mms: %v\n", err)
 	var ee *exitError
 	if errors.As(err, &ee) {
+		fmt.Fprintf(os.Stderr, "mms: %v\n", err)
 		return ee.code
 	}
-	return 1
+	// Only fisk's own parsing errors reach here unwrapped: the user's words were off.
+	fmt.Fprintf(os.Stderr, "mms: %v (see mms --help)\n", err)
+	return 2
+}
+
+// action adapts a command's run function for fisk: every error it returns is a failure
+// (exit 1) unless it already carries a code, which tells them from fisk's usage errors.
+func action(run func() error) fisk.Action {
+	return func(*fisk.ParseContext) error {
+		err := run()
+		var ee *exitError
+		if err == nil || errors.As(err, &ee) {
+			return err
+		}
+		return &exitError{code: 1, err: err}
+	}
 }

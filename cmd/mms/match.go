@@ -21,13 +21,13 @@ type matchCommand struct {
 
 func configureMatch(app *fisk.Application) {
 	c := &matchCommand{}
-	cmd := app.Command("match", "Evaluates every entry's matcher against this node, or the identity and facts given").Action(c.run)
+	cmd := app.Command("match", "Evaluates every entry's matcher against this node, or the identity and facts given").Action(action(c.run))
 	cmd.Arg("file", "A machines file (JSON array of entries) or a specification envelope (- for standard input)").Required().StringVar(&c.file)
 	cmd.Flag("identity", "The node identity to match (default: this host's name)").StringVar(&c.identity)
 	cmd.Flag("facts", "A JSON file of the node's facts, read by get_fact()").ExistingFileVar(&c.facts)
 }
 
-func (c *matchCommand) run(_ *fisk.ParseContext) error {
+func (c *matchCommand) run() error {
 	data, err := readInput(c.file)
 	if err != nil {
 		return err

@@ -29,7 +29,7 @@ type packCommand struct {
 
 func configurePack(app *fisk.Application) {
 	c := &packCommand{}
-	cmd := app.Command("pack", "Validates a machines file and prints the (signed) specification envelope").Action(c.run)
+	cmd := app.Command("pack", "Validates a machines file and prints the (signed) specification envelope").Action(action(c.run))
 	cmd.Arg("machines", "A JSON file holding the array of entries (- for standard input)").Required().StringVar(&c.machines)
 	cmd.Arg("key", "The ed25519 private key to sign with: 128 hex characters or a file holding them").Envar("KEY").StringVar(&c.key)
 	cmd.Flag("format", "Payload format: v2 (versioned, rollback protected) or v1 (go-choria compatible)").Default("v2").EnumVar(&c.format, "v1", "v2")
@@ -39,7 +39,7 @@ func configurePack(app *fisk.Application) {
 	cmd.Flag("allow-unknown", "Packs entries with fields mms does not know (refused by default: a typo must not ship)").BoolVar(&c.allowUnknown)
 }
 
-func (c *packCommand) run(_ *fisk.ParseContext) error {
+func (c *packCommand) run() error {
 	data, err := readInput(c.machines)
 	if err != nil {
 		return err

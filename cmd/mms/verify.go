@@ -22,12 +22,12 @@ type verifyCommand struct {
 
 func configureVerify(app *fisk.Application) {
 	c := &verifyCommand{}
-	cmd := app.Command("verify", "Verifies a specification's signature and shows what it holds; exits 0 only when a key verifies it").Action(c.run)
+	cmd := app.Command("verify", "Verifies a specification's signature and shows what it holds; exits 0 only when a key verifies it").Action(action(c.run))
 	cmd.Arg("spec", "The specification envelope file (- for standard input)").Required().StringVar(&c.file)
 	cmd.Arg("public-key", "Trusted ed25519 public keys: 64 hex characters or files holding them").StringsVar(&c.keys)
 }
 
-func (c *verifyCommand) run(_ *fisk.ParseContext) error {
+func (c *verifyCommand) run() error {
 	if len(c.keys) == 0 {
 		return usageError("give at least one public key to verify with")
 	}

@@ -54,11 +54,11 @@ func Pack(machines []byte, opts PackOptions) ([]byte, *Spec, error) {
 		}
 		p := v2Payload{
 			Version:  json.Number(fmt.Sprint(opts.Version)),
-			Issued:   opts.Issued.UTC().Format(time.RFC3339),
+			Issued:   opts.Issued.UTC().Format(time.RFC3339Nano),
 			Machines: compact.Bytes(),
 		}
 		if !opts.Expires.IsZero() {
-			p.Expires = opts.Expires.UTC().Format(time.RFC3339)
+			p.Expires = opts.Expires.UTC().Format(time.RFC3339Nano)
 		}
 		var err error
 		if payload, err = json.Marshal(p); err != nil {
