@@ -1,0 +1,264 @@
+package sums
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mms-io/mms/machines/errs"
+)
+
+// MaxSumsBytes is the largest SHA256SUMS file VerifyTree reads: 16 MiB, room for well over the
+// default 10,000 files of an archive with long names.
+const MaxSumsBytes = 16 << 20
+
+// now is the clock that RacyWindow is measured with; tests move it.
+var now = time.Now
+
+// VerifyTree verifies an installed machine directory root (e.g. /etc/choria/machines/web)
+// against its SHA256SUMS file, whose sha256 must be verifyChecksum (hex).
+//
+// Every file SHA256SUMS lists must be a regular file (not a symlink, directory or device; the
+// directories leading to it must be real directories), stay inside root, and hash to its listed
+// value. Files root holds beyond those listed are not examined.
+//
+// With full false, a file whose size, mtime, ctime and inode equal its stamp in cache, and whose
+// cached sha256 is the expected one, is not read again; every other file is hashed. With full
+// true every file is hashed. VerifyTree returns the stamps of the listed files for the next
+// call; a file changed less than RacyWindow before it was hashed gets no stamp, so it is hashed
+// again next time. cache is not modified.
+//
+// Errors name the machine and the file, and wrap errs.ErrChecksum for anything wrong with the
+// content (mismatch, missing or non-regular file, SHA256SUMS not hashing to verifyChecksum),
+// errs.ErrUnsafeArchive for an unparsable SHA256SUMS, and errs.ErrInvalidSpec for a malformed
+// verifyChecksum:
+//
+//	verify "web": file bin/run: checksum mismatch: expected 4f2c… got 9a1b…
+func VerifyTree(root string, verifyChecksum string, cache Cache, full bool) (Cache, error) {
+	name := filepath.Base(root)
+	want := strings.ToLower(verifyChecksum)
+	if !IsHex256(want) {
+		return nil, fmt.Errorf("verify %q: %w: verify_checksum %q is not 64 hex characters", name, errs.ErrInvalidSpec, verifyChecksum)
+	}
+
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("verify %q: %w", name, err)
+	}
+	defer r.Close()
+
+	data, err := readSums(r)
+	if err != nil {
+		return nil, fmt.Errorf("verify %q: %s: %w", name, FileName, err)
+	}
+	got := sha256.Sum256(data)
+	if h := hex.EncodeToString(got[:]); h != want {
+		return nil, fmt.Errorf("verify %q: %s: %w: expected %s got %s", name, FileName, errs.ErrChecksum, want, h)
+	}
+
+	list, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("verify %q: %w", name, err)
+	}
+
+	v := verifier{root: r, cache: cache, dirs: map[string]*os.Root{".": r}, fresh: make(Cache, len(list))}
+	defer v.close()
+	if full {
+		v.cache = nil
+	}
+	for _, e := range list {
+		if err := v.file(e); err != nil {
+			return nil, fmt.Errorf("verify %q: file %s: %w", name, e.Path, err)
+		}
+	}
+
+	return v.fresh, nil
+}
+
+type verifier struct {
+	root  *os.Root
+	cache Cache
+	// dirs holds the directories already found to be real directories, opened so that each file
+	// costs one fstatat rather than a walk from the top.
+	dirs  map[string]*os.Root
+	fresh Cache
+}
+
+func (v *verifier) close() {
+	for d, r := range v.dirs {
+		if d != "." {
+			r.Close()
+		}
+	}
+}
+
+// file verifies one listed file and records its stamp in v.fresh.
+func (v *verifier) file(e Entry) error {
+	if e.Path == FileName {
+		return fmt.Errorf("%w: %s cannot list itself", errs.ErrChecksum, FileName)
+	}
+	dir, base := path.Split(e.Path)
+	d, err := v.dir(path.Clean(dir))
+	if err != nil {
+		return err
+	}
+
+	fi, err := d.Lstat(base)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errs.ErrChecksum, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: not a regular file (%s)", errs.ErrChecksum, kind(fi.Mode()))
+	}
+
+	cur := NewStamp(fi, e.SHA256)
+	if old, ok := v.cache[e.Path]; ok && old.SHA256 == e.SHA256 && sameFile(old, cur) {
+		v.fresh[e.Path] = old
+		return nil
+	}
+
+	st, sum, err := hashFile(d, base, fi)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errs.ErrChecksum, err)
+	}
+	if sum != e.SHA256 {
+		return fmt.Errorf("%w: expected %s got %s", errs.ErrChecksum, e.SHA256, sum)
+	}
+	if !st.racy {
+		v.fresh[e.Path] = st.Stamp
+	}
+
+	return nil
+}
+
+// dir opens the directory holding a file, checking that it and every directory leading to it is
+// a real directory, not a symlink that os.Root would follow.
+func (v *verifier) dir(dir string) (*os.Root, error) {
+	if r, ok := v.dirs[dir]; ok {
+		return r, nil
+	}
+	parent, err := v.dir(path.Dir(dir))
+	if err != nil {
+		return nil, err
+	}
+	base := path.Base(dir)
+	fi, err := parent.Lstat(base)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errs.ErrChecksum, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s is not a directory (%s)", errs.ErrChecksum, dir, kind(fi.Mode()))
+	}
+	r, err := parent.OpenRoot(base)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errs.ErrChecksum, err)
+	}
+	v.dirs[dir] = r
+	return r, nil
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+type hashed struct {
+	Stamp
+	racy bool
+}
+
+// hashFile hashes the file at p, which Lstat found as fi, refusing it if it was replaced by
+// something else in between. The stamp is taken before reading, so a write during the read
+// changes the file's times and is caught next time.
+func hashFile(r *os.Root, p string, fi fs.FileInfo) (hashed, string, error) {
+	start := now()
+	f, err := r.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return hashed{}, "", err
+	}
+	defer f.Close()
+
+	ofi, err := f.Stat()
+	if err != nil {
+		return hashed{}, "", err
+	}
+	if !ofi.Mode().IsRegular() || !os.SameFile(fi, ofi) {
+		return hashed{}, "", errors.New("file was replaced while being verified")
+	}
+
+	h := sha256.New()
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	// Hide os.File's WriteTo, which would bring its own 32 KiB buffer per file.
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, *buf); err != nil {
+		return hashed{}, "", err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	st := NewStamp(ofi, sum)
+
+	return hashed{Stamp: st, racy: start.UnixNano()-st.ChangeNs < int64(RacyWindow)}, sum, nil
+}
+
+// readSums reads root's SHA256SUMS, which must be a regular file of at most MaxSumsBytes.
+func readSums(r *os.Root) ([]byte, error) {
+	fi, err := r.Lstat(FileName)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errs.ErrChecksum, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file (%s)", errs.ErrChecksum, kind(fi.Mode()))
+	}
+	if fi.Size() > MaxSumsBytes {
+		return nil, fmt.Errorf("%w: %d bytes is over the %d bytes mms reads", errs.ErrUnsafeArchive, fi.Size(), MaxSumsBytes)
+	}
+
+	f, err := r.OpenFile(FileName, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errs.ErrChecksum, err)
+	}
+	defer f.Close()
+	ofi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !os.SameFile(fi, ofi) {
+		return nil, fmt.Errorf("%w: file was replaced while being verified", errs.ErrChecksum)
+	}
+
+	var b bytes.Buffer
+	b.Grow(int(ofi.Size()) + bytes.MinRead)
+	if _, err := b.ReadFrom(io.LimitReader(f, MaxSumsBytes+1)); err != nil {
+		return nil, err
+	}
+	data := b.Bytes()
+	if len(data) > MaxSumsBytes {
+		return nil, fmt.Errorf("%w: over the %d bytes mms reads", errs.ErrUnsafeArchive, MaxSumsBytes)
+	}
+	return data, nil
+}
+
+// kind names a non-regular file type for error messages.
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	default:
+		return m.Type().String()
+	}
+}
