@@ -1,0 +1,54 @@
+package kvspec
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Watcher defaults.
+const (
+	// DefaultInterval is how often a Watcher reads the key even when the watch is healthy.
+	DefaultInterval = time.Minute
+	// DefaultMinBackoff is the first wait before re-creating a broken watch.
+	DefaultMinBackoff = 500 * time.Millisecond
+	// DefaultMaxBackoff caps the wait between attempts to re-create a watch.
+	DefaultMaxBackoff = 30 * time.Second
+	// DefaultRequestTimeout bounds each request a Watcher makes (bucket lookup, Get, watch creation).
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// WatchOptions tune a Watcher. The zero value gives the defaults.
+type WatchOptions struct {
+	// Interval is how often the key is read to catch what the watch missed; 0 means DefaultInterval.
+	Interval time.Duration
+	// MinBackoff is the first wait before re-creating a watch; 0 means DefaultMinBackoff.
+	MinBackoff time.Duration
+	// MaxBackoff caps the wait between attempts; 0 means DefaultMaxBackoff.
+	MaxBackoff time.Duration
+	// RequestTimeout bounds each request to the server; 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// Logger receives "watch re-created" and similar events; nil discards them.
+	Logger *slog.Logger
+}
+
+func (o WatchOptions) withDefaults() WatchOptions {
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = DefaultMinBackoff
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
