@@ -307,3 +307,38 @@ func TestCleanAtOpen(t *testing.T) {
 		}
 	})
 }
+
+func TestConcurrentCommits(t *testing.T) {
+	t.Run("commits and removes several machines at once without losing a record entry", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openStore(t, dir)
+		names := []string{"a", "b", "c", "d", "e", "f"}
+		errc := make(chan error, len(names))
+		for _, n := range names {
+			st := stage(t, s, n, version(n, 2))
+			go func() { errc <- s.Commit(st, Managed{Checksum: n}) }()
+		}
+		for range names {
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, n := range names[:3] {
+			go func() { errc <- s.Remove(n) }()
+		}
+		for range names[:3] {
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+		if got := openStore(t, dir).ManagedNames(); !slices.Equal(got, names[3:]) {
+			t.Fatalf("ManagedNames() = %v, want %v", got, names[3:])
+		}
+		for _, n := range names[3:] {
+			if got := readTree(t, filepath.Join(dir, n)); !equalFiles(got, version(n, 2)) {
+				t.Fatalf("%s holds %v", n, got)
+			}
+		}
+	})
+}
