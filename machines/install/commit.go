@@ -3,6 +3,7 @@ package install
 import (
 	"errors"
 	"fmt"
+	"github.com/mms-io/mms/machines/spec"
 	"io/fs"
 	"path/filepath"
 	"time"
@@ -25,7 +26,7 @@ func (s *Store) Commit(st *Staging, m Managed) error {
 		return errors.New("commit: staging does not belong to this store")
 	}
 	name := st.name
-	if err := ValidName(name); err != nil {
+	if err := spec.ValidName(name); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	fail := func(err error) error { return fmt.Errorf("commit %q: %w", name, err) }

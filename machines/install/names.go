@@ -3,6 +3,7 @@ package install
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/mms-io/mms/machines/spec"
 	"strings"
 )
 
@@ -42,7 +43,7 @@ func isMMSName(entry string) bool {
 	if _, err := hex.DecodeString(suffix); err != nil {
 		return false
 	}
-	return ValidName(name) == nil
+	return spec.ValidName(name) == nil
 }
 
 // isRenameioTemp reports whether entry in .mms is a temporary file renameio left while

@@ -100,7 +100,7 @@ func DecodeRecord(data []byte) (Record, error) {
 		r.Pending = map[string]Intent{}
 	}
 	for k, m := range r.Machines {
-		if err := ValidName(k); err != nil {
+		if err := spec.ValidName(k); err != nil {
 			return Record{}, fmt.Errorf("%w: machines: %v", ErrRecord, err)
 		}
 		if m.Name != k {
@@ -108,7 +108,7 @@ func DecodeRecord(data []byte) (Record, error) {
 		}
 	}
 	for k, in := range r.Pending {
-		if err := ValidName(k); err != nil {
+		if err := spec.ValidName(k); err != nil {
 			return Record{}, fmt.Errorf("%w: pending: %v", ErrRecord, err)
 		}
 		if in.Machine.Name != k {

@@ -3,6 +3,7 @@ package install
 import (
 	"errors"
 	"fmt"
+	"github.com/mms-io/mms/machines/spec"
 	"io/fs"
 	"path/filepath"
 
@@ -17,7 +18,7 @@ import (
 // an error wrapping errs.ErrNotManaged, and nothing is touched. A managed machine already gone
 // is simply dropped from the record. A symlink planted at <name> is removed, never followed.
 func (s *Store) Remove(name string) error {
-	if err := ValidName(name); err != nil {
+	if err := spec.ValidName(name); err != nil {
 		return fmt.Errorf("remove: %w", err)
 	}
 	fail := func(err error) error { return fmt.Errorf("remove %q: %w", name, err) }

@@ -3,6 +3,7 @@ package install
 import (
 	"errors"
 	"fmt"
+	"github.com/mms-io/mms/machines/spec"
 	"io/fs"
 	"path/filepath"
 )
@@ -24,7 +25,7 @@ type Staging struct {
 
 // Stage creates <machinesdir>/.mms-stage-<name>-<random> (mode 0755) for the machine name.
 func (s *Store) Stage(name string) (*Staging, error) {
-	if err := ValidName(name); err != nil {
+	if err := spec.ValidName(name); err != nil {
 		return nil, fmt.Errorf("stage: %w", err)
 	}
 	s.mu.Lock()

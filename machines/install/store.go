@@ -224,7 +224,7 @@ func (s *Store) ResetAccepted() error {
 // as managed, so that it may be updated and purged from now on. The directory must be a real
 // directory, not a symlink. A zero InstalledAt is set to now.
 func (s *Store) Adopt(m Managed) error {
-	if err := ValidName(m.Name); err != nil {
+	if err := spec.ValidName(m.Name); err != nil {
 		return fmt.Errorf("adopt: %w", err)
 	}
 	return s.update(func(r *Record) error {

@@ -201,7 +201,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			return
 		}
 		for k := range r.Machines {
-			if ValidName(k) != nil {
+			if spec.ValidName(k) != nil {
 				t.Fatalf("accepted a record naming %q", k)
 			}
 		}
