@@ -3,6 +3,8 @@ package fetch
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -86,3 +88,6 @@ func assertNoFile(t *testing.T, path string) {
 // localhostURL rewrites a 127.0.0.1 server URL to name the same server as localhost, which
 // the redirect policy counts as a different host.
 func localhostURL(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
+
+// quietLog discards a test server's own error log.
+func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }

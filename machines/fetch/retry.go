@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"time"
 )
 
@@ -33,9 +34,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// isTLSVerification reports whether err is a failed certificate check or TLS negotiation:
-// retrying cannot fix it.
+// isTLSVerification reports whether err is a failed certificate check or TLS negotiation
+// (a TLS alert from the server, such as "protocol version not supported"): retrying cannot
+// fix it.
 func isTLSVerification(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" {
+		return true
+	}
 	var (
 		cve  *tls.CertificateVerificationError
 		ua   x509.UnknownAuthorityError
