@@ -160,7 +160,11 @@ func (f *Fetcher) once(ctx context.Context, a attempt, w io.Writer, h hash.Hash,
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		code := resp.StatusCode
-		return 0, code, statusError(code), code == http.StatusTooManyRequests || code >= 500
+		reason := statusError(code)
+		if resp.Request != nil && resp.Request.URL.String() != a.url {
+			reason = fmt.Errorf("%w from %s", reason, resp.Request.URL.Redacted())
+		}
+		return 0, code, reason, code == http.StatusTooManyRequests || code >= 500
 	}
 	if resp.ContentLength > f.opts.MaxBytes {
 		return 0, 0, bytesLimit(f.opts.MaxBytes, fmt.Sprintf("the announced Content-Length of %d bytes", resp.ContentLength)), false

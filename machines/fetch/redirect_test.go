@@ -191,3 +191,22 @@ func TestRedirects(t *testing.T) {
 		}
 	})
 }
+
+func TestRedirectedFailureNamesWhereItFailed(t *testing.T) {
+	u := chain(t)
+	_, err := newFetcher(t).Fetch(context.Background(), Source{URL: u + "/r/x1"}, sum(testBody), &bytes.Buffer{})
+	if want := "GET " + u + "/r/x1: 404 Not Found"; err == nil || err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+	srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/start" {
+			http.Redirect(w, r, "/gone", http.StatusFound)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	_, err = newFetcher(t).Fetch(context.Background(), Source{URL: srv.URL + "/start"}, sum(testBody), &bytes.Buffer{})
+	if want := "GET " + srv.URL + "/start: 404 Not Found from " + srv.URL + "/gone"; err == nil || err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+}
