@@ -1,0 +1,24 @@
+// Package watchers is the Choria watcher plugin of type `machines`: it adapts a Choria
+// autonomous agent (a go-choria v0.29.4 model.Machine) to the mms core, which decides and
+// carries out what a signed specification asks of this node's machines directory.
+//
+// The watcher takes the specification envelope either from machine data (`data_item`, filled
+// by Choria's `kv` watcher, as go-choria v0.29.4 did) or straight from a NATS KV key
+// (`bucket` + `key`, watched over the machine's JetStream connection). It reconciles when it
+// starts, on every new specification, on every interval tick (re-verifying what is installed)
+// and on entering one of its states; never two reconciles at once. A missing or deleted
+// specification never removes anything.
+//
+// Trusted keys come from, strongest first: the Choria setting
+// plugin.choria.machine.signing_key (machine.SignerKey()), a key compiled in with
+//
+//	go build -ldflags "-X github.com/mms-io/mms/watchers.PublicKey=<64 hex characters>"
+//
+// and the watcher's `public_key` property. The strongest source that holds any key supplies
+// all the trusted keys; weaker sources are ignored (see TrustedKeys). With no key at all the
+// watcher accepts unsigned specifications, as v0.29.4 did, and says so in every notification.
+//
+// Every reconcile publishes a StateNotification (CloudEvent type
+// io.choria.machine.watcher.machines.v1.state) and updates Prometheus metrics in the default
+// registry, which Choria exposes on its statistics port.
+package watchers

@@ -1,0 +1,142 @@
+package watchers
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	keyA = "6a2c1c5b4e2a8a1d8c3f0b9e7d6c5b4a39281706f5e4d3c2b1a0998877665544"
+	keyB = "1122334455667788990011223344556677889900112233445566778899001122"
+)
+
+func TestParseProperties(t *testing.T) {
+	const machineDir = "/etc/choria/machines/machines_manager"
+
+	valid := []struct {
+		name  string
+		props map[string]any
+		check func(t *testing.T, s *Settings)
+	}{
+		{"takes the specification from a data item", map[string]any{"data_item": "spec"}, func(t *testing.T, s *Settings) {
+			if s.DataItem != "spec" || s.Bucket != "" {
+				t.Errorf("data item %q bucket %q", s.DataItem, s.Bucket)
+			}
+		}},
+		{"takes the specification from a bucket and key", map[string]any{"bucket": "MACHINES", "key": "machines"}, func(t *testing.T, s *Settings) {
+			if s.Bucket != "MACHINES" || s.Key != "machines" {
+				t.Errorf("bucket %q key %q", s.Bucket, s.Key)
+			}
+		}},
+		{"defaults the machines directory to the parent of the machine's directory", map[string]any{"data_item": "spec"}, func(t *testing.T, s *Settings) {
+			if s.MachinesDirectory != "/etc/choria/machines" {
+				t.Errorf("machines directory %q", s.MachinesDirectory)
+			}
+		}},
+		{"fills every limit with its default", map[string]any{"data_item": "spec"}, func(t *testing.T, s *Settings) {
+			if s.MaxDownloadBytes != DefaultMaxDownloadBytes || s.MaxUnpackedBytes != DefaultMaxUnpackedBytes ||
+				s.MaxFiles != DefaultMaxFiles || s.DownloadTimeout != DefaultDownloadTimeout ||
+				s.GovernorTimeout != DefaultGovernorTimeout || strings.Join(s.AllowSchemes, ",") != "http,https" {
+				t.Errorf("defaults not filled: %+v", s)
+			}
+			if s.FullVerifyInterval != 0 || s.PurgeUnknown {
+				t.Errorf("optional settings on by default: %+v", s)
+			}
+		}},
+		{"reads limits, durations and schemes as operators write them in YAML", map[string]any{
+			"data_item": "spec", "purge_unknown": true, "machines_directory": "/srv/machines",
+			"max_download_bytes": 1024, "max_unpacked_bytes": "2048", "max_files": 10,
+			"download_timeout": "30s", "governor_timeout": "1m", "full_verify_interval": "1h",
+			"allow_schemes": []any{"HTTPS"},
+		}, func(t *testing.T, s *Settings) {
+			if !s.PurgeUnknown || s.MachinesDirectory != "/srv/machines" || s.MaxDownloadBytes != 1024 ||
+				s.MaxUnpackedBytes != 2048 || s.MaxFiles != 10 || s.DownloadTimeout != 30*time.Second ||
+				s.GovernorTimeout != time.Minute || s.FullVerifyInterval != time.Hour ||
+				strings.Join(s.AllowSchemes, ",") != "https" {
+				t.Errorf("settings %+v", s)
+			}
+		}},
+		{"accepts one public key as a string", map[string]any{"data_item": "spec", "public_key": keyA}, func(t *testing.T, s *Settings) {
+			if strings.Join(s.PublicKeys, ",") != keyA {
+				t.Errorf("keys %v", s.PublicKeys)
+			}
+		}},
+		{"accepts several public keys as a list", map[string]any{"data_item": "spec", "public_key": []any{keyA, keyB}}, func(t *testing.T, s *Settings) {
+			if strings.Join(s.PublicKeys, ",") != keyA+","+keyB {
+				t.Errorf("keys %v", s.PublicKeys)
+			}
+		}},
+		{"accepts go-choria's machine_manage_interval and reports it as ignored", map[string]any{"data_item": "spec", "machine_manage_interval": "5m"}, func(t *testing.T, s *Settings) {
+			if strings.Join(s.Legacy, ",") != "machine_manage_interval" {
+				t.Errorf("legacy %v", s.Legacy)
+			}
+		}},
+	}
+	for _, tc := range valid {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ParseProperties(tc.props, machineDir)
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			tc.check(t, s)
+		})
+	}
+
+	invalid := []struct {
+		name  string
+		props map[string]any
+		dir   string
+		want  string
+	}{
+		{"refuses no specification source", map[string]any{}, machineDir, "give data_item, or bucket and key"},
+		{"refuses a data item with a bucket", map[string]any{"data_item": "spec", "bucket": "MACHINES", "key": "k"}, machineDir, "exclusive"},
+		{"refuses a bucket without a key", map[string]any{"bucket": "MACHINES"}, machineDir, "bucket and key go together"},
+		{"refuses a key without a bucket", map[string]any{"key": "machines"}, machineDir, "bucket and key go together"},
+		{"refuses a misspelt property", map[string]any{"data_item": "spec", "purge_unkown": true}, machineDir, "purge_unkown"},
+		{"refuses a relative machines directory", map[string]any{"data_item": "spec", "machines_directory": "machines"}, machineDir, "absolute"},
+		{"refuses to guess the machines directory of a machine without a directory", map[string]any{"data_item": "spec"}, "", "machines_directory is required"},
+		{"refuses a zero download limit", map[string]any{"data_item": "spec", "max_download_bytes": 0}, machineDir, "max_download_bytes must be above zero"},
+		{"refuses a negative unpacked limit", map[string]any{"data_item": "spec", "max_unpacked_bytes": -1}, machineDir, "max_unpacked_bytes must be above zero"},
+		{"refuses a zero file limit", map[string]any{"data_item": "spec", "max_files": 0}, machineDir, "max_files must be above zero"},
+		{"refuses a zero download timeout", map[string]any{"data_item": "spec", "download_timeout": "0s"}, machineDir, "download_timeout must be above zero"},
+		{"refuses a full verify interval below the minimum", map[string]any{"data_item": "spec", "full_verify_interval": "1s"}, machineDir, "full_verify_interval"},
+		{"refuses a scheme other than http and https", map[string]any{"data_item": "spec", "allow_schemes": []any{"ftp"}}, machineDir, `scheme "ftp" is not supported`},
+		{"refuses an empty scheme list", map[string]any{"data_item": "spec", "allow_schemes": []any{}}, machineDir, "at least one"},
+		{"refuses a limit that is not a number", map[string]any{"data_item": "spec", "max_files": "many"}, machineDir, "max_files"},
+	}
+	for _, tc := range invalid {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseProperties(tc.props, tc.dir)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseInterval(t *testing.T) {
+	t.Run("defaults an empty interval", func(t *testing.T) {
+		if d, err := ParseInterval(""); err != nil || d != DefaultInterval {
+			t.Fatalf("got %v, %v", d, err)
+		}
+	})
+	t.Run("accepts the minimum", func(t *testing.T) {
+		if d, err := ParseInterval("2s"); err != nil || d != 2*time.Second {
+			t.Fatalf("got %v, %v", d, err)
+		}
+	})
+	t.Run("refuses an interval below two seconds", func(t *testing.T) {
+		if _, err := ParseInterval("1s"); err == nil || !strings.Contains(err.Error(), "minimum") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("refuses an interval that is not a duration", func(t *testing.T) {
+		if _, err := ParseInterval("often"); err == nil {
+			t.Fatal("accepted")
+		}
+	})
+}
