@@ -27,18 +27,24 @@ func (r *run) check(ctx context.Context) {
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		return // the key was never written (or its markers were purged): nothing to say
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		r.log.Warn("bucket disappeared, waiting for it")
-		r.stream = nil
-		r.stopWatch()
-		r.stopRetry()
-		r.scheduleRetry()
-		return
 	case err != nil:
 		r.log.Warn("cannot read key", "error", err)
+		if errors.Is(err, jetstream.ErrStreamNotFound) || r.bucketGone(ctx) {
+			r.log.Warn("bucket disappeared, waiting for it")
+			r.stream = nil
+			r.stopWatch()
+			r.scheduleRetry()
+		}
 		return
 	}
 
+	if msg.Sequence < r.last {
+		// Revisions only grow within one life of a bucket: look at the bucket again, which
+		// notices a bucket created anew and starts over.
+		r.log.Info("revision went backwards, opening the bucket again", "revision", msg.Sequence, "last", r.last)
+		r.open(ctx)
+		return
+	}
 	if r.kw != nil && r.suspect != 0 && r.watchSeen < r.suspect {
 		r.log.Warn("watch stalled, re-creating it", "revision", r.suspect, "watch_revision", r.watchSeen)
 		r.open(ctx)
@@ -55,4 +61,14 @@ func (r *run) check(ctx context.Context) {
 		Deleted:  op == kvOperationDelete || op == kvOperationPurge,
 		Created:  msg.Time,
 	})
+}
+
+// bucketGone asks the server whether the bucket's stream still exists, after a failed read: a
+// read of a deleted bucket times out rather than failing. A connection problem is not a gone
+// bucket; the watch is then left alone for nats.go to resume.
+func (r *run) bucketGone(ctx context.Context) bool {
+	rctx, cancel := context.WithTimeout(ctx, r.w.opts.RequestTimeout)
+	defer cancel()
+	_, err := r.w.js.Stream(rctx, "KV_"+r.w.bucket)
+	return errors.Is(err, jetstream.ErrStreamNotFound)
 }
