@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -164,8 +165,8 @@ func (s *Store) SetVerified(name string, files sums.Cache) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.rec.Machines[name]
-	if !ok {
-		return
+	if !ok || maps.Equal(m.Files, files) {
+		return // an unchanged cache costs no write: an idle reconcile stays cheap
 	}
 	m = m.clone()
 	m.Files = sums.Cache{}

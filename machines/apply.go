@@ -1,0 +1,189 @@
+package machines
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mms-io/mms/machines/archive"
+	"github.com/mms-io/mms/machines/fetch"
+	"github.com/mms-io/mms/machines/install"
+	"github.com/mms-io/mms/machines/sums"
+)
+
+// archiveFile is the name of the downloaded archive inside a staging directory.
+const archiveFile = ".archive.tgz"
+
+// applier carries out one plan.
+type applier struct {
+	cfg     Config
+	st      *install.Store
+	fetcher *fetch.Fetcher
+}
+
+// Apply carries out plan in st: downloads run in parallel up to cfg.Parallel, one failing
+// entry never stops the others, and every step gets a result with its reason and duration.
+func Apply(ctx context.Context, cfg Config, st *install.Store, plan *Plan) []Result {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return failAll(plan, err)
+	}
+	f, err := fetch.New(cfg.Fetch)
+	if err != nil {
+		return failAll(plan, err)
+	}
+	a := &applier{cfg: cfg, st: st, fetcher: f}
+	results := make([]Result, len(plan.Steps))
+	var downloads []int
+	for i, step := range plan.Steps {
+		switch step.Action {
+		case ActionInstall, ActionUpdate, ActionRepair:
+			downloads = append(downloads, i)
+		default:
+			results[i] = a.local(step)
+		}
+	}
+	if len(downloads) > 0 {
+		a.splay(ctx)
+		sem := make(chan struct{}, cfg.Parallel)
+		var wg sync.WaitGroup
+		for _, i := range downloads {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(i int) {
+				defer func() { <-sem; wg.Done() }()
+				results[i] = a.download(ctx, plan.Steps[i])
+			}(i)
+		}
+		wg.Wait()
+	}
+	if err := st.Flush(); err != nil {
+		cfg.Logger.Error("could not save the verification cache", "dir", cfg.Dir, "error", err)
+	}
+	for _, r := range results {
+		a.log(r)
+	}
+	return results
+}
+
+// failAll reports every step as failed with err.
+func failAll(plan *Plan, err error) []Result {
+	out := make([]Result, len(plan.Steps))
+	for i, s := range plan.Steps {
+		out[i] = Result{Name: s.Name, Action: s.Action, Reason: err.Error(), Err: err}
+	}
+	return out
+}
+
+// local carries out a step that downloads nothing.
+func (a *applier) local(step Step) Result {
+	start := time.Now()
+	r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Err: step.Err}
+	switch step.Action {
+	case ActionKeep:
+		a.st.SetVerified(step.Name, step.Files)
+	case ActionAdopt:
+		r.Err = a.st.Adopt(a.managed(step, step.Files))
+	case ActionRemove:
+		r.Err = a.st.Remove(step.Name)
+	}
+	if r.Err != nil && step.Action != ActionRefuse {
+		r.Reason = r.Err.Error()
+	}
+	r.Duration = time.Since(start)
+	return r
+}
+
+// download installs, updates or repairs one entry: governor, stage, fetch, extract, verify, swap.
+func (a *applier) download(ctx context.Context, step Step) Result {
+	start := time.Now()
+	r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason}
+	if err := a.install(ctx, step); err != nil {
+		r.Err, r.Reason = err, err.Error()
+	}
+	r.Duration = time.Since(start)
+	return r
+}
+
+func (a *applier) install(ctx context.Context, step Step) error {
+	e := step.Entry
+	if e.Governor != "" && a.cfg.Governor != nil {
+		gctx, cancel := context.WithTimeout(ctx, a.cfg.GovernorTimeout)
+		release, err := a.cfg.Governor(gctx, e.Name, e.Governor)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s %q: governor %s: %w", step.Action, e.Name, e.Governor, err)
+		}
+		defer release()
+	}
+	stg, err := a.st.Stage(e.Name)
+	if err != nil {
+		return err
+	}
+	defer stg.Discard()
+	archivePath := filepath.Join(stg.Dir(), archiveFile)
+	src := fetch.Source{URL: e.Source, Username: e.Username, Password: e.Password}
+	if _, err := a.fetcher.FetchToFile(ctx, src, strings.ToLower(e.Checksum), archivePath); err != nil {
+		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
+	}
+	files, err := a.extract(archivePath, stg.Dir(), e.Name)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
+	}
+	if files, err = sums.VerifyTree(stg.Path(), strings.ToLower(e.VerifyChecksum), files, false); err != nil {
+		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
+	}
+	return a.st.Commit(stg, a.managed(step, files))
+}
+
+// extract unpacks the downloaded archive into dir and removes the archive.
+func (a *applier) extract(archivePath, dir, name string) (sums.Cache, error) {
+	f, err := os.Open(archivePath)
+	if err != nil {
+		return nil, fmt.Errorf("open downloaded archive: %w", err)
+	}
+	defer os.Remove(archivePath)
+	defer f.Close()
+	return archive.Extract(f, dir, name, a.cfg.Archive)
+}
+
+// managed is the record of the step's entry once installed.
+func (a *applier) managed(step Step, files sums.Cache) install.Managed {
+	return install.Managed{
+		Name:           step.Name,
+		Checksum:       strings.ToLower(step.Entry.Checksum),
+		VerifyChecksum: strings.ToLower(step.Entry.VerifyChecksum),
+		Source:         fetch.Source{URL: step.Entry.Source}.String(),
+		Files:          files,
+	}
+}
+
+// splay waits a random part of cfg.Splay, so that a fleet does not download in one instant.
+func (a *applier) splay(ctx context.Context) {
+	if a.cfg.Splay <= 0 {
+		return
+	}
+	t := time.NewTimer(rand.N(a.cfg.Splay))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// log writes one line per result.
+func (a *applier) log(r Result) {
+	switch {
+	case r.Failed():
+		a.cfg.Logger.Error("machine "+string(r.Action)+" failed", "machine", r.Name, "reason", r.Reason, "duration", r.Duration)
+	case r.Changed() || r.Action == ActionAdopt:
+		a.cfg.Logger.Info("machine "+string(r.Action), "machine", r.Name, "reason", r.Reason, "duration", r.Duration)
+	default:
+		a.cfg.Logger.Debug("machine "+string(r.Action), "machine", r.Name, "reason", r.Reason)
+	}
+}

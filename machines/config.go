@@ -1,0 +1,79 @@
+package machines
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mms-io/mms/machines/archive"
+	"github.com/mms-io/mms/machines/fetch"
+	"github.com/mms-io/mms/machines/match"
+	"github.com/mms-io/mms/machines/spec"
+)
+
+// DefaultParallel is how many archives one reconcile downloads at once.
+const DefaultParallel = 4
+
+// GovernorFunc enters the named governor for the entry called name before its download and
+// returns the function that leaves it. The Choria watcher backs it with Choria's governors.
+type GovernorFunc func(ctx context.Context, name, governor string) (release func(), err error)
+
+// Config says how to reconcile one machines directory on one node.
+type Config struct {
+	// Dir is the machines directory, e.g. /etc/choria/machines; it must exist.
+	Dir string
+	// Node is what matchers are evaluated against.
+	Node match.Node
+	// Trust holds the trusted public keys, or the explicit permission to act unsigned.
+	Trust spec.Trust
+	// Purge removes managed machines the specification no longer wants on this node.
+	Purge bool
+	// FullVerify re-hashes every installed file instead of trusting unchanged inode stamps.
+	FullVerify bool
+	// Fetch configures downloads; the zero value means fetch.DefaultOptions().
+	Fetch fetch.Options
+	// Archive limits extraction; the zero value means archive.DefaultLimits().
+	Archive archive.Limits
+	// Parallel bounds concurrent downloads; 0 means DefaultParallel.
+	Parallel int
+	// Splay is the longest random delay before a node's downloads start, so that a fleet
+	// does not download in the same instant; 0 for none.
+	Splay time.Duration
+	// Governor, when set, is entered before downloading an entry that names a governor.
+	Governor GovernorFunc
+	// GovernorTimeout bounds waiting for a governor; 0 means 5 minutes.
+	GovernorTimeout time.Duration
+	// Logger receives one line per action; nil logs nothing.
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// withDefaults fills the zero values and checks the rest.
+func (c Config) withDefaults() (Config, error) {
+	if c.Dir == "" {
+		return c, fmt.Errorf("reconcile: no machines directory given")
+	}
+	if c.Fetch.MaxBytes == 0 && len(c.Fetch.AllowedSchemes) == 0 {
+		logger := c.Fetch.Logger
+		c.Fetch = fetch.DefaultOptions()
+		c.Fetch.Logger = logger
+	}
+	if c.Archive == (archive.Limits{}) {
+		c.Archive = archive.DefaultLimits()
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = DefaultParallel
+	}
+	if c.GovernorTimeout <= 0 {
+		c.GovernorTimeout = 5 * time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}

@@ -1,0 +1,155 @@
+package machines
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/install"
+	"github.com/mms-io/mms/machines/match"
+	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/machines/sums"
+)
+
+// Step is one decision of a Plan.
+type Step struct {
+	// Name is the entry or managed machine name.
+	Name string
+	// Action is what to do.
+	Action Action
+	// Reason says why, for the operator.
+	Reason string
+	// Err is the refusal, for ActionRefuse.
+	Err error
+	// Entry is the specification entry; zero for ActionRemove.
+	Entry spec.Entry
+	// Files is the fresh verification cache for ActionKeep and ActionAdopt.
+	Files sums.Cache
+}
+
+// Plan is what a reconcile will do, decided before anything on disk changes: a value to print
+// (mms apply --dry-run) or to carry out (Apply).
+type Plan struct {
+	// Spec is the specification planned for.
+	Spec *spec.Spec
+	// Steps holds one step per entry and per machine to remove, in name order.
+	Steps []Step
+}
+
+// MakePlan decides, for every entry of s and every machine st manages, what to do on this node.
+// It reads the machines directory and re-verifies installed machines (cheaply, from st's
+// stamps, unless full), but changes nothing.
+func MakePlan(s *spec.Spec, node match.Node, st *install.Store, purge, full bool) *Plan {
+	p := &Plan{Spec: s}
+	matchers := matcherCache{}
+	inSpec := make(map[string]bool, len(s.Entries))
+	for _, e := range s.Entries {
+		inSpec[e.Name] = true
+		step := planEntry(e, node, st, full, matchers)
+		// A machine whose matcher is false here is removed like one the spec omits; one whose
+		// matcher failed is refused, and so kept.
+		if _, managed := st.Managed(e.Name); step.Action == ActionSkip && managed && purge {
+			step = Step{Name: e.Name, Action: ActionRemove, Reason: "matcher is false on this node", Entry: e}
+		}
+		p.Steps = append(p.Steps, step)
+	}
+	if purge {
+		for _, name := range st.ManagedNames() {
+			if !inSpec[name] {
+				p.Steps = append(p.Steps, Step{Name: name, Action: ActionRemove, Reason: "not in the specification"})
+			}
+		}
+	}
+	sort.SliceStable(p.Steps, func(i, j int) bool { return p.Steps[i].Name < p.Steps[j].Name })
+	return p
+}
+
+// matcherCache compiles each distinct expression of a specification once.
+type matcherCache map[string]compiled
+
+type compiled struct {
+	m   *match.Matcher
+	err error
+}
+
+// compile returns the compiled matcher for expression, compiling it the first time.
+func (c matcherCache) compile(expression string) (*match.Matcher, error) {
+	got, ok := c[expression]
+	if !ok {
+		got.m, got.err = match.Compile(expression)
+		c[expression] = got
+	}
+	return got.m, got.err
+}
+
+func (c matcherCache) match(expression string, node match.Node) (bool, error) {
+	m, err := c.compile(expression)
+	if err != nil {
+		return false, err
+	}
+	return m.Match(node)
+}
+
+// planEntry decides what to do with one entry.
+func planEntry(e spec.Entry, node match.Node, st *install.Store, full bool, matchers matcherCache) Step {
+	step := Step{Name: e.Name, Entry: e}
+	refuse := func(err error) Step {
+		step.Action, step.Err, step.Reason = ActionRefuse, err, err.Error()
+		return step
+	}
+	matched, err := matchers.match(e.Match, node)
+	if err != nil {
+		return refuse(err)
+	}
+	if !matched {
+		step.Action, step.Reason = ActionSkip, "matcher is false on this node"
+		return step
+	}
+
+	target := filepath.Join(st.Dir(), e.Name)
+	fi, err := os.Lstat(target)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		step.Action, step.Reason = ActionInstall, "not installed"
+		return step
+	case err != nil:
+		return refuse(fmt.Errorf("inspect %s: %w", target, err))
+	case !fi.IsDir():
+		return refuse(fmt.Errorf("%w: %s exists and is a %s, not a machine mms installed", errs.ErrNotManaged, target, fi.Mode().Type()))
+	}
+
+	managed, isManaged := st.Managed(e.Name)
+	if isManaged && !strings.EqualFold(managed.Checksum, e.Checksum) {
+		step.Action, step.Reason = ActionUpdate, fmt.Sprintf("archive checksum changed from %s", short(managed.Checksum))
+		return step
+	}
+	var cache sums.Cache
+	if isManaged && strings.EqualFold(managed.VerifyChecksum, e.VerifyChecksum) {
+		cache = managed.Files
+	}
+	files, verr := sums.VerifyTree(target, strings.ToLower(e.VerifyChecksum), cache, full)
+	switch {
+	case verr == nil && isManaged:
+		step.Action, step.Reason, step.Files = ActionKeep, "installed and verified", files
+	case verr == nil:
+		step.Action, step.Reason, step.Files = ActionAdopt, "already on disk and verifies against the entry", files
+	case isManaged:
+		step.Action, step.Reason = ActionRepair, fmt.Sprintf("installed copy fails verification: %v", verr)
+	default:
+		return refuse(fmt.Errorf("%w: %s exists, was not installed by mms and does not verify against the entry; move it away or rename the entry", errs.ErrNotManaged, target))
+	}
+	return step
+}
+
+// short abbreviates a checksum for messages.
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}

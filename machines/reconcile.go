@@ -1,0 +1,74 @@
+package machines
+
+import (
+	"context"
+	"time"
+
+	"github.com/mms-io/mms/machines/install"
+	"github.com/mms-io/mms/machines/spec"
+)
+
+// Reconcile makes the machines directory cfg.Dir match the specification in envelope: it opens
+// the directory's store (taking its lock), checks the signature and validity, refuses a rollback
+// or an expired specification, plans and applies. When the specification as a whole is refused,
+// Report.Err says why and nothing on disk changed.
+func Reconcile(ctx context.Context, cfg Config, envelope []byte) *Report {
+	rep := &Report{Started: time.Now()}
+	defer func() { rep.Duration = time.Since(rep.Started) }()
+	cfg, st, s, err := prepare(cfg, envelope, rep)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	defer st.Close()
+	if last := st.Accepted(); last == nil || last.Digest != s.Digest {
+		if err := st.SetAccepted(spec.NewAccepted(s, cfg.Now())); err != nil {
+			rep.Err = err
+			return rep
+		}
+	}
+	plan := MakePlan(s, cfg.Node, st, cfg.Purge, cfg.FullVerify)
+	rep.Results = Apply(ctx, cfg, st, plan)
+	return rep
+}
+
+// Preview returns the plan Reconcile would carry out, changing nothing (mms apply --dry-run).
+// The returned report carries the specification's details, or the refusal in Err.
+func Preview(cfg Config, envelope []byte) (*Plan, *Report) {
+	rep := &Report{Started: time.Now()}
+	cfg, st, s, err := prepare(cfg, envelope, rep)
+	if err != nil {
+		rep.Err = err
+		return nil, rep
+	}
+	defer st.Close()
+	plan := MakePlan(s, cfg.Node, st, cfg.Purge, cfg.FullVerify)
+	for _, step := range plan.Steps {
+		rep.Results = append(rep.Results, Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Err: step.Err})
+	}
+	rep.Duration = time.Since(rep.Started)
+	return plan, rep
+}
+
+// prepare opens the store and the specification and admits it; on success the caller closes
+// the store.
+func prepare(cfg Config, envelope []byte, rep *Report) (Config, *install.Store, *spec.Spec, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	s, err := spec.Open(envelope, cfg.Trust)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	rep.Format, rep.Version, rep.Signed, rep.Unknown = s.Format, s.Version, s.Signed(), s.Unknown
+	st, err := install.Open(cfg.Dir)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	if err := spec.Admit(s, st.Accepted(), cfg.Now()); err != nil {
+		st.Close()
+		return cfg, nil, nil, err
+	}
+	return cfg, st, s, nil
+}
