@@ -29,6 +29,9 @@ import (
 	registry "github.com/choria-io/go-choria/providers/agent/mcorpc/golang/registry"
 	rubymco "github.com/choria-io/go-choria/providers/agent/mcorpc/ruby"
 	scout "github.com/choria-io/go-choria/scout/agent/scout"
+
+	"github.com/mms-io/mms/manager"
+	"github.com/mms-io/mms/watchers"
 )
 
 // standardPlugins are the plugins of go-choria v0.29.4's packager/plugins.yaml, under the same
@@ -65,7 +68,10 @@ var standardPlugins = []struct {
 var mmsPlugins = []struct {
 	name   string
 	plugin func() plugin.Pluggable
-}{}
+}{
+	{"machines_manager", func() plugin.Pluggable { return manager.ChoriaPlugin() }},
+	{"machines_watcher", func() plugin.Pluggable { return watchers.ChoriaPlugin() }},
+}
 
 func init() {
 	for _, list := range [][]struct {
