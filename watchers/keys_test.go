@@ -10,7 +10,7 @@ import (
 )
 
 func TestTrustedKeys(t *testing.T) {
-	hexOf := func(t *testing.T, keys [][]byte) string {
+	hexOf := func(keys [][]byte) string {
 		var out []string
 		for _, k := range keys {
 			out = append(out, hex.EncodeToString(k))
@@ -42,7 +42,7 @@ func TestTrustedKeys(t *testing.T) {
 			for _, k := range keys {
 				raw = append(raw, k)
 			}
-			if got := hexOf(t, raw); got != tc.wantKeys || source != tc.wantSource {
+			if got := hexOf(raw); got != tc.wantKeys || source != tc.wantSource {
 				t.Fatalf("got %s from %s, want %s from %s", got, source, tc.wantKeys, tc.wantSource)
 			}
 		})
