@@ -23,7 +23,8 @@ type Source struct {
 // shown as the URL's user when set.
 func (s Source) String() string {
 	u, err := url.Parse(s.URL)
-	if err != nil {
+	if err != nil || u.Opaque != "" {
+		// Redacted cannot see userinfo it did not parse, such as in "http:a:pw@h"
 		return redactUnparsed(s.URL)
 	}
 	if s.Username != "" || s.Password != "" {
@@ -62,8 +63,8 @@ func (s Source) credentials(u *url.URL) (user, pass string, ok bool) {
 	return "", "", false
 }
 
-// redactUnparsed hides the userinfo of a URL that url.Parse refused, without parsing it: all
-// of the authority before its last '@' becomes "xxxxx".
+// redactUnparsed hides the userinfo of a URL that url.Parse refused or read as opaque, without
+// parsing it: all of the authority before its last '@' becomes "xxxxx".
 func redactUnparsed(raw string) string {
 	rest, scheme := raw, ""
 	if i := strings.Index(raw, "://"); i >= 0 {
