@@ -40,6 +40,9 @@ type Config struct {
 	// Splay is the longest random delay before a node's downloads start, so that a fleet
 	// does not download in the same instant; 0 for none.
 	Splay time.Duration
+	// ResetRollback forgets the specification accepted before in Dir, so that a lower version
+	// is accepted: the deliberate reset an operator asks for, never a default.
+	ResetRollback bool
 	// Governor, when set, is entered before downloading an entry that names a governor.
 	Governor GovernorFunc
 	// GovernorTimeout bounds waiting for a governor; 0 means 5 minutes.

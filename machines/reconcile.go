@@ -66,6 +66,13 @@ func prepare(cfg Config, envelope []byte, rep *Report) (Config, *install.Store, 
 	if err != nil {
 		return cfg, nil, nil, err
 	}
+	if cfg.ResetRollback {
+		if err := st.ResetAccepted(); err != nil {
+			st.Close()
+			return cfg, nil, nil, err
+		}
+		cfg.Logger.Warn("forgot the specification accepted before, as asked", "dir", cfg.Dir)
+	}
 	if err := spec.Admit(s, st.Accepted(), cfg.Now()); err != nil {
 		st.Close()
 		return cfg, nil, nil, err

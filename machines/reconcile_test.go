@@ -309,3 +309,24 @@ func TestReconcileGovernor(t *testing.T) {
 		}
 	})
 }
+
+func TestResetRollbackIsDeliberate(t *testing.T) {
+	f := newFixture(t)
+	if rep := f.reconcile(f.envelope(nil)); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	f.ver = 1
+	old := f.envelope(nil)
+	if rep := f.reconcile(old); !errors.Is(rep.Err, errs.ErrRollback) {
+		t.Fatalf("accepted a lower version: %v", rep.Err)
+	}
+	cfg := f.config()
+	cfg.ResetRollback = true
+	if rep := Reconcile(context.Background(), cfg, old); rep.Err != nil {
+		t.Fatalf("reset did not let the lower version in: %v", rep.Err)
+	}
+	f.ver = 0
+	if rep := f.reconcile(f.envelope(nil)); !errors.Is(rep.Err, errs.ErrRollback) {
+		t.Fatalf("the reset was not a one-off: %v", rep.Err)
+	}
+}

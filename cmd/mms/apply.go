@@ -19,6 +19,7 @@ type applyCommand struct {
 	node   nodeFlags
 	file   string
 	dryRun bool
+	reset  bool
 }
 
 func configureApply(app *fisk.Application) {
@@ -27,6 +28,7 @@ func configureApply(app *fisk.Application) {
 	cmd.Arg("spec", "The specification envelope file (- for standard input)").Required().StringVar(&c.file)
 	c.node.register(cmd)
 	cmd.Flag("dry-run", "Prints the plan and changes nothing").UnNegatableBoolVar(&c.dryRun)
+	cmd.Flag("reset-rollback", "Forgets the specification version accepted before in DIR, so that a lower one applies (on purpose only)").UnNegatableBoolVar(&c.reset)
 }
 
 func (c *applyCommand) run() error {
@@ -38,6 +40,10 @@ func (c *applyCommand) run() error {
 	if err != nil {
 		return err
 	}
+	if c.reset && c.dryRun {
+		return usageError("--reset-rollback cannot be previewed with --dry-run")
+	}
+	cfg.ResetRollback = c.reset
 	var rep *machines.Report
 	if c.dryRun {
 		_, rep = machines.Preview(cfg, data)
