@@ -13,7 +13,9 @@ import (
 // waitFor is how long a test waits for something that should happen "at once".
 const waitFor = 5 * time.Second
 
-func startServer(t *testing.T) *embednats.Server {
+func startServer(t *testing.T) *embednats.Server { return startServerB(t) }
+
+func startServerB(t testing.TB) *embednats.Server {
 	t.Helper()
 	srv, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
 	if err != nil {
@@ -24,7 +26,9 @@ func startServer(t *testing.T) *embednats.Server {
 }
 
 // connect opens a connection that reconnects quickly, as tests restart servers.
-func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) { return connectB(t, url) }
+
+func connectB(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()

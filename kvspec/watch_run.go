@@ -100,6 +100,7 @@ func (r *run) offer(u Update) {
 // open looks the bucket up and creates a watch, stopping any previous one first.
 func (r *run) open(ctx context.Context) {
 	r.stopWatch()
+	r.stopRetry()
 	if ctx.Err() != nil {
 		return
 	}
