@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/embednats"
+)
+
+// defaultEmbeddedPort is the port of the embedded NATS server mms agent starts when given no
+// server: the standard NATS port, so that mms put and mms get find it without flags.
+const defaultEmbeddedPort = 4222
+
+// natsStoreDir is where the embedded server keeps JetStream's files, inside the machines
+// directory's mms state directory.
+const natsStoreDir = ".mms/nats"
+
+func init() { registerCommand(configureAgent) }
+
+type agentCommand struct {
+	node     nodeFlags
+	kv       kvFlags
+	interval time.Duration
+	port     int
+}
+
+func configureAgent(app *fisk.Application) {
+	c := &agentCommand{}
+	cmd := app.Command("agent", "Keeps a machines directory reconciled with the specification in NATS Key-Value").Action(action(c.run))
+	c.node.register(cmd)
+	c.kv.register(cmd, "The NATS server URL (default: $NATS_URL, else an embedded server on 127.0.0.1 storing its data under DIR/"+natsStoreDir+")")
+	cmd.Flag("interval", "How often to re-verify and repair the machines directory and read the key, besides watching it").Default(defaultAgentInterval.String()).DurationVar(&c.interval)
+	cmd.Flag("embedded-port", "The port of the embedded NATS server when no --server is given (0 picks a free one)").Default(fmt.Sprint(defaultEmbeddedPort)).IntVar(&c.port)
+}
+
+func (c *agentCommand) run() error {
+	cfg, err := c.node.config()
+	if err != nil {
+		return err
+	}
+	if c.interval <= 0 {
+		return usageError("--interval must be positive")
+	}
+	log := cfg.Logger
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	url := c.kv.server
+	if url == "" {
+		srvLog := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if c.node.verbose {
+			srvLog = log
+		}
+		srv, err := startEmbedded(cfg.Dir, c.port, srvLog)
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown()
+		url = srv.ClientURL()
+		fmt.Printf("Embedded NATS server listening on %s (JetStream data in %s)\n", url, filepath.Join(cfg.Dir, natsStoreDir))
+	}
+	nc, js, err := c.kv.connect(ctx, url, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	loop := &agentLoop{cfg: cfg, bucket: c.kv.bucket, key: c.kv.key, interval: c.interval}
+	loop.run(ctx, js)
+	return nil
+}
+
+// startEmbedded starts an embedded NATS server with JetStream on 127.0.0.1:port, its data
+// under dir's mms state directory; log receives the server's own lines.
+func startEmbedded(dir string, port int, log *slog.Logger) (*embednats.Server, error) {
+	store := filepath.Join(dir, natsStoreDir)
+	if err := os.MkdirAll(store, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded NATS server: %w", err)
+	}
+	srv, err := embednats.Start(embednats.Options{Port: port, StoreDir: store, Logger: log.With("component", "nats-server")})
+	if err != nil {
+		return nil, err
+	}
+	return srv, nil
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/machines/spec"
+)
+
+type getCommand struct {
+	kv   kvFlags
+	keys []string
+	raw  bool
+}
+
+func configureGet(app *fisk.Application) {
+	c := &getCommand{}
+	cmd := app.Command("get", "Prints the specification published in the NATS Key-Value bucket, decoded and verified").Action(action(c.run))
+	c.kv.register(cmd, "The NATS server URL (default: $NATS_URL, else "+defaultServer+", where mms agent's embedded server listens)")
+	cmd.Flag("public-key", "A trusted public key: exits 0 only when one of them verifies the signature; repeat for rotation").StringsVar(&c.keys)
+	cmd.Flag("raw", "Prints the stored envelope as it is, for mms verify or mms put").UnNegatableBoolVar(&c.raw)
+}
+
+func (c *getCommand) run() error {
+	keys, err := loadKeys(c.keys)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+requestTimeout)
+	defer cancel()
+	nc, js, err := c.kv.connect(ctx, c.kv.serverURL(), log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	e, err := kvspec.Get(ctx, js, c.kv.bucket, c.kv.key)
+	if err != nil {
+		return err
+	}
+	if c.raw {
+		fmt.Println(string(e.Value))
+		return nil
+	}
+	where := fmt.Sprintf("%s/%s revision %d (stored %s)", c.kv.bucket, c.kv.key, e.Revision, e.Created.UTC().Format(time.RFC3339))
+	s, err := spec.Open(e.Value, spec.Trust{Keys: keys, InsecureAllowUnsigned: true})
+	if err != nil {
+		return fmt.Errorf("get %s: %w", where, err)
+	}
+	describeSpec(os.Stdout, where, s, keys)
+	if err := spec.Admit(s, nil, time.Now()); err != nil {
+		return fmt.Errorf("get %s: %w", where, err)
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/kvspec"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Where the specification lives in NATS, unless told otherwise.
+const (
+	// defaultBucket is the Key-Value bucket holding the specification.
+	defaultBucket = "MACHINES"
+	// defaultKey is the key of the specification in the bucket.
+	defaultKey = "machines"
+	// defaultServer is the server mms put and mms get talk to when neither --server nor
+	// $NATS_URL says otherwise: the address `mms agent` gives its embedded server.
+	defaultServer = "nats://127.0.0.1:4222"
+	// connectTimeout bounds connecting for a one-shot command (put, get).
+	connectTimeout = 10 * time.Second
+	// requestTimeout bounds one request of a one-shot command.
+	requestTimeout = 10 * time.Second
+)
+
+// kvFlags are the flags that say where the specification lives: one definition shared by
+// agent, put and get, so that they mean the same everywhere.
+type kvFlags struct {
+	server string
+	creds  string
+	bucket string
+	key    string
+}
+
+func (k *kvFlags) register(cmd *fisk.CmdClause, serverHelp string) {
+	cmd.Flag("server", serverHelp).Envar("NATS_URL").PlaceHolder("URL").StringVar(&k.server)
+	cmd.Flag("creds", "A NATS credentials file").PlaceHolder("FILE").ExistingFileVar(&k.creds)
+	cmd.Flag("bucket", "The Key-Value bucket holding the specification").Default(defaultBucket).StringVar(&k.bucket)
+	cmd.Flag("key", "The key of the specification in the bucket").Default(defaultKey).StringVar(&k.key)
+}
+
+// serverURL is --server, $NATS_URL or the default server.
+func (k *kvFlags) serverURL() string {
+	if k.server == "" {
+		return defaultServer
+	}
+	return k.server
+}
+
+// connect connects to url for a one-shot command and returns JetStream on that connection.
+func (k *kvFlags) connect(ctx context.Context, url string, log *slog.Logger, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	nc, err := kvspec.Connect(cctx, url, k.creds, append([]nats.Option{kvspec.LogEvents(log)}, opts...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("JetStream on %s: %w", url, err)
+	}
+	return nc, js, nil
+}

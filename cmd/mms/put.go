@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/spec"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func init() {
+	registerCommand(configurePut)
+	registerCommand(configureGet)
+}
+
+type putCommand struct {
+	kv       kvFlags
+	file     string
+	keys     []string
+	history  int
+	replicas int
+	force    bool
+}
+
+func configurePut(app *fisk.Application) {
+	c := &putCommand{}
+	cmd := app.Command("put", "Checks a specification and publishes it to the NATS Key-Value bucket the nodes watch").Action(action(c.run))
+	cmd.Arg("spec", "The specification envelope file, as mms pack prints it (- for standard input)").Required().StringVar(&c.file)
+	c.kv.register(cmd, "The NATS server URL (default: $NATS_URL, else "+defaultServer+", where mms agent's embedded server listens)")
+	cmd.Flag("public-key", "A public key the nodes trust: the signature must verify with one of them; repeat for rotation").StringsVar(&c.keys)
+	cmd.Flag("history", "Revisions kept per key when the bucket is created").Default(fmt.Sprint(kvspec.DefaultHistory)).IntVar(&c.history)
+	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&c.replicas)
+	cmd.Flag("force", "Publishes a v2 specification even when its version does not grow past the published one (nodes that applied that one will refuse it)").UnNegatableBoolVar(&c.force)
+}
+
+func (c *putCommand) run() error {
+	keys, err := loadKeys(c.keys)
+	if err != nil {
+		return err
+	}
+	data, err := readInput(c.file)
+	if err != nil {
+		return err
+	}
+	data = bytes.TrimSpace(data)
+	s, err := checkPublishable(data, keys)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", c.file, err)
+	}
+	if err := checkSpecSize(len(data)); err != nil {
+		return fmt.Errorf("put %s: %w", c.file, err)
+	}
+	if len(keys) == 0 && !s.Signed() {
+		fmt.Fprintln(os.Stderr, "warning: the signature was not checked (no --public-key given)")
+	}
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+2*requestTimeout)
+	defer cancel()
+	url := c.kv.serverURL()
+	nc, js, err := c.kv.connect(ctx, url, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if !c.force {
+		if err := checkVersionGrows(ctx, c.kv, js, s); err != nil {
+			return fmt.Errorf("put %s: %w", c.file, err)
+		}
+	}
+	rev, err := kvspec.Put(ctx, js, c.kv.bucket, c.kv.key, data, kvspec.BucketConfig{
+		History:     c.history,
+		Replicas:    c.replicas,
+		Description: "mms machines specifications",
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Published %s/%s revision %d: %s, %d entries\n", c.kv.bucket, c.kv.key, rev, summary(s), len(s.Entries))
+	return nil
+}
+
+// loadKeys loads the --public-key values.
+func loadKeys(args []string) ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for i, k := range args {
+		pk, err := spec.LoadPublicKey(k)
+		if err != nil {
+			return nil, usageError("--public-key %d: %v", i+1, err)
+		}
+		keys = append(keys, pk)
+	}
+	return keys, nil
+}
+
+// checkPublishable refuses what no node would act on: an envelope or payload that does not
+// validate, a signature none of keys verifies (when keys are given), a matcher that does not
+// compile, an expired specification.
+func checkPublishable(data []byte, keys []ed25519.PublicKey) (*spec.Spec, error) {
+	s, err := spec.Open(data, spec.Trust{Keys: keys, InsecureAllowUnsigned: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMatchers(s); err != nil {
+		return nil, err
+	}
+	if err := spec.Admit(s, nil, time.Now()); err != nil {
+		return nil, err
+	}
+	for _, u := range s.Unknown {
+		fmt.Fprintf(os.Stderr, "warning: %s is not known to this mms; nodes will ignore it\n", u)
+	}
+	return s, nil
+}
+
+// checkVersionGrows refuses to replace a published v2 specification with one nodes would
+// refuse as a rollback: a lower version, an equal version with other content, or v1.
+func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, s *spec.Spec) error {
+	cur, err := kvspec.Get(ctx, js, kv.bucket, kv.key)
+	if errors.Is(err, kvspec.ErrNotFound) || errors.Is(err, kvspec.ErrNoBucket) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	old, err := spec.Open(cur.Value, spec.Trust{InsecureAllowUnsigned: true})
+	if err != nil {
+		return nil // what is published is not a specification: nothing to compare with
+	}
+	last := spec.NewAccepted(old, cur.Created)
+	if err := spec.Admit(s, &last, time.Now()); errors.Is(err, errs.ErrRollback) {
+		return fmt.Errorf("%w (published: revision %d, %s); pack it again for a higher version, or pass --force", err, cur.Revision, summary(old))
+	}
+	return nil
+}
+
+// summary names a specification's format, version and signature in a few words.
+func summary(s *spec.Spec) string {
+	signed := "signature not checked"
+	if s.Signed() {
+		signed = "signature verified"
+	}
+	if s.Format == 2 {
+		return fmt.Sprintf("v2 version %d, %s", s.Version, signed)
+	}
+	return "v1, " + signed
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/machines/install"
+)
+
+// stateFile is the install record of a machines directory.
+const stateFile = ".mms/state.json"
+
+func init() { registerCommand(configureStatus) }
+
+type statusCommand struct {
+	dir string
+}
+
+func configureStatus(app *fisk.Application) {
+	c := &statusCommand{}
+	cmd := app.Command("status", "Shows what mms manages in a machines directory and the outcome of the last reconcile").Action(action(c.run))
+	cmd.Flag("dir", "The machines directory (e.g. /etc/choria/machines)").Required().ExistingDirVar(&c.dir)
+}
+
+// run reads the record without taking the directory's lock, so that it works while an agent
+// runs: the record is always replaced atomically, so what it reads is one complete version.
+func (c *statusCommand) run() error {
+	path := filepath.Join(c.dir, stateFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Printf("mms manages nothing in %s yet (no %s)\n", c.dir, stateFile)
+		return c.printLast(os.Stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("status %s: %w", c.dir, err)
+	}
+	rec, err := install.DecodeRecord(data)
+	if err != nil {
+		return fmt.Errorf("status %s: read %s: %w", c.dir, path, err)
+	}
+	w := os.Stdout
+	fmt.Fprintf(w, "Machines directory %s\n", c.dir)
+	if a := rec.Accepted; a != nil {
+		if a.Format == 2 {
+			fmt.Fprintf(w, "  Accepted specification: v2 version %d, digest %s, at %s\n", a.Version, a.Digest, a.At.UTC().Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(w, "  Accepted specification: v1, digest %s, at %s\n", a.Digest, a.At.UTC().Format(time.RFC3339))
+		}
+	} else {
+		fmt.Fprintf(w, "  Accepted specification: none yet\n")
+	}
+	names := make([]string, 0, len(rec.Machines))
+	for name := range rec.Machines {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "  Managed machines: %d\n", len(names))
+	for _, name := range names {
+		m := rec.Machines[name]
+		onDisk := "present"
+		if fi, err := os.Lstat(filepath.Join(c.dir, name)); err != nil || !fi.IsDir() {
+			onDisk = "MISSING (the next reconcile reinstalls it)"
+		}
+		fmt.Fprintf(w, "\n  %s\n", name)
+		fmt.Fprintf(w, "           checksum: %s\n", m.Checksum)
+		fmt.Fprintf(w, "    verify_checksum: %s\n", m.VerifyChecksum)
+		fmt.Fprintf(w, "             source: %s\n", m.Source)
+		fmt.Fprintf(w, "          installed: %s\n", m.InstalledAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "            on disk: %s\n", onDisk)
+	}
+	if others := handPlaced(c.dir, rec); len(others) > 0 {
+		fmt.Fprintf(w, "\n  Not managed by mms (never replaced or removed): %s\n", strings.Join(others, ", "))
+	}
+	for name, in := range rec.Pending {
+		fmt.Fprintf(w, "\n  Unfinished %s of %s (resolved by the next reconcile)\n", in.Op, name)
+	}
+	return c.printLast(w)
+}
+
+// printLast prints the outcome of mms agent's last reconcile, when there is one.
+func (c *statusCommand) printLast(w io.Writer) error {
+	lr, ok, err := readLastReport(c.dir)
+	if err != nil {
+		return fmt.Errorf("status %s: %w", c.dir, err)
+	}
+	if !ok {
+		return nil
+	}
+	fmt.Fprintf(w, "\nLast reconcile by mms agent: %s, revision %d (%s), took %s\n", lr.At.Format(time.RFC3339), lr.Revision, lr.Trigger, lr.Duration.Round(time.Millisecond))
+	if lr.Refused != "" {
+		fmt.Fprintf(w, "  specification REFUSED, nothing changed: %s\n", lr.Refused)
+		return nil
+	}
+	for _, r := range lr.Results {
+		status := string(r.Action)
+		if r.Failed {
+			status += " FAILED"
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", status, r.Name, r.Reason)
+	}
+	return nil
+}
+
+// handPlaced lists the machine directories in dir that mms does not manage, skipping
+// dot-prefixed entries (mms's own, and ones Choria ignores).
+func handPlaced(dir string, rec install.Record) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if _, managed := rec.Machines[e.Name()]; !managed && e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
