@@ -1,12 +1,13 @@
 package spec
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/mms-io/mms/machines/errs"
 )
@@ -63,41 +64,38 @@ var fieldSetters = map[string]func(e *Entry) *string{
 }
 
 // decodeEntry fills an Entry from one JSON object, returning the unknown field names and the
-// problems found in the fields' types.
-func decodeEntry(raw json.RawMessage) (Entry, []string, []string) {
+// problems found in the fields' types. A field given twice (in any case) is a problem: JSON
+// parsers disagree on which copy wins, and a signed spec must mean one thing.
+func decodeEntry(item gjson.Result) (Entry, []string, []string) {
 	var e Entry
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+	if !item.IsObject() {
 		return e, nil, []string{"must be a JSON object"}
 	}
 	var unknown, problems []string
 	seen := map[string]string{}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	item.ForEach(func(key, value gjson.Result) bool {
+		k := key.Str
 		canon := strings.ToLower(k)
 		set, ok := fieldSetters[canon]
 		if !ok {
 			unknown = append(unknown, k)
-			continue
+			return true
 		}
 		if prev, dup := seen[canon]; dup {
 			problems = append(problems, fmt.Sprintf("field %s given twice (as %q and %q)", canon, prev, k))
-			continue
+			return true
 		}
 		seen[canon] = k
-		var s *string
-		if err := json.Unmarshal(fields[k], &s); err != nil {
+		switch value.Type {
+		case gjson.String:
+			*set(&e) = value.Str
+		case gjson.Null:
+		default:
 			problems = append(problems, fmt.Sprintf("field %s must be a string", canon))
-			continue
 		}
-		if s != nil {
-			*set(&e) = *s
-		}
-	}
+		return true
+	})
+	sort.Strings(unknown)
 	return e, unknown, problems
 }
 

@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // Spec is a decoded, validated specification.
@@ -50,7 +51,7 @@ func (s *Spec) Entry(name string) (Entry, bool) {
 	return Entry{}, false
 }
 
-// v2Payload is the wire form of a v2 payload.
+// v2Payload is the wire form of a v2 payload, as mms pack writes it.
 type v2Payload struct {
 	Version  json.Number     `json:"version"`
 	Issued   string          `json:"issued"`
@@ -58,29 +59,28 @@ type v2Payload struct {
 	Machines json.RawMessage `json:"machines"`
 }
 
-var v2Fields = map[string]bool{"version": true, "issued": true, "expires": true, "machines": true}
-
 // ParsePayload decodes and validates a v1 or v2 payload. Every problem is listed in one
 // *ValidationError; a specification with any invalid entry is invalid as a whole.
 func ParsePayload(payload []byte) (*Spec, error) {
 	sum := sha256.Sum256(payload)
 	s := &Spec{Payload: payload, Digest: hex.EncodeToString(sum[:]), SignedBy: -1}
-	trimmed := bytes.TrimLeft(payload, " \t\r\n")
+	if !gjson.ValidBytes(payload) {
+		return nil, &ValidationError{Problems: []string{"payload is not valid JSON"}}
+	}
+	root := gjson.ParseBytes(payload)
 	var problems []string
-	var entries json.RawMessage
+	var entries gjson.Result
 	switch {
-	case len(trimmed) > 0 && trimmed[0] == '[':
+	case root.IsArray():
 		s.Format = 1
-		entries = payload
-	case len(trimmed) > 0 && trimmed[0] == '{':
+		entries = root
+	case root.IsObject():
 		s.Format = 2
-		var p []string
-		entries, p = s.parseV2(payload)
-		problems = append(problems, p...)
+		entries, problems = s.parseV2(root)
 	default:
 		return nil, &ValidationError{Problems: []string{"payload must be a JSON array (v1) or object (v2)"}}
 	}
-	if entries != nil {
+	if entries.Exists() {
 		problems = append(problems, s.parseEntries(entries)...)
 	}
 	if len(problems) > 0 {
@@ -89,67 +89,74 @@ func ParsePayload(payload []byte) (*Spec, error) {
 	return s, nil
 }
 
-// parseV2 fills the v2 header fields and returns the raw entries array.
-func (s *Spec) parseV2(payload []byte) (json.RawMessage, []string) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &fields); err != nil {
-		return nil, []string{fmt.Sprintf("v2 payload is not valid JSON: %v", err)}
-	}
-	for k := range fields {
-		if !v2Fields[k] {
+// parseV2 fills the v2 header fields and returns the entries array.
+func (s *Spec) parseV2(root gjson.Result) (gjson.Result, []string) {
+	var problems []string
+	fields := map[string]gjson.Result{}
+	root.ForEach(func(key, value gjson.Result) bool {
+		k := key.Str
+		switch k {
+		case "version", "issued", "expires", "machines":
+		default:
 			s.Unknown = append(s.Unknown, "field "+k)
 		}
-	}
+		if _, dup := fields[k]; dup {
+			problems = append(problems, fmt.Sprintf("field %s given twice", k))
+		}
+		fields[k] = value
+		return true
+	})
 	sort.Strings(s.Unknown)
-	var p v2Payload
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil {
-		return nil, []string{fmt.Sprintf("v2 payload: %v", err)}
-	}
-	var problems []string
-	v, err := strconv.ParseInt(p.Version.String(), 10, 64)
+
+	version, ok := fields["version"]
+	v, err := strconv.ParseInt(version.Raw, 10, 64)
 	switch {
-	case p.Version == "":
+	case !ok:
 		problems = append(problems, "version is required in a v2 payload")
-	case err != nil || v <= 0 || bytes.HasPrefix(fields["version"], []byte(`"`)):
-		problems = append(problems, fmt.Sprintf("version must be a positive integer, got %s", p.Version))
+	case version.Type != gjson.Number || err != nil || v <= 0:
+		problems = append(problems, fmt.Sprintf("version must be a positive integer, got %s", version.Raw))
 	default:
 		s.Version = v
 	}
-	if p.Issued == "" {
-		problems = append(problems, "issued is required in a v2 payload")
-	} else if t, err := time.Parse(time.RFC3339, p.Issued); err != nil {
-		problems = append(problems, fmt.Sprintf("issued must be an RFC3339 time, got %q", p.Issued))
-	} else {
-		s.Issued = t
-	}
-	if p.Expires != "" {
-		if t, err := time.Parse(time.RFC3339, p.Expires); err != nil {
-			problems = append(problems, fmt.Sprintf("expires must be an RFC3339 time, got %q", p.Expires))
-		} else {
-			s.Expires = t
-		}
-	}
+	s.Issued, problems = timeField(fields, "issued", true, problems)
+	s.Expires, problems = timeField(fields, "expires", false, problems)
 	if !s.Issued.IsZero() && !s.Expires.IsZero() && !s.Expires.After(s.Issued) {
-		problems = append(problems, fmt.Sprintf("expires (%s) must be after issued (%s)", p.Expires, p.Issued))
+		problems = append(problems, fmt.Sprintf("expires (%s) must be after issued (%s)", fields["expires"].Str, fields["issued"].Str))
 	}
-	if p.Machines == nil {
+	machines, ok := fields["machines"]
+	switch {
+	case !ok:
 		problems = append(problems, "machines is required in a v2 payload")
+	case !machines.IsArray():
+		problems = append(problems, "machines must be a JSON array of entries")
+		machines = gjson.Result{}
 	}
-	return p.Machines, problems
+	return machines, problems
+}
+
+// timeField reads an RFC3339 time field of a v2 payload.
+func timeField(fields map[string]gjson.Result, name string, required bool, problems []string) (time.Time, []string) {
+	f, ok := fields[name]
+	if !ok {
+		if required {
+			problems = append(problems, name+" is required in a v2 payload")
+		}
+		return time.Time{}, problems
+	}
+	t, err := time.Parse(time.RFC3339, f.Str)
+	if f.Type != gjson.String || err != nil {
+		return time.Time{}, append(problems, fmt.Sprintf("%s must be an RFC3339 time, got %s", name, f.Raw))
+	}
+	return t, problems
 }
 
 // parseEntries decodes and validates the entries array.
-func (s *Spec) parseEntries(raw json.RawMessage) []string {
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return []string{fmt.Sprintf("machines must be a JSON array of entries: %v", err)}
-	}
+func (s *Spec) parseEntries(items gjson.Result) []string {
 	var problems []string
 	seen := map[string]int{}
-	s.Entries = make([]Entry, 0, len(items))
-	for i, item := range items {
+	s.Entries = make([]Entry, 0, 16)
+	i := 0
+	items.ForEach(func(_, item gjson.Result) bool {
 		e, unknown, p := decodeEntry(item)
 		lbl := label(i, e.Name)
 		for _, u := range unknown {
@@ -167,6 +174,8 @@ func (s *Spec) parseEntries(raw json.RawMessage) []string {
 			}
 		}
 		s.Entries = append(s.Entries, e)
-	}
+		i++
+		return true
+	})
 	return problems
 }

@@ -151,7 +151,7 @@ func TestV2Validation(t *testing.T) {
 		{"refuses version zero", map[string]any{"version": 0, "issued": "2026-01-02T03:04:05Z", "machines": entries}, "version must be a positive integer, got 0"},
 		{"refuses a negative version", map[string]any{"version": -3, "issued": "2026-01-02T03:04:05Z", "machines": entries}, "version must be a positive integer"},
 		{"refuses a fractional version", map[string]any{"version": 1.5, "issued": "2026-01-02T03:04:05Z", "machines": entries}, "version must be a positive integer"},
-		{"refuses a string version", map[string]any{"version": "7", "issued": "2026-01-02T03:04:05Z", "machines": entries}, "version must be a positive integer, got 7"},
+		{"refuses a string version", map[string]any{"version": "7", "issued": "2026-01-02T03:04:05Z", "machines": entries}, `version must be a positive integer, got "7"`},
 		{"refuses a missing issue time", map[string]any{"version": 5, "machines": entries}, "issued is required"},
 		{"refuses a bad issue time", map[string]any{"version": 5, "issued": "yesterday", "machines": entries}, `issued must be an RFC3339 time, got "yesterday"`},
 		{"refuses a bad expiry time", map[string]any{"version": 5, "issued": "2026-01-02T03:04:05Z", "expires": "soon", "machines": entries}, "expires must be an RFC3339 time"},
@@ -179,4 +179,16 @@ func TestV2Validation(t *testing.T) {
 			t.Fatalf("got %+v, %v", s, err)
 		}
 	})
+}
+
+func TestDuplicateKeysAreRefused(t *testing.T) {
+	for _, payload := range []string{
+		`[{"name":"web","name":"evil","source":"https://a/b.tgz","checksum":"` + sumA + `","verify_checksum":"` + sumB + `"}]`,
+		`{"version":2,"version":9,"issued":"2026-01-01T00:00:00Z","machines":[]}`,
+	} {
+		_, err := ParsePayload([]byte(payload))
+		if !errors.Is(err, errs.ErrInvalidSpec) || !strings.Contains(err.Error(), "given twice") {
+			t.Errorf("%s: got %v", payload, err)
+		}
+	}
 }
