@@ -3,6 +3,8 @@ package kvspec
 import (
 	"log/slog"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Watcher defaults.
@@ -29,6 +31,10 @@ type WatchOptions struct {
 	RequestTimeout time.Duration
 	// Logger receives "watch re-created" and similar events; nil discards them.
 	Logger *slog.Logger
+	// Conn, when set, is the connection under the JetStream context: the watch is re-created
+	// the moment it reconnects, instead of waiting for the next Interval (after a server
+	// restart a nats.go watch has been seen to take 20 seconds to deliver again).
+	Conn *nats.Conn
 }
 
 func (o WatchOptions) withDefaults() WatchOptions {

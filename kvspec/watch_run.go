@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -39,6 +40,12 @@ func (r *run) loop(ctx context.Context) {
 	r.open(ctx)
 	tick := time.NewTicker(r.w.opts.Interval)
 	defer tick.Stop()
+	// The status channel is left registered when Run ends: nats.go sends without blocking and
+	// drops closed channels itself, and closing it here could race with a send.
+	var reconnected <-chan nats.Status
+	if r.w.opts.Conn != nil {
+		reconnected = r.w.opts.Conn.StatusChanged(nats.CONNECTED)
+	}
 	for {
 		var send chan<- Update
 		var next Update
@@ -60,6 +67,11 @@ func (r *run) loop(ctx context.Context) {
 			r.retry = nil
 			r.open(ctx)
 		case <-tick.C:
+			r.check(ctx)
+		case <-reconnected:
+			r.log.Info("connection re-established, re-creating the watch")
+			r.attempt = 0
+			r.open(ctx)
 			r.check(ctx)
 		}
 	}

@@ -197,6 +197,30 @@ func TestWatcherRecovers(t *testing.T) {
 		}
 	})
 
+	t.Run("re-creates the watch the moment the connection comes back, without waiting for the interval", func(t *testing.T) {
+		srv := startServer(t)
+		nc, js := connect(t, srv.ClientURL())
+		mustPut(t, js, "b", "spec", "before")
+		opts := fastOptions(never)
+		opts.Conn = nc
+		ch := watch(t, NewWatcher(js, "b", "spec", opts))
+		if u := next(t, ch, waitFor); string(u.Value) != "before" {
+			t.Fatalf("got %+v", u)
+		}
+		if err := srv.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		var rev uint64
+		eventually(t, 10*time.Second, "put after restart", func() bool {
+			r, err := Put(testCtx(t, time.Second), js, "b", "spec", []byte("after"), BucketConfig{})
+			rev = r
+			return err == nil
+		})
+		if u := next(t, ch, waitFor); string(u.Value) != "after" || u.Revision != rev {
+			t.Fatalf("got %+v, want after at %d", u, rev)
+		}
+	})
+
 	t.Run("catches a change with the interval Get when the watch is stalled, then re-creates the watch", func(t *testing.T) {
 		srv := startServer(t)
 		_, js := connect(t, srv.ClientURL())

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mms-io/mms/kvspec"
@@ -24,7 +25,7 @@ const (
 func (w *Watcher) watchKey(ctx context.Context, wg *sync.WaitGroup) {
 	defer wg.Done()
 
-	js, err := w.jetStream(ctx)
+	js, nc, err := w.jetStream(ctx)
 	if err != nil {
 		return
 	}
@@ -32,6 +33,7 @@ func (w *Watcher) watchKey(ctx context.Context, wg *sync.WaitGroup) {
 	kw := kvspec.NewWatcher(js, w.settings.Bucket, w.settings.Key, kvspec.WatchOptions{
 		Interval: w.interval,
 		Logger:   newMachineLogger(w),
+		Conn:     nc,
 	})
 	for u := range kw.Run(ctx) {
 		w.mu.Lock()
@@ -48,12 +50,12 @@ func (w *Watcher) watchKey(ctx context.Context, wg *sync.WaitGroup) {
 
 // jetStream waits for the machine's JetStream connection, retrying with backoff; it fails
 // only when ctx ends.
-func (w *Watcher) jetStream(ctx context.Context) (jetstream.JetStream, error) {
+func (w *Watcher) jetStream(ctx context.Context) (jetstream.JetStream, *nats.Conn, error) {
 	wait := connectMinBackoff
 	for attempt := 1; ; attempt++ {
-		js, err := w.tryJetStream()
+		js, nc, err := w.tryJetStream()
 		if err == nil {
-			return js, nil
+			return js, nc, nil
 		}
 		if attempt == 1 || attempt%10 == 0 {
 			w.Warnf("Waiting for the JetStream connection to watch %s/%s: %v", w.settings.Bucket, w.settings.Key, err)
@@ -62,28 +64,28 @@ func (w *Watcher) jetStream(ctx context.Context) (jetstream.JetStream, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-w.terminate:
 			t.Stop()
-			return nil, fmt.Errorf("watcher deleted")
+			return nil, nil, fmt.Errorf("watcher deleted")
 		case <-t.C:
 		}
 		wait = min(2*wait, connectMaxBackoff)
 	}
 }
 
-func (w *Watcher) tryJetStream() (jetstream.JetStream, error) {
+func (w *Watcher) tryJetStream() (jetstream.JetStream, *nats.Conn, error) {
 	mgr, err := w.machine.JetStreamConnection()
 	if err != nil {
-		return nil, fmt.Errorf("machine JetStream connection: %w", err)
+		return nil, nil, fmt.Errorf("machine JetStream connection: %w", err)
 	}
 	nc := mgr.NatsConn()
 	if nc == nil {
-		return nil, fmt.Errorf("machine JetStream connection has no NATS connection")
+		return nil, nil, fmt.Errorf("machine JetStream connection has no NATS connection")
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, fmt.Errorf("JetStream over the machine's connection: %w", err)
+		return nil, nil, fmt.Errorf("JetStream over the machine's connection: %w", err)
 	}
-	return js, nil
+	return js, nc, nil
 }
