@@ -1,89 +1,26 @@
 package machines
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mms-io/mms/internal/testarchive"
 	"github.com/mms-io/mms/machines/archive"
 	"github.com/mms-io/mms/machines/spec"
 )
-
-// archiveServer serves archives over loopback HTTP and counts requests per path.
-type archiveServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	files    map[string][]byte
-	requests map[string]int
-	total    atomic.Int64
-}
-
-func newArchiveServer(t testing.TB) *archiveServer {
-	s := &archiveServer{files: map[string][]byte{}, requests: map[string]int{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.total.Add(1)
-		s.mu.Lock()
-		s.requests[r.URL.Path]++
-		body, ok := s.files[r.URL.Path]
-		s.mu.Unlock()
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(body)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *archiveServer) put(path string, body []byte) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.files[path] = body
-	return s.URL + path
-}
-
-func (s *archiveServer) count(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests[path]
-}
 
 // machineArchive builds a real archive of a machine holding files (plus machine.yaml) and
 // returns its bytes and entry checksums.
 func machineArchive(t testing.TB, name string, files map[string]string) ([]byte, archive.BuildResult) {
 	t.Helper()
-	src := filepath.Join(t.TempDir(), name)
-	all := map[string]string{"machine.yaml": "name: " + name + "\ninitial_state: RUN\n"}
-	for k, v := range files {
-		all[k] = v
-	}
-	for p, content := range all {
-		full := filepath.Join(src, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	res, err := archive.Build(src, name, &buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes(), res
+	return testarchive.Machine(t, name, files)
 }
 
 // fixture is a machines directory, a signing key and an archive server.
@@ -92,7 +29,7 @@ type fixture struct {
 	dir    string
 	pub    ed25519.PublicKey
 	priv   ed25519.PrivateKey
-	srv    *archiveServer
+	srv    *testarchive.Server
 	ver    int64
 	issued time.Time
 }
@@ -102,13 +39,13 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, dir: t.TempDir(), pub: pub, priv: priv, srv: newArchiveServer(t), ver: 100, issued: time.Now().Add(-time.Minute)}
+	return &fixture{t: t, dir: t.TempDir(), pub: pub, priv: priv, srv: testarchive.NewServer(t), ver: 100, issued: time.Now().Add(-time.Minute)}
 }
 
 // entry publishes an archive of name with files and returns its spec entry.
 func (f *fixture) entry(name, version string, files map[string]string) spec.Entry {
 	body, res := machineArchive(f.t, name, files)
-	url := f.srv.put("/"+name+"-"+version+".tgz", body)
+	url := f.srv.Put("/"+name+"-"+version+".tgz", body)
 	return spec.Entry{Name: name, Source: url, Checksum: res.Checksum, VerifyChecksum: res.VerifyChecksum}
 }
 

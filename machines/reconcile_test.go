@@ -35,12 +35,12 @@ func TestReconcileLifecycle(t *testing.T) {
 		}
 	})
 	t.Run("keeps what is installed without downloading again", func(t *testing.T) {
-		before := f.srv.total.Load()
+		before := f.srv.Total()
 		rep := f.reconcile(f.envelope(nil, web1, db))
 		if r := result(t, rep, "web"); r.Action != ActionKeep || r.Failed() {
 			t.Fatalf("web: %+v", r)
 		}
-		if rep.Changed() || f.srv.total.Load() != before {
+		if rep.Changed() || f.srv.Total() != before {
 			t.Fatalf("an unchanged spec changed something or downloaded: %+v", rep)
 		}
 	})
@@ -220,7 +220,7 @@ func TestReconcileMatchers(t *testing.T) {
 		if r := result(t, rep, "other"); r.Action != ActionSkip {
 			t.Fatalf("other: %+v", r)
 		}
-		if f.srv.count("/other-1.tgz") != 0 {
+		if f.srv.Count("/other-1.tgz") != 0 {
 			t.Fatal("a node whose matcher is false downloaded the archive")
 		}
 	})
@@ -251,12 +251,12 @@ func TestReconcileHandPlacedMachines(t *testing.T) {
 		if err := os.Rename(filepath.Join(other, "web"), filepath.Join(f.dir, "web")); err != nil {
 			t.Fatal(err)
 		}
-		before := f.srv.total.Load()
+		before := f.srv.Total()
 		rep := f.reconcile(f.envelope(nil, web))
 		if r := result(t, rep, "web"); r.Action != ActionAdopt || r.Failed() {
 			t.Fatalf("web: %+v", r)
 		}
-		if f.srv.total.Load() != before {
+		if f.srv.Total() != before {
 			t.Fatal("adoption downloaded the archive")
 		}
 		rep = f.reconcile(f.envelope(nil))
@@ -276,7 +276,7 @@ func TestPreviewChangesNothing(t *testing.T) {
 	if got := snapshot(t, f.dir); len(got) != 1 {
 		t.Fatalf("preview wrote %v", got)
 	}
-	if f.srv.total.Load() != 0 {
+	if f.srv.Total() != 0 {
 		t.Fatal("preview downloaded")
 	}
 }
