@@ -1,6 +1,7 @@
 package match
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,6 +172,46 @@ func TestLoadFacts(t *testing.T) {
 	t.Run("NewNode accepts nil facts", func(t *testing.T) {
 		if _, err := NewNode("n", nil, ""); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+func TestRegexpCache(t *testing.T) {
+	cachedPatterns := func(m *Matcher) int {
+		n := 0
+		m.patterns.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+
+	t.Run("compiles a constant pattern once, at Compile", func(t *testing.T) {
+		m := mustCompile(t, `identity('^web') || identity('^db')`)
+		if n := cachedPatterns(m); n != 2 {
+			t.Fatalf("%d patterns cached after Compile, want 2", n)
+		}
+		node := testNode(t)
+		for range 10 {
+			if ok, err := m.Match(node); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+		}
+		if n := cachedPatterns(m); n != 2 {
+			t.Fatalf("%d patterns cached after Match, want 2", n)
+		}
+	})
+
+	t.Run("bounds the cache of patterns computed at run time", func(t *testing.T) {
+		m := mustCompile(t, `identity(get_fact('pattern'))`)
+		for i := range 3 * maxCachedPatterns {
+			node, err := NewNode(fmt.Sprintf("n%d", i), []byte(fmt.Sprintf(`{"pattern": "^n%d$"}`, i)), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := m.Match(node); !ok || err != nil {
+				t.Fatalf("node %d: %v, %v", i, ok, err)
+			}
+		}
+		if n := cachedPatterns(m); n > maxCachedPatterns || n == 0 {
+			t.Fatalf("%d patterns cached, want between 1 and %d", n, maxCachedPatterns)
 		}
 	})
 }
