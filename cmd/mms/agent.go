@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/embednats"
+	"github.com/mms-io/mms/kvspec"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // defaultEmbeddedPort is the port of the embedded NATS server mms agent starts when given no
@@ -52,8 +55,8 @@ func (c *agentCommand) run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	url := c.kv.server
-	if url == "" {
+	url, embedded := c.kv.server, c.kv.server == ""
+	if embedded {
 		srvLog := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		if c.node.verbose {
 			srvLog = log
@@ -66,11 +69,18 @@ func (c *agentCommand) run() error {
 		url = srv.ClientURL()
 		fmt.Printf("Embedded NATS server listening on %s (JetStream data in %s)\n", url, filepath.Join(cfg.Dir, natsStoreDir))
 	}
-	nc, js, err := c.kv.connect(ctx, url, log)
+	nc, js, err := c.kv.connect(ctx, url, kvspec.LogEvents(log))
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	if embedded {
+		// The agent owns this server: create the bucket now, so that the watch starts at
+		// once rather than after its first put.
+		if err := createBucket(ctx, js, c.kv.bucket); err != nil {
+			return err
+		}
+	}
 	loop := &agentLoop{cfg: cfg, bucket: c.kv.bucket, key: c.kv.key, interval: c.interval}
 	loop.run(ctx, js)
 	return nil
@@ -88,4 +98,21 @@ func startEmbedded(dir string, port int, log *slog.Logger) (*embednats.Server, e
 		return nil, err
 	}
 	return srv, nil
+}
+
+// createBucket creates bucket with kvspec's defaults unless it exists.
+func createBucket(ctx context.Context, js jetstream.JetStream, bucket string) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	_, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      bucket,
+		Description: "mms machines specifications",
+		History:     kvspec.DefaultHistory,
+		Replicas:    kvspec.DefaultReplicas,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+		return fmt.Errorf("create bucket %s: %w", bucket, err)
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
@@ -31,10 +30,9 @@ func (c *getCommand) run() error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+requestTimeout)
 	defer cancel()
-	nc, js, err := c.kv.connect(ctx, c.kv.serverURL(), log)
+	nc, js, err := c.kv.connect(ctx, c.kv.serverURL())
 	if err != nil {
 		return err
 	}

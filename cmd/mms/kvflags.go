@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/choria-io/fisk"
@@ -51,11 +50,12 @@ func (k *kvFlags) serverURL() string {
 	return k.server
 }
 
-// connect connects to url for a one-shot command and returns JetStream on that connection.
-func (k *kvFlags) connect(ctx context.Context, url string, log *slog.Logger, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+// connect connects to url and returns JetStream on that connection; opts add to kvspec's
+// options for a long-running node.
+func (k *kvFlags) connect(ctx context.Context, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	nc, err := kvspec.Connect(cctx, url, k.creds, append([]nats.Option{kvspec.LogEvents(log)}, opts...)...)
+	nc, err := kvspec.Connect(cctx, url, k.creds, opts...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
@@ -63,11 +62,10 @@ func (c *putCommand) run() error {
 		fmt.Fprintln(os.Stderr, "warning: the signature was not checked (no --public-key given)")
 	}
 
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+2*requestTimeout)
 	defer cancel()
 	url := c.kv.serverURL()
-	nc, js, err := c.kv.connect(ctx, url, log)
+	nc, js, err := c.kv.connect(ctx, url)
 	if err != nil {
 		return err
 	}

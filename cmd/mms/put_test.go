@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mms-io/mms/kvspec"
+)
+
+func TestPutAndGetCommands(t *testing.T) {
+	srv := natsServer(t)
+	url := srv.ClientURL()
+	js := jsFor(t, url)
+	key := newSigner(t)
+	arch := newArchives(t)
+	hello := arch.machine(t, "hello", "hi")
+
+	// published reports what the bucket holds under the default key.
+	published := func(t *testing.T, bucket string) (kvspec.Entry, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		defer cancel()
+		return kvspec.Get(ctx, js, bucket, defaultKey)
+	}
+	// run runs mms with a file holding content as its second argument.
+	run := func(t *testing.T, content []byte, cmd string, args ...string) result {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "spec.json")
+		if err := os.WriteFile(file, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return mms(t, dir, append([]string{cmd, file, "--server", url}, args...)...)
+	}
+
+	t.Run("refuses an invalid specification and publishes nothing", func(t *testing.T) {
+		for name, content := range map[string]string{
+			"not JSON":       "{not json",
+			"a bad checksum": `{"machines":"` + b64(`[{"name":"x","source":"http://h/x.tgz","checksum":"nothex","verify_checksum":"`+hello.VerifyChecksum+`"}]`) + `"}`,
+			"a bad name":     `{"machines":"` + b64(`[{"name":"../x","source":"http://h/x.tgz","checksum":"`+hello.Checksum+`","verify_checksum":"`+hello.VerifyChecksum+`"}]`) + `"}`,
+			"a bad matcher":  `{"machines":"` + b64(`[{"name":"x","source":"http://h/x.tgz","checksum":"`+hello.Checksum+`","verify_checksum":"`+hello.VerifyChecksum+`","match":"identity("}]`) + `"}`,
+		} {
+			r := run(t, []byte(content), "put", "--bucket", "INVALID")
+			if r.code != 1 {
+				t.Errorf("%s: exit %d, want 1; stderr %q", name, r.code, r.stderr)
+			}
+		}
+		if _, err := published(t, "INVALID"); !errors.Is(err, kvspec.ErrNoBucket) {
+			t.Fatalf("something was published: %v", err)
+		}
+	})
+
+	t.Run("refuses a signature that no given public key verifies", func(t *testing.T) {
+		forged := newSigner(t).pack(t, 1, hello)
+		r := run(t, forged, "put", "--bucket", "SIGNED", "--public-key", key.pub)
+		if r.code != 1 || !strings.Contains(r.stderr, "signature") {
+			t.Fatalf("exit %d, stderr %q; want 1 and a signature refusal", r.code, r.stderr)
+		}
+		unsigned := run(t, []byte(`{"machines":"`+b64(`[]`)+`"}`), "put", "--bucket", "SIGNED", "--public-key", key.pub)
+		if unsigned.code != 1 {
+			t.Fatalf("an unsigned spec was published despite --public-key: exit %d", unsigned.code)
+		}
+		if _, err := published(t, "SIGNED"); !errors.Is(err, kvspec.ErrNoBucket) {
+			t.Fatalf("something was published: %v", err)
+		}
+	})
+
+	t.Run("publishes a verified specification that mms get returns byte for byte and verifies", func(t *testing.T) {
+		env := key.pack(t, 7, hello)
+		r := run(t, append(env, '\n'), "put", "--bucket", "ROUND", "--public-key", key.pub, "--history", "3")
+		if r.code != 0 || !strings.Contains(r.stdout, "Published ROUND/machines revision 1: v2 version 7, signature verified, 1 entries") {
+			t.Fatalf("put: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		got, err := published(t, "ROUND")
+		if err != nil || string(got.Value) != string(env) {
+			t.Fatalf("stored %q (%v), want %q", got.Value, err, env)
+		}
+		raw := mms(t, t.TempDir(), "get", "--server", url, "--bucket", "ROUND", "--raw")
+		if raw.code != 0 || raw.stdout != string(env)+"\n" {
+			t.Fatalf("get --raw: exit %d, %q", raw.code, raw.stdout)
+		}
+		dec := mms(t, t.TempDir(), "get", "--server", url, "--bucket", "ROUND", "--public-key", key.pub)
+		for _, want := range []string{"revision 1", "Version: 7", "Signature: verified by key " + key.pub, "checksum: " + hello.Checksum, "source: " + hello.Source} {
+			if !strings.Contains(dec.stdout, want) {
+				t.Errorf("get lacks %q:\n%s", want, dec.stdout)
+			}
+		}
+		if dec.code != 0 {
+			t.Fatalf("get exited %d: %s", dec.code, dec.stderr)
+		}
+		wrong := mms(t, t.TempDir(), "get", "--server", url, "--bucket", "ROUND", "--public-key", newSigner(t).pub)
+		if wrong.code != 1 {
+			t.Fatalf("get verified with the wrong key: exit %d", wrong.code)
+		}
+	})
+
+	t.Run("refuses to publish a version nodes would refuse as a rollback, unless forced", func(t *testing.T) {
+		putSpec(t, url, key.pack(t, 10, hello), "--bucket", "ROLLBACK")
+		r := run(t, key.pack(t, 9, hello), "put", "--bucket", "ROLLBACK")
+		if r.code != 1 || !strings.Contains(r.stderr, "rollback") || !strings.Contains(r.stderr, "--force") {
+			t.Fatalf("exit %d, stderr %q; want a rollback refusal naming --force", r.code, r.stderr)
+		}
+		if got, _ := published(t, "ROLLBACK"); got.Revision != 1 {
+			t.Fatalf("revision %d published, want only 1", got.Revision)
+		}
+		putSpec(t, url, key.pack(t, 9, hello), "--bucket", "ROLLBACK", "--force")
+		putSpec(t, url, key.pack(t, 11, hello), "--bucket", "ROLLBACK")
+	})
+
+	t.Run("get says so when nothing is published", func(t *testing.T) {
+		r := mms(t, t.TempDir(), "get", "--server", url, "--bucket", "EMPTY")
+		if r.code != 1 || !strings.Contains(r.stderr, "bucket not found") {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+}
+
+// b64 encodes a payload for a hand-made envelope.
+func b64(payload string) string { return base64.StdEncoding.EncodeToString([]byte(payload)) }
