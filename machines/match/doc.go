@@ -31,6 +31,6 @@
 //
 // Differences from go-choria v0.29.4: has_file is true only for regular files (v0.29.4 said true
 // for anything that exists, directories included); has_command never finds a command through
-// an empty or relative PATH element; a stat error other than "does not exist" is an evaluation
+// an empty or relative PATH element, nor through a relative name such as ./tool; a stat error other than "does not exist" is an evaluation
 // error rather than a silent answer; get_fact is new.
 package match

@@ -149,14 +149,15 @@ func stat(fn, path string) (fs.FileInfo, error) {
 }
 
 // hasCommand says whether name is an executable regular file on path (or $PATH when empty).
-// A name holding a slash is checked as given, as exec.LookPath does. Empty and relative PATH
-// elements are skipped: a command is never found through the current directory.
+// An absolute name is checked as given; any other name holding a slash is not found. Empty
+// and relative PATH elements are skipped: a command is never found through the current
+// directory, which is whatever the host process happens to run in.
 func hasCommand(name, path string) bool {
 	if name == "" {
 		return false
 	}
 	if strings.ContainsRune(name, '/') {
-		return isExecutable(name)
+		return filepath.IsAbs(name) && isExecutable(name)
 	}
 	if path == "" {
 		path = os.Getenv("PATH")

@@ -86,6 +86,7 @@ func TestHasCommand(t *testing.T) {
 		{"does not find a missing command", `has_command('no-such-tool')`, false},
 		{"is false for an empty name", `has_command('')`, false},
 		{"checks a name with a slash as given", `has_command('` + filepath.Join(node.Path, "tool") + `')`, true},
+		{"checks an absolute name without an execute bit as given", `has_command('` + filepath.Join(node.Path, "data") + `')`, false},
 	})
 
 	t.Run("searches every PATH element in order", func(t *testing.T) {
@@ -97,7 +98,10 @@ func TestHasCommand(t *testing.T) {
 		t.Chdir(node.Path)
 		rel := node
 		rel.Path = "." + string(os.PathListSeparator) + "" + string(os.PathListSeparator) + "bin"
-		runMatchCases(t, rel, []matchCase{{"relative", `has_command('tool')`, false}})
+		runMatchCases(t, rel, []matchCase{
+			{"relative PATH elements", `has_command('tool')`, false},
+			{"a relative name with a slash", `has_command('./tool')`, false},
+		})
 	})
 	t.Run("uses $PATH when the node has no Path", func(t *testing.T) {
 		t.Setenv("PATH", node.Path)
