@@ -124,6 +124,12 @@ func (m *Matcher) Match(node Node) (bool, error) {
 	if m.program == nil {
 		return true, nil
 	}
+	return m.run(node)
+}
+
+// run evaluates the compiled program for node in its own goroutine, waiting at most
+// max_matcher_time.
+func (m *Matcher) run(node Node) (bool, error) {
 	e := &eval{m: m, node: &node}
 	done := make(chan result, 1)
 	go func() {
