@@ -23,7 +23,9 @@
 //     toJSON, string, concat, sort ...);
 //   - per evaluation, the loop iterations and function calls it may make (max_matcher_steps),
 //     the bytes it may build by string concatenation or take out of the facts
-//     (max_matcher_bytes), and its running time (max_matcher_time).
+//     (max_matcher_bytes), and its running time (max_matcher_time);
+//   - expr's own memory budget (one million elements of ranges and arrays per evaluation),
+//     which stops `1..1000000000` before it is built.
 //
 // Every failure wraps errs.ErrMatcher; a failure caused by a limit also matches errs.ErrLimit
 // through an *errs.LimitError naming the limit. A failure concerns one entry only: the caller

@@ -28,11 +28,17 @@ const (
 
 // Limit names, as used for watcher properties and CLI flags.
 const (
-	LimitLength     = "max_matcher_length"
-	LimitNodes      = "max_matcher_nodes"
-	LimitSteps      = "max_matcher_steps"
-	LimitBytes      = "max_matcher_bytes"
-	LimitTime       = "max_matcher_time"
+	// LimitLength names Limits.MaxLength.
+	LimitLength = "max_matcher_length"
+	// LimitNodes names Limits.MaxNodes.
+	LimitNodes = "max_matcher_nodes"
+	// LimitSteps names Limits.MaxSteps.
+	LimitSteps = "max_matcher_steps"
+	// LimitBytes names Limits.MaxBytes.
+	LimitBytes = "max_matcher_bytes"
+	// LimitTime names Limits.MaxTime.
+	LimitTime = "max_matcher_time"
+	// LimitFactsBytes names the size limit of LoadFacts.
 	LimitFactsBytes = "max_facts_bytes"
 )
 
