@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestStatusCommand(t *testing.T) {
+	t.Run("says mms manages nothing in a directory it never touched", func(t *testing.T) {
+		_, dir := machinesDir(t)
+		r := mms(t, t.TempDir(), "status", "--dir", dir)
+		if r.code != 0 || !strings.Contains(r.stdout, "mms manages nothing in") {
+			t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("refuses a corrupt record rather than guessing", func(t *testing.T) {
+		_, dir := machinesDir(t)
+		if err := os.Mkdir(filepath.Join(dir, ".mms"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeText(t, filepath.Join(dir, stateFile), `{"machines": {"../evil": {"name": "../evil"}}}`)
+		r := mms(t, t.TempDir(), "status", "--dir", dir)
+		if r.code != 1 || !strings.Contains(r.stderr, "install record unreadable") {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+
+	t.Run("shows a machine missing from disk and the last refusal", func(t *testing.T) {
+		srv := natsServer(t)
+		url := srv.ClientURL()
+		key := newSigner(t)
+		work, dir := machinesDir(t)
+		arch := newArchives(t)
+		hello := arch.machine(t, "hello", "hi")
+		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--public-key", key.pub)
+		putSpec(t, url, key.pack(t, 2, hello))
+		eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "hi") })
+		putSpec(t, url, key.pack(t, 1, hello), "--force")
+		waitForLog(t, p, "rollback refused")
+		eventually(t, waitLong, "the refusal is saved", func() bool {
+			lr, ok, _ := readLastReport(dir)
+			return ok && lr.Refused != ""
+		})
+		if err := os.RemoveAll(filepath.Join(dir, "hello")); err != nil {
+			t.Fatal(err)
+		}
+		r := mms(t, work, "status", "--dir", dir)
+		for _, want := range []string{"on disk: MISSING", "specification REFUSED, nothing changed: rollback refused"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("status lacks %q:\n%s", want, r.stdout)
+			}
+		}
+	})
+}
