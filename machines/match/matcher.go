@@ -69,7 +69,8 @@ func CompileWithLimits(expression string, limits Limits) (m *Matcher, err error)
 
 	// First the expression as written, against the signatures the user sees: its errors
 	// point at the user's own text. Then the guarded program that actually runs.
-	if _, err := expr.Compile(expression, compileOptions(signatureOptions())...); err != nil {
+	user, guarded := configs()
+	if err := typeCheck(expression, user); err != nil {
 		return nil, m.fail(err)
 	}
 	constants := &patterns{}
@@ -79,8 +80,7 @@ func CompileWithLimits(expression string, limits Limits) (m *Matcher, err error)
 			return nil, m.fail(err)
 		}
 	}
-	m.program, err = expr.Compile(expression,
-		compileOptions(runtimeOptions(), expr.Patch(guard{}))...)
+	m.program, err = compileWith(expression, guarded)
 	if err != nil {
 		return nil, m.fail(fmt.Errorf("guarded compile: %w", err))
 	}

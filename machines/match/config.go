@@ -1,0 +1,69 @@
+package match
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
+	"github.com/expr-lang/expr/vm"
+)
+
+// expr.Compile builds a fresh configuration (every builtin, then disabling them) on each call,
+// which was most of the cost of compiling a matcher. The two configurations a matcher needs
+// are built once instead: expr's parser, checker, optimizer and compiler only read them, and
+// the guard patch holds no state, so they are safe to share between goroutines.
+var (
+	configsOnce sync.Once
+	userConfig  *conf.Config // the signatures users see: errors point at their own text
+	guardConfig *conf.Config // the guarded functions that actually run
+)
+
+func configs() (user, guarded *conf.Config) {
+	configsOnce.Do(func() {
+		userConfig = newConfig(compileOptions(signatureOptions()))
+		guardConfig = newConfig(compileOptions(runtimeOptions(), expr.Patch(guard{})))
+	})
+	return userConfig, guardConfig
+}
+
+// newConfig applies options as expr.Compile does.
+func newConfig(opts []expr.Option) *conf.Config {
+	c := conf.CreateNew()
+	for _, op := range opts {
+		op(c)
+	}
+	for name := range c.Disabled {
+		delete(c.Builtins, name)
+	}
+	c.Check()
+	return c
+}
+
+// typeCheck parses and checks input against c without compiling it.
+func typeCheck(input string, c *conf.Config) error {
+	_, err := checker.ParseCheck(input, c)
+	return err
+}
+
+// compileWith compiles input with a prepared configuration, as expr.Compile does.
+func compileWith(input string, c *conf.Config) (*vm.Program, error) {
+	tree, err := checker.ParseCheck(input, c)
+	if err != nil {
+		return nil, err
+	}
+	if c.Optimize {
+		if err := optimizer.Optimize(&tree.Node, c); err != nil {
+			var fileError *file.Error
+			if errors.As(err, &fileError) {
+				return nil, fileError.Bind(tree.Source)
+			}
+			return nil, err
+		}
+	}
+	return compiler.Compile(tree, c)
+}
