@@ -95,7 +95,7 @@ func startEmbedded(dir string, port int, log *slog.Logger) (*embednats.Server, e
 	}
 	srv, err := embednats.Start(embednats.Options{Port: port, StoreDir: store, Logger: log.With("component", "nats-server")})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (is port %d taken? pick another with --embedded-port, or give --server)", err, port)
 	}
 	return srv, nil
 }
