@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/install"
@@ -26,9 +27,11 @@ type Step struct {
 	Reason string
 	// Err is the refusal, for ActionRefuse.
 	Err error
-	// Entry is the specification entry; zero for ActionRemove.
+	// Entry is the specification entry; zero for ActionRemove of a machine not in the
+	// specification. For ActionRetire and ActionLeave it is the entry of the machine the
+	// go-choria manager installs; for ActionReplace, the version go-choria installed.
 	Entry spec.Entry
-	// Files is the fresh verification cache for ActionKeep and ActionAdopt.
+	// Files is the fresh verification cache for ActionKeep, ActionAdopt and ActionReplace.
 	Files sums.Cache
 }
 
@@ -65,12 +68,23 @@ func MakePlan(s *spec.Spec, node match.Node, st *install.Store, purge, full bool
 			}
 		}
 	}
+	// go-choria's own managers of the entries' machines: retire, defer, replace or leave.
+	planGoChoriaManagers(p, st.Dir(), full)
 	sort.SliceStable(p.Steps, func(i, j int) bool { return p.Steps[i].Name < p.Steps[j].Name })
 	return p
 }
 
-// matcherCache compiles each distinct expression of a specification once.
-type matcherCache map[string]compiled
+// matcherCache compiles each distinct expression once per process: a node reconciles the same
+// specification on every interval, and compiling is far dearer than evaluating.
+type matcherCache struct{}
+
+// maxCachedMatchers bounds the cache; past it the cache starts over.
+const maxCachedMatchers = 8192
+
+var compiledMatchers = struct {
+	sync.Mutex
+	m map[string]compiled
+}{m: map[string]compiled{}}
 
 type compiled struct {
 	m   *match.Matcher
@@ -78,17 +92,26 @@ type compiled struct {
 }
 
 // compile returns the compiled matcher for expression, compiling it the first time.
-func (c matcherCache) compile(expression string) (*match.Matcher, error) {
-	got, ok := c[expression]
-	if !ok {
-		got.m, got.err = match.Compile(expression)
-		c[expression] = got
+func (matcherCache) compile(expression string) (*match.Matcher, error) {
+	c := &compiledMatchers
+	c.Lock()
+	got, ok := c.m[expression]
+	c.Unlock()
+	if ok {
+		return got.m, got.err
 	}
+	got.m, got.err = match.Compile(expression)
+	c.Lock()
+	if len(c.m) >= maxCachedMatchers {
+		c.m = map[string]compiled{}
+	}
+	c.m[expression] = got
+	c.Unlock()
 	return got.m, got.err
 }
 
-func (c matcherCache) match(expression string, node match.Node) (bool, error) {
-	m, err := c.compile(expression)
+func (mc matcherCache) match(expression string, node match.Node) (bool, error) {
+	m, err := mc.compile(expression)
 	if err != nil {
 		return false, err
 	}
