@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ type Plan struct {
 func MakePlan(s *spec.Spec, node match.Node, st *install.Store, purge, full bool) *Plan {
 	p := &Plan{Spec: s}
 	matchers := matcherCache{}
+	matchers.compileAll(s.Entries)
 	inSpec := make(map[string]bool, len(s.Entries))
 	for _, e := range s.Entries {
 		inSpec[e.Name] = true
@@ -108,6 +110,26 @@ func (matcherCache) compile(expression string) (*match.Matcher, error) {
 	c.m[expression] = got
 	c.Unlock()
 	return got.m, got.err
+}
+
+// compileAll compiles the matchers of entries not compiled yet, on every CPU at once.
+func (mc matcherCache) compileAll(entries []spec.Entry) {
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for expression := range work {
+				mc.compile(expression)
+			}
+		}()
+	}
+	for _, e := range entries {
+		work <- e.Match
+	}
+	close(work)
+	wg.Wait()
 }
 
 func (mc matcherCache) match(expression string, node match.Node) (bool, error) {
