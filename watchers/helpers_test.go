@@ -47,19 +47,29 @@ func testMachine(t *testing.T) (*machine.Machine, *notifier) {
 }
 
 // notifier is a machine.NotificationService that hands watcher states to the test and writes
-// log lines to the test log.
+// log lines to the test log. It never blocks the machine: states beyond the channel's
+// capacity are only recorded in all.
 type notifier struct {
 	t      *testing.T
 	mu     sync.Mutex
 	lines  []string
+	all    []*StateNotification
 	states chan *StateNotification
 }
 
 func (n *notifier) NotifyPostTransition(*machine.TransitionNotification) error { return nil }
 
 func (n *notifier) NotifyWatcherState(_ string, state machine.WatcherStateNotification) error {
-	if s, ok := state.(*StateNotification); ok {
-		n.states <- s
+	s, ok := state.(*StateNotification)
+	if !ok {
+		return nil // another watcher of the same machine, such as go-choria's kv watcher
+	}
+	n.mu.Lock()
+	n.all = append(n.all, s)
+	n.mu.Unlock()
+	select {
+	case n.states <- s:
+	default:
 	}
 	return nil
 }
