@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -261,35 +262,36 @@ func (n *notifier) summary() string {
 	return b.String()
 }
 
-// countLines returns how many log lines so far contain every one of parts.
-func (n *notifier) countLines(parts ...string) int {
+// countLines returns how many log lines so far match re.
+func (n *notifier) countLines(re *regexp.Regexp) int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c := 0
 	for _, l := range n.lines {
-		all := true
-		for _, p := range parts {
-			all = all && strings.Contains(l, p)
-		}
-		if all {
+		if re.MatchString(l) {
 			c++
 		}
 	}
 	return c
 }
 
-// waitLines waits until at least count log lines contain every one of parts.
-func (n *notifier) waitLines(t *testing.T, count int, parts ...string) {
+// waitLines waits until at least count log lines match re.
+func (n *notifier) waitLines(t *testing.T, count int, re *regexp.Regexp) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
-	for n.countLines(parts...) < count {
+	for n.countLines(re) < count {
 		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %d log lines with %q within %v", count, parts, waitFor)
+			t.Fatalf("fewer than %d log lines matching %s within %v", count, re, waitFor)
 		}
 		<-tick.C
 	}
+}
+
+// skippedIn matches the line the watcher logs when a trigger arrives outside its states.
+func skippedIn(state, trigger string) *regexp.Regexp {
+	return regexp.MustCompile(`Not reconciling in state ` + state + ` \(triggered by \[[a-z ]*\b` + trigger + `\b[a-z ]*\]\)`)
 }
 
 // has tells whether a state was triggered by trigger.

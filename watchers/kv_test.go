@@ -142,16 +142,16 @@ func TestKV(t *testing.T) {
 		if st := nd.m.State(); st != "MAINTENANCE" {
 			t.Fatalf("machine in state %s", st)
 		}
+		// The state change itself is a trigger the watcher skips. Once it has, no reconcile
+		// begun in MANAGE is still running: the loop is one goroutine.
+		nd.n.waitLines(t, 1, skippedIn("MAINTENANCE", TriggerState))
 		before := tree(t, nd.dir)
 		published := nd.n.published()
-		skipped := "Not reconciling in state MAINTENANCE"
-		// The state change itself is a trigger the watcher must skip.
-		nd.n.waitLines(t, 1, skipped, TriggerState)
 
 		b.put(t, s.envelope(s.priv, s.entry("web", "2")))
 		// The new specification and two interval ticks reach the watcher, which skips them all.
-		nd.n.waitLines(t, 1, skipped, TriggerSpecification)
-		nd.n.waitLines(t, 2, skipped, TriggerInterval)
+		nd.n.waitLines(t, 1, skippedIn("MAINTENANCE", TriggerSpecification))
+		nd.n.waitLines(t, 2, skippedIn("MAINTENANCE", TriggerInterval))
 		if p := nd.n.published(); p != published {
 			t.Fatalf("%d states published in maintenance: %s", p-published, nd.n.summary())
 		}
