@@ -38,7 +38,7 @@ func configureAgent(app *fisk.Application) {
 	c := &agentCommand{}
 	cmd := app.Command("agent", "Keeps a machines directory reconciled with the specification in NATS Key-Value").Action(action(c.run))
 	c.node.register(cmd)
-	c.kv.register(cmd, "The NATS server URL (default: $NATS_URL, else an embedded server on 127.0.0.1 storing its data under DIR/"+natsStoreDir+")")
+	c.kv.register(cmd, "The NATS server URL (default: an embedded server on 127.0.0.1 storing its data under DIR/"+natsStoreDir+")")
 	cmd.Flag("interval", "How often to re-verify and repair the machines directory and read the key, besides watching it").Default(defaultAgentInterval.String()).DurationVar(&c.interval)
 	cmd.Flag("embedded-port", "The port of the embedded NATS server when no --server is given (0 picks a free one)").Default(fmt.Sprint(defaultEmbeddedPort)).IntVar(&c.port)
 }
