@@ -4,7 +4,8 @@
 //
 // The watcher takes the specification envelope either from machine data (`data_item`, filled
 // by Choria's `kv` watcher, as go-choria v0.29.4 did) or straight from a NATS KV key
-// (`bucket` + `key`, watched over the machine's JetStream connection). It reconciles when it
+// (`bucket` + `key`, watched over the machine's JetStream connection; a data item, which has no
+// change notification, is looked at every second). It reconciles when it
 // starts, on every new specification, on every interval tick (re-verifying what is installed)
 // and on entering one of its states; never two reconciles at once. A missing or deleted
 // specification never removes anything.

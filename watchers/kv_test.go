@@ -192,7 +192,14 @@ func TestDataItem(t *testing.T) {
 			t.Fatalf("the kv watcher stored a %T", v)
 		}
 
+		// The kv watcher polls every second and the machines watcher looks at the data item
+		// every second; its interval is an hour, so only that look can find the new one.
+		_, i := nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
 		b.put(t, s.envelope(s.priv, s.entry("web", "2")))
 		waitVersion(t, nd.dir, "web", "2")
+		st, _ = nd.n.waitState(t, i+1, "that updated web", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
+		if !has(st, TriggerSpecification) {
+			t.Fatalf("updated by %v, not by the new specification", st.Triggers)
+		}
 	})
 }

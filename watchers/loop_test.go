@@ -166,6 +166,43 @@ func TestLoop(t *testing.T) {
 		}
 	})
 
+	t.Run("reconciles when the data item changes, long before the interval", func(t *testing.T) {
+		m, n := testMachine(t)
+		if err := m.DataPut("spec", envelope); err != nil {
+			t.Fatal(err)
+		}
+		g := newGate()
+		w, err := newWatcher(m, "machines", []string{"MANAGE"}, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runWatcher(t, w, g)
+		g.waitStart(t)
+		g.release <- struct{}{}
+		n.next(t)
+
+		const next = `{"machines":"W10=","signature":"00"}`
+		if err := m.DataPut("spec", next); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(g.waitStart(t)); got != next {
+			t.Fatalf("reconciled %q", got)
+		}
+		g.release <- struct{}{}
+		if s := n.next(t); !slices.Equal(s.Triggers, []string{TriggerSpecification}) {
+			t.Fatalf("triggers %v", s.Triggers)
+		}
+
+		// Removing the data item is noticed too, and reported without reconciling.
+		if err := m.DataDelete("spec"); err != nil {
+			t.Fatal(err)
+		}
+		s := n.next(t)
+		if s.Outcome != OutcomeNoSpecification || !slices.Equal(s.Triggers, []string{TriggerSpecification}) || g.calls.Load() != 2 {
+			t.Fatalf("state %+v after %d reconciles", s, g.calls.Load())
+		}
+	})
+
 	t.Run("refuses a data item that is not an envelope, without reconciling", func(t *testing.T) {
 		m, n := testMachine(t)
 		if err := m.DataPut("spec", []any{"not", "an", "envelope"}); err != nil {

@@ -105,6 +105,9 @@ func (w *Watcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	if w.settings.DataItem != "" {
 		w.Infof("machines watcher starting: specification from data item %q, machines in %s, trusted keys: %s", w.settings.DataItem, w.settings.MachinesDirectory, w.keySource)
+		seen, _, seenErr := w.envelope()
+		wg.Add(1)
+		go w.watchDataItem(ctx, wg, seen, seenErr)
 	} else {
 		w.Infof("machines watcher starting: specification from KV %s/%s, machines in %s, trusted keys: %s", w.settings.Bucket, w.settings.Key, w.settings.MachinesDirectory, w.keySource)
 		wg.Add(1)
