@@ -28,6 +28,8 @@ type nodeFlags struct {
 	maxDownload     int64
 	maxUnpacked     int64
 	maxFiles        int
+	maxPathLength   int
+	maxRedirects    int
 	downloadTimeout time.Duration
 	parallel        int
 	verbose         bool
@@ -46,6 +48,8 @@ func (n *nodeFlags) register(cmd *fisk.CmdClause) {
 	cmd.Flag("max-download-bytes", "Largest archive downloaded, in bytes").Default(fmt.Sprint(fd.MaxBytes)).Int64Var(&n.maxDownload)
 	cmd.Flag("max-unpacked-bytes", "Largest total unpacked size of one archive, in bytes").Default(fmt.Sprint(al.MaxUnpackedBytes)).Int64Var(&n.maxUnpacked)
 	cmd.Flag("max-files", "Most files and directories in one archive").Default(fmt.Sprint(al.MaxFiles)).IntVar(&n.maxFiles)
+	cmd.Flag("max-path-length", "Longest name of a file in an archive, in bytes").Default(fmt.Sprint(al.MaxPathLength)).IntVar(&n.maxPathLength)
+	cmd.Flag("max-redirects", "Most HTTP redirects followed for one download").Default(fmt.Sprint(fd.MaxRedirects)).IntVar(&n.maxRedirects)
 	cmd.Flag("download-timeout", "Longest one download may take, retries included").Default(fd.Timeout.String()).DurationVar(&n.downloadTimeout)
 	cmd.Flag("parallel", "How many archives to download at once").Default(fmt.Sprint(machines.DefaultParallel)).IntVar(&n.parallel)
 	cmd.Flag("verbose", "Logs every step, not only changes").Short('v').UnNegatableBoolVar(&n.verbose)
@@ -83,16 +87,16 @@ func (n *nodeFlags) config() (machines.Config, error) {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	f := fetch.DefaultOptions()
-	f.MaxBytes, f.Timeout, f.Logger = n.maxDownload, n.downloadTimeout, logger
+	f.MaxBytes, f.Timeout, f.MaxRedirects, f.Logger = n.maxDownload, n.downloadTimeout, n.maxRedirects, logger
 	if len(n.schemes) > 0 {
 		f.AllowedSchemes = n.schemes
 	}
 	if err := f.Validate(); err != nil {
 		return machines.Config{}, usageError("%v", err)
 	}
-	a := archive.Limits{MaxUnpackedBytes: n.maxUnpacked, MaxFiles: n.maxFiles, MaxPathLength: archive.DefaultLimits().MaxPathLength}
-	if n.maxUnpacked <= 0 || n.maxFiles <= 0 || n.parallel <= 0 {
-		return machines.Config{}, usageError("--max-unpacked-bytes, --max-files and --parallel must be positive")
+	a := archive.Limits{MaxUnpackedBytes: n.maxUnpacked, MaxFiles: n.maxFiles, MaxPathLength: n.maxPathLength}
+	if n.maxUnpacked <= 0 || n.maxFiles <= 0 || n.maxPathLength <= 0 || n.parallel <= 0 {
+		return machines.Config{}, usageError("--max-unpacked-bytes, --max-files, --max-path-length and --parallel must be positive")
 	}
 	return machines.Config{
 		Dir:        n.dir,
