@@ -51,11 +51,14 @@ type Plan struct {
 func MakePlan(s *spec.Spec, node match.Node, st *install.Store, purge, full bool) *Plan {
 	p := &Plan{Spec: s}
 	matchers := matcherCache{}
-	matchers.compileAll(s.Entries)
 	inSpec := make(map[string]bool, len(s.Entries))
-	for _, e := range s.Entries {
+	steps := make([]Step, len(s.Entries))
+	parallel(len(s.Entries), func(i int) {
+		steps[i] = planEntry(s.Entries[i], node, st, full, matchers)
+	})
+	for i, e := range s.Entries {
 		inSpec[e.Name] = true
-		step := planEntry(e, node, st, full, matchers)
+		step := steps[i]
 		// A machine whose matcher is false here is removed like one the spec omits; one whose
 		// matcher failed is refused, and so kept.
 		if _, managed := st.Managed(e.Name); step.Action == ActionSkip && managed && purge {
@@ -70,8 +73,6 @@ func MakePlan(s *spec.Spec, node match.Node, st *install.Store, purge, full bool
 			}
 		}
 	}
-	// go-choria's own managers of the entries' machines: retire, defer, replace or leave.
-	planGoChoriaManagers(p, st.Dir(), full)
 	sort.SliceStable(p.Steps, func(i, j int) bool { return p.Steps[i].Name < p.Steps[j].Name })
 	return p
 }
@@ -114,19 +115,24 @@ func (matcherCache) compile(expression string) (*match.Matcher, error) {
 
 // compileAll compiles the matchers of entries not compiled yet, on every CPU at once.
 func (mc matcherCache) compileAll(entries []spec.Entry) {
-	work := make(chan string)
+	parallel(len(entries), func(i int) { mc.compile(entries[i].Match) })
+}
+
+// parallel calls do(0) to do(n-1) on every CPU at once and waits for them.
+func parallel(n int, do func(i int)) {
+	work := make(chan int)
 	var wg sync.WaitGroup
-	for range runtime.NumCPU() {
+	for range min(n, runtime.NumCPU()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for expression := range work {
-				mc.compile(expression)
+			for i := range work {
+				do(i)
 			}
 		}()
 	}
-	for _, e := range entries {
-		work <- e.Match
+	for i := range n {
+		work <- i
 	}
 	close(work)
 	wg.Wait()
