@@ -312,6 +312,18 @@ func TestApplyCommand(t *testing.T) {
 		sameTree(t, "web", fileTree(t, filepath.Join(dir, "web")), web2Tree)
 	})
 
+	t.Run("- reads the spec from standard input", func(t *testing.T) {
+		data, err := os.ReadFile(spec1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := t.TempDir()
+		r := runCmd(t, mmsPath(t), work, data, nil, "apply", "-", "--dir", fresh, "--public-key", pub)
+		if r.code != 0 || !hasLine(r.stdout, `install  +web  +.*`) {
+			t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+		sameTree(t, "web", fileTree(t, filepath.Join(fresh, "web")), webTree)
+	})
 }
 
 func TestArchiveCommand(t *testing.T) {

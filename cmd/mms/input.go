@@ -6,9 +6,10 @@ import (
 	"os"
 )
 
-// readInput reads a file, or standard input when path is "-".
+// readInput reads a file, or standard input when path is "-". fisk v0.6.4 hands a bare "-"
+// argument over as an empty string, so "" means standard input too.
 func readInput(path string) ([]byte, error) {
-	if path == "-" {
+	if path == "-" || path == "" {
 		data, err := io.ReadAll(os.Stdin)
 		if err != nil {
 			return nil, fmt.Errorf("read standard input: %w", err)
