@@ -11,4 +11,6 @@ var (
 	ErrRecord = errors.New("install record unreadable")
 	// ErrClosed means a Store method was called after Close.
 	ErrClosed = errors.New("store closed")
+	// ErrReadOnly means a change was asked of a Store opened with Inspect.
+	ErrReadOnly = errors.New("store opened read-only")
 )

@@ -27,6 +27,9 @@ func (s *Store) Remove(name string) error {
 	if s.closed {
 		return fail(ErrClosed)
 	}
+	if s.readOnly {
+		return fail(ErrReadOnly)
+	}
 	m, managed := s.rec.Machines[name]
 	if !managed {
 		return fail(fmt.Errorf("%w: %s was not installed by mms", errs.ErrNotManaged, filepath.Join(s.dir, name)))

@@ -29,10 +29,13 @@ func (s *Store) Stage(name string) (*Staging, error) {
 		return nil, fmt.Errorf("stage: %w", err)
 	}
 	s.mu.Lock()
-	closed := s.closed
+	closed, readOnly := s.closed, s.readOnly
 	s.mu.Unlock()
 	if closed {
 		return nil, fmt.Errorf("stage %q: %w", name, ErrClosed)
+	}
+	if readOnly {
+		return nil, fmt.Errorf("stage %q: %w", name, ErrReadOnly)
 	}
 	for range stageAttempts {
 		entry := mmsName(stagePrefix, name)

@@ -35,11 +35,12 @@ type Store struct {
 	state   *os.Root // <dir>/.mms
 	lock    *os.File // <dir>/.mms/lock, flocked
 
-	mu      sync.Mutex
-	rec     Record
-	dirty   bool // rec has changes (SetVerified) not yet written
-	closed  bool
-	cleaned []string
+	mu       sync.Mutex
+	rec      Record
+	dirty    bool // rec has changes (SetVerified) not yet written
+	closed   bool
+	readOnly bool // opened with Inspect: no lock held, nothing may be written
+	cleaned  []string
 }
 
 // Open takes the lock of machinesDir, which must exist, creating .mms/ when missing; loads the
@@ -188,7 +189,7 @@ func (s *Store) Flush() error {
 }
 
 func (s *Store) flushLocked() error {
-	if !s.dirty {
+	if !s.dirty || s.readOnly {
 		return nil
 	}
 	if err := s.save(s.rec); err != nil {
@@ -250,6 +251,9 @@ func (s *Store) update(change func(*Record) error) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
+	}
+	if s.readOnly {
+		return ErrReadOnly
 	}
 	rec := s.rec.clone()
 	if err := change(&rec); err != nil {
