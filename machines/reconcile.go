@@ -2,6 +2,7 @@ package machines
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/mms-io/mms/machines/install"
@@ -15,7 +16,7 @@ import (
 func Reconcile(ctx context.Context, cfg Config, envelope []byte) *Report {
 	rep := &Report{Started: time.Now()}
 	defer func() { rep.Duration = time.Since(rep.Started) }()
-	cfg, st, s, err := prepare(cfg, envelope, rep)
+	cfg, st, s, err := prepare(cfg, envelope, rep, install.Open)
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -32,11 +33,16 @@ func Reconcile(ctx context.Context, cfg Config, envelope []byte) *Report {
 	return rep
 }
 
-// Preview returns the plan Reconcile would carry out, changing nothing (mms apply --dry-run).
-// The returned report carries the specification's details, or the refusal in Err.
+// Preview returns the plan Reconcile would carry out, changing nothing, not even creating mms's
+// state directory (mms apply --dry-run). The returned report carries the specification's
+// details, or the refusal in Err.
 func Preview(cfg Config, envelope []byte) (*Plan, *Report) {
 	rep := &Report{Started: time.Now()}
-	cfg, st, s, err := prepare(cfg, envelope, rep)
+	if cfg.ResetRollback {
+		rep.Err = fmt.Errorf("a reset of the rollback record cannot be previewed")
+		return nil, rep
+	}
+	cfg, st, s, err := prepare(cfg, envelope, rep, install.Inspect)
 	if err != nil {
 		rep.Err = err
 		return nil, rep
@@ -50,9 +56,10 @@ func Preview(cfg Config, envelope []byte) (*Plan, *Report) {
 	return plan, rep
 }
 
-// prepare opens the store and the specification and admits it; on success the caller closes
-// the store.
-func prepare(cfg Config, envelope []byte, rep *Report) (Config, *install.Store, *spec.Spec, error) {
+// prepare opens the specification and the store (with open: install.Open to act,
+// install.Inspect to preview) and admits the specification; on success the caller closes the
+// store.
+func prepare(cfg Config, envelope []byte, rep *Report, open func(string) (*install.Store, error)) (Config, *install.Store, *spec.Spec, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return cfg, nil, nil, err
@@ -62,7 +69,7 @@ func prepare(cfg Config, envelope []byte, rep *Report) (Config, *install.Store, 
 		return cfg, nil, nil, err
 	}
 	rep.Format, rep.Version, rep.Signed, rep.Unknown = s.Format, s.Version, s.Signed(), s.Unknown
-	st, err := install.Open(cfg.Dir)
+	st, err := open(cfg.Dir)
 	if err != nil {
 		return cfg, nil, nil, err
 	}
