@@ -39,11 +39,13 @@ func Apply(ctx context.Context, cfg Config, st *install.Store, plan *Plan) []Res
 	}
 	a := &applier{cfg: cfg, st: st, fetcher: f}
 	results := make([]Result, len(plan.Steps))
-	var downloads []int
+	var downloads, retires []int
 	for i, step := range plan.Steps {
 		switch step.Action {
 		case ActionInstall, ActionUpdate, ActionRepair:
 			downloads = append(downloads, i)
+		case ActionRetire:
+			retires = append(retires, i) // after the adoption it follows, below
 		default:
 			results[i] = a.local(step)
 		}
@@ -62,6 +64,7 @@ func Apply(ctx context.Context, cfg Config, st *install.Store, plan *Plan) []Res
 		}
 		wg.Wait()
 	}
+	a.retire(plan, results, retires)
 	if err := st.Flush(); err != nil {
 		cfg.Logger.Error("could not save the verification cache", "dir", cfg.Dir, "error", err)
 	}
@@ -87,7 +90,7 @@ func (a *applier) local(step Step) Result {
 	switch step.Action {
 	case ActionKeep:
 		a.st.SetVerified(step.Name, step.Files)
-	case ActionAdopt:
+	case ActionAdopt, ActionReplace:
 		r.Err = a.st.Adopt(a.managed(step, step.Files))
 	case ActionRemove:
 		r.Err = a.st.Remove(step.Name)
@@ -97,6 +100,33 @@ func (a *applier) local(step Step) Result {
 	}
 	r.Duration = time.Since(start)
 	return r
+}
+
+// retire carries out the ActionRetire steps at indexes, each only when the step of the
+// machine its go-choria manager installs succeeded: a manager is never removed before mms has
+// recorded the machine as its own.
+func (a *applier) retire(plan *Plan, results []Result, indexes []int) {
+	failed := map[string]bool{}
+	for i, s := range plan.Steps {
+		if s.Action != ActionRetire && results[i].Failed() {
+			failed[s.Name] = true
+		}
+	}
+	for _, i := range indexes {
+		step := plan.Steps[i]
+		start := time.Now()
+		r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason}
+		if failed[step.Entry.Name] {
+			r.Err = fmt.Errorf("retire %s: kept, because %s did not complete", step.Name, step.Entry.Name)
+		} else {
+			r.Err = retireGoChoriaManager(a.st.Dir(), step.Entry.Name)
+		}
+		if r.Err != nil {
+			r.Reason = r.Err.Error()
+		}
+		r.Duration = time.Since(start)
+		results[i] = r
+	}
 }
 
 // download installs, updates or repairs one entry: governor, stage, fetch, extract, verify, swap.
@@ -181,7 +211,7 @@ func (a *applier) log(r Result) {
 	switch {
 	case r.Failed():
 		a.cfg.Logger.Error("machine "+string(r.Action)+" failed", "machine", r.Name, "reason", r.Reason, "duration", r.Duration)
-	case r.Changed() || r.Action == ActionAdopt:
+	case r.Changed() || r.Action == ActionAdopt || r.Action == ActionReplace || r.Action == ActionLeave:
 		a.cfg.Logger.Info("machine "+string(r.Action), "machine", r.Name, "reason", r.Reason, "duration", r.Duration)
 	default:
 		a.cfg.Logger.Debug("machine "+string(r.Action), "machine", r.Name, "reason", r.Reason)

@@ -73,6 +73,8 @@ func MakePlan(s *spec.Spec, node match.Node, st *install.Store, purge, full bool
 			}
 		}
 	}
+	// go-choria's own managers of the entries' machines: retire, defer, replace or leave.
+	planGoChoriaManagers(p, st.Dir(), full)
 	sort.SliceStable(p.Steps, func(i, j int) bool { return p.Steps[i].Name < p.Steps[j].Name })
 	return p
 }

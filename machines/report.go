@@ -24,6 +24,19 @@ const (
 	ActionRefuse Action = "refuse"
 	// ActionRemove purges a managed machine the specification no longer wants.
 	ActionRemove Action = "remove"
+
+	// The actions below concern go-choria's own managers (see legacy_plan.go).
+
+	// ActionReplace records as managed a machine that go-choria's manager installed in an
+	// older version than the entry's; a later reconcile updates it.
+	ActionReplace Action = "replace"
+	// ActionDefer leaves an entry's machine as it is until a later reconcile, because a
+	// go-choria manager that would fight the change is being retired.
+	ActionDefer Action = "defer"
+	// ActionRetire removes go-choria's manager directory (mm_<name>) of a machine mms took over.
+	ActionRetire Action = "retire"
+	// ActionLeave reports a directory named like a go-choria manager that mms leaves alone.
+	ActionLeave Action = "leave"
 )
 
 // Result is the outcome of one entry or managed machine in a reconcile.
@@ -49,7 +62,7 @@ func (r Result) Changed() bool {
 		return false
 	}
 	switch r.Action {
-	case ActionInstall, ActionUpdate, ActionRepair, ActionRemove:
+	case ActionInstall, ActionUpdate, ActionRepair, ActionRemove, ActionRetire:
 		return true
 	}
 	return false
