@@ -1,0 +1,349 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Waits, generous for a loaded two-core machine. Choria's loader looks for new machine
+// directories every 10 seconds.
+const (
+	applyTimeout   = 30 * time.Second
+	loadTimeout    = 45 * time.Second
+	restartTimeout = 90 * time.Second
+)
+
+const (
+	web1 = "web1.e2e"
+	web2 = "web2.e2e"
+	db1  = "db1.e2e"
+	// manager is the compiled-in machine that runs the machines watcher on each node.
+	manager = "machines_manager"
+	// repairer is a hand-placed machine on web1 running the watcher every 2s on another directory.
+	repairer = "repairer"
+)
+
+// webOnly matches the nodes whose role fact is web.
+const webOnly = `get_fact("role") == "web"`
+
+// TestOperatorFleet runs the operator's scenarios in order against one broker and three
+// nodes: each step starts from what the previous one left, as a fleet would.
+func TestOperatorFleet(t *testing.T) {
+	trusted := newSigner(t, "operator")
+	intruder := newSigner(t, "intruder")
+
+	archives := newArchiveServer(t)
+	helloV1 := archives.build(t, "hello-v1", "hello", "hello-1.tar.gz")
+	helloV2 := archives.build(t, "hello-v2", "hello", "hello-2.tar.gz")
+	keeper := archives.build(t, "keeper", "keeper", "keeper-1.tar.gz")
+	late := archives.build(t, "late", "late", "late-1.tar.gz")
+
+	c := newCluster(t, trusted.public,
+		nodeSpec{web1, `{"role":"web"}`},
+		nodeSpec{web2, `{"role":"web"}`},
+		nodeSpec{db1, `{"role":"db"}`},
+	)
+	all := []string{web1, web2, db1}
+	webs := []string{web1, web2}
+	events := c.watchNotifications()
+	c.mustChoria(nil, "kv", "add", "MACHINES", "--max-value-size", "1048576")
+
+	// Versions only grow; each step takes the next.
+	version := time.Now().UnixMilli()
+	next := func() int64 { version += 1000; return version }
+
+	var latencies []time.Duration
+	installedEverywhere := func(t *testing.T, nodes []string, name, want string, from time.Time) time.Duration {
+		t.Helper()
+		var took time.Duration
+		waitFor(t, applyTimeout, fmt.Sprintf("%s %s on %v", name, want, nodes), func() (bool, string) {
+			for _, id := range nodes {
+				if got := c.nodes[id].installedVersion(name); got != want {
+					return false, fmt.Sprintf("%s has %q", id, got)
+				}
+			}
+			took = time.Since(from)
+			return true, ""
+		})
+		return took
+	}
+
+	step(t, "hand-placed machines load before any specification", func(t *testing.T) {
+		for _, id := range all {
+			copyTree(t, filepath.Join("testdata", "machines", "handmade"), c.nodes[id].machineDir("handmade"))
+		}
+		extra := mkdir(t, c.nodes[web1].dir, "extra")
+		if err := os.MkdirAll(c.nodes[web1].machineDir(repairer), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		def := readTemplate(t, filepath.Join("testdata", "machines", repairer, "machine.yaml"), "MACHINES_DIRECTORY", extra)
+		if err := os.WriteFile(filepath.Join(c.nodes[web1].machineDir(repairer), "machine.yaml"), def, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.awaitRunning(t, web1, "handmade", "1.0.0")
+		c.awaitRunning(t, web1, repairer, "1.0.0")
+	})
+
+	step(t, "1. a published machine is installed, verified and run on matching nodes only", func(t *testing.T) {
+		v := next()
+		started, _ := c.put(pack(t, trusted, v, helloV1.with("match", webOnly)))
+		latencies = append(latencies, installedEverywhere(t, webs, "hello", "1.0.0", started))
+		for _, id := range webs {
+			if err := verifySums(c.nodes[id].machineDir("hello")); err != nil {
+				t.Errorf("%s: installed hello does not verify: %v", id, err)
+			}
+			c.awaitRunning(t, id, "hello", "1.0.0")
+		}
+		n := events.await(t, applyTimeout, db1, manager, started, "that it accepted version "+fmt.Sprint(v), func(n notification) bool {
+			return n.SpecVersion == v && n.Error == ""
+		})
+		if _, err := os.Stat(c.nodes[db1].machineDir("hello")); !os.IsNotExist(err) {
+			t.Errorf("db1 does not match, yet hello is in its machines directory (stat: %v); notification: %s", err, n)
+		}
+		if got := archives.requests("/hello-1.tar.gz"); got < 2 {
+			t.Errorf("the archive server saw %d requests for hello-1.tar.gz, want one per web node at least", got)
+		}
+	})
+
+	step(t, "2. a new version replaces the old one and its files are gone", func(t *testing.T) {
+		started, _ := c.put(pack(t, trusted, next(), helloV2.with("match", webOnly)))
+		latencies = append(latencies, installedEverywhere(t, webs, "hello", "2.0.0", started))
+		for _, id := range webs {
+			dir := c.nodes[id].machineDir("hello")
+			if _, err := os.Stat(filepath.Join(dir, "files", "v1.txt")); !os.IsNotExist(err) {
+				t.Errorf("%s: files/v1.txt of version 1 is still there (stat: %v)", id, err)
+			}
+			if err := verifySums(dir); err != nil {
+				t.Errorf("%s: hello 2.0.0 does not verify: %v", id, err)
+			}
+			c.awaitRunning(t, id, "hello", "2.0.0")
+		}
+	})
+
+	step(t, "3. a machine left out of the specification is purged; hand-placed machines stay", func(t *testing.T) {
+		handmade, err := os.ReadFile(filepath.Join("testdata", "machines", "handmade", "machine.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		started, _ := c.put(pack(t, trusted, next(), keeper))
+		latencies = append(latencies, installedEverywhere(t, all, "keeper", "1.0.0", started))
+		waitFor(t, applyTimeout, "hello to be purged from the web nodes", func() (bool, string) {
+			for _, id := range webs {
+				if _, err := os.Stat(c.nodes[id].machineDir("hello")); !os.IsNotExist(err) {
+					return false, fmt.Sprintf("%s still has hello (stat: %v)", id, err)
+				}
+			}
+			return true, ""
+		})
+		for _, id := range all {
+			got, err := os.ReadFile(filepath.Join(c.nodes[id].machineDir("handmade"), "machine.yaml"))
+			if err != nil || string(got) != string(handmade) {
+				t.Errorf("%s: the hand-placed machine changed: %v\n%s", id, err, got)
+			}
+		}
+		if v := yamlVersion(filepath.Join(c.nodes[web1].machineDir(repairer), "machine.yaml")); v != "1.0.0" {
+			t.Errorf("web1: the hand-placed repairer machine is gone or changed: version %q", v)
+		}
+		waitFor(t, loadTimeout, "Choria to stop hello on web1", func() (bool, string) {
+			states, err := c.machineStates(web1)
+			if err != nil {
+				return false, err.Error()
+			}
+			_, running := states["hello"]
+			return !running, fmt.Sprintf("%v", states)
+		})
+	})
+
+	step(t, "4. a tampered file is repaired at the next interval", func(t *testing.T) {
+		// The compiled-in manager re-verifies every 5 minutes; the hand-placed repairer runs
+		// the same watcher every 2 seconds on web1's extra directory.
+		dir := filepath.Join(c.nodes[web1].dir, "extra", "keeper")
+		waitFor(t, applyTimeout, "the repairer to install keeper in "+dir, func() (bool, string) {
+			return verifySums(dir) == nil, fmt.Sprint(verifySums(dir))
+		})
+		tampered := time.Now()
+		file := filepath.Join(dir, "data.txt")
+		if err := os.WriteFile(file, []byte("tampered\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, applyTimeout, "data.txt to be repaired", func() (bool, string) {
+			err := verifySums(dir)
+			return err == nil, fmt.Sprint(err)
+		})
+		n := events.await(t, applyTimeout, web1, repairer, tampered, "a repair on an interval", func(n notification) bool {
+			return slices.Contains(n.Triggers, "interval") && strings.HasPrefix(n.forMachine("keeper"), "repair")
+		})
+		t.Logf("web1 repairer: %s", n.forMachine("keeper"))
+	})
+
+	step(t, "5. refused specifications change nothing and say why", func(t *testing.T) {
+		before := map[string]string{}
+		for _, id := range all {
+			s, err := c.nodes[id].snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			before[id] = s
+		}
+		unchanged := func(t *testing.T) {
+			t.Helper()
+			for _, id := range all {
+				if s, err := c.nodes[id].snapshot(); err != nil || s != before[id] {
+					t.Errorf("%s: the machines directory changed (%v):\nbefore:\n%s\nafter:\n%s", id, err, before[id], s)
+				}
+			}
+		}
+		accepted := version
+		goodLate := late
+
+		cases := []struct {
+			name     string
+			envelope func() []byte
+			outcome  string
+			why      string // in the notification
+			logged   []string
+		}{
+			{"signed with a key the nodes do not trust", func() []byte { return pack(t, intruder, next(), keeper, goodLate) },
+				"refused", "signature refused", []string{"Specification refused, nothing changed", "signature refused"}},
+			{"an older version (rollback)", func() []byte { return pack(t, trusted, accepted-500, keeper, goodLate) },
+				"refused", "rollback refused", []string{"Specification refused, nothing changed", "rollback refused"}},
+			{"an archive whose checksum does not match", func() []byte {
+				return pack(t, trusted, next(), keeper, goodLate.with("checksum", strings.Repeat("ab", 32)))
+			}, "failed", "checksum mismatch", []string{"Entry late", "checksum mismatch"}},
+			{"an archive that 404s", func() []byte {
+				return pack(t, trusted, next(), keeper, goodLate.with("source", archives.url("missing.tar.gz")))
+			}, "failed", "404", []string{"Entry late", "404"}},
+		}
+		for _, tc := range cases {
+			t.Run("refuses "+tc.name, func(t *testing.T) {
+				started, _ := c.put(tc.envelope())
+				for _, id := range all {
+					n := events.await(t, applyTimeout, id, manager, started, tc.outcome+" with "+tc.why, func(n notification) bool {
+						return n.Outcome == tc.outcome && strings.Contains(n.String(), tc.why)
+					})
+					if tc.outcome == "failed" && !strings.Contains(n.forMachine("late"), tc.why) {
+						t.Errorf("%s: the notification does not blame late: %s", id, n)
+					}
+					if !c.nodes[id].logContains(tc.logged...) {
+						t.Errorf("%s: no log line contains %q", id, tc.logged)
+					}
+				}
+				unchanged(t)
+			})
+		}
+	})
+
+	step(t, "6. after a broker restart nodes reconnect and apply the next specification", func(t *testing.T) {
+		c.restartBroker()
+		started, _ := c.putRetrying(pack(t, trusted, next(), keeper, late), restartTimeout)
+		waitFor(t, restartTimeout, "late on every node", func() (bool, string) {
+			for _, id := range all {
+				if got := c.nodes[id].installedVersion("late"); got != "1.0.0" {
+					return false, fmt.Sprintf("%s has %q", id, got)
+				}
+			}
+			return true, ""
+		})
+		t.Logf("put to installed on every node after the restart: %v", time.Since(started).Round(time.Millisecond))
+	})
+
+	step(t, "7. a node in MAINTENANCE ignores specifications until resumed, then catches up", func(t *testing.T) {
+		if err := c.transition(web2, manager, "enter_maintenance"); err != nil {
+			t.Fatal(err)
+		}
+		c.awaitState(t, web2, manager, "MAINTENANCE")
+
+		data := filepath.Join(c.nodes[web2].machineDir("keeper"), "data.txt")
+		if err := os.WriteFile(data, []byte("changed during maintenance\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ignored := c.nodes[web2].logCount("Not reconciling in state MAINTENANCE")
+		started, _ := c.put(pack(t, trusted, next(), keeper, late, helloV2.with("match", webOnly)))
+		installedEverywhere(t, []string{web1}, "hello", "2.0.0", started)
+		waitFor(t, applyTimeout, "web2 to see the specification and not act on it", func() (bool, string) {
+			return c.nodes[web2].logCount("Not reconciling in state MAINTENANCE") > ignored, "no new 'Not reconciling in state MAINTENANCE' in its log"
+		})
+		if got := c.nodes[web2].installedVersion("hello"); got != "" {
+			t.Errorf("web2 installed hello %s in MAINTENANCE", got)
+		}
+		if b, _ := os.ReadFile(data); string(b) != "changed during maintenance\n" {
+			t.Errorf("web2 repaired keeper in MAINTENANCE: %q", b)
+		}
+
+		resumed := time.Now()
+		if err := c.transition(web2, manager, "resume"); err != nil {
+			t.Fatal(err)
+		}
+		installedEverywhere(t, []string{web2}, "hello", "2.0.0", resumed)
+		waitFor(t, applyTimeout, "web2 to repair keeper after resuming", func() (bool, string) {
+			err := verifySums(c.nodes[web2].machineDir("keeper"))
+			return err == nil, fmt.Sprint(err)
+		})
+		c.awaitState(t, web2, manager, "MANAGE")
+	})
+
+	step(t, "8. kv put to installed on every node takes about a second", func(t *testing.T) {
+		for i, e := range []entry{helloV1, helloV2, helloV1} {
+			want := map[bool]string{true: "1.0.0", false: "2.0.0"}[i%2 == 0]
+			started, _ := c.put(pack(t, trusted, next(), keeper, late, e))
+			latencies = append(latencies, installedEverywhere(t, all, "hello", want, started))
+		}
+		report(t, latencies)
+	})
+}
+
+// awaitRunning waits until Choria on identity reports machine name running at version.
+func (c *cluster) awaitRunning(t *testing.T, identity, name, version string) {
+	t.Helper()
+	waitFor(t, loadTimeout, fmt.Sprintf("Choria on %s to run %s %s", identity, name, version), func() (bool, string) {
+		states, err := c.machineStates(identity)
+		if err != nil {
+			return false, err.Error()
+		}
+		s, ok := states[name]
+		return ok && s.Version == version, fmt.Sprintf("%+v", states)
+	})
+}
+
+// awaitState waits until machine name on identity is in state.
+func (c *cluster) awaitState(t *testing.T, identity, name, state string) {
+	t.Helper()
+	waitFor(t, loadTimeout, fmt.Sprintf("%s on %s to be in %s", name, identity, state), func() (bool, string) {
+		states, err := c.machineStates(identity)
+		if err != nil {
+			return false, err.Error()
+		}
+		return states[name].State == state, fmt.Sprintf("%+v", states[name])
+	})
+}
+
+// report prints the put-to-installed latencies.
+func report(t *testing.T, latencies []time.Duration) {
+	t.Helper()
+	if len(latencies) == 0 {
+		t.Fatal("no latency measured")
+	}
+	sorted := slices.Clone(latencies)
+	slices.Sort(sorted)
+	var parts []string
+	for _, l := range latencies {
+		parts = append(parts, l.Round(time.Millisecond).String())
+	}
+	t.Logf("choria kv put -> installed on every matching node: min %v, median %v, max %v over %d specifications (%s)",
+		sorted[0].Round(time.Millisecond), sorted[len(sorted)/2].Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond),
+		len(sorted), strings.Join(parts, ", "))
+}
+
+// step runs one scenario of an ordered sequence; when it fails, the later ones, which start
+// from what it should have left, are not run.
+func step(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	if !t.Run(name, f) {
+		t.FailNow()
+	}
+}
