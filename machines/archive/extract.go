@@ -22,8 +22,6 @@ import (
 // copyBufferSize is the one buffer Extract copies file contents through.
 const copyBufferSize = 256 << 10
 
-// syncWrites makes Extract fsync what it writes; only the fuzz test turns it off, to run faster.
-var syncWrites = true
 
 // Extract unpacks the gzip-compressed tar r into dir/name. dir must exist and dir/name must not;
 // the archive must hold exactly one top-level directory, named name (member names may start
@@ -42,9 +40,9 @@ var syncWrites = true
 //
 // Files keep their exec bits and are at least owner read-write (0644 or 0755 for usual
 // archives; group and other write are dropped); directories are at least owner rwx. uid, gid,
-// times and names of owners are ignored. Every file is fsynced as it is written and every
-// directory once complete, so a caller that renames dir/name into place and fsyncs dir cannot
-// expose empty files after a crash.
+// times and names of owners are ignored. Extract does not fsync: the tree is staged, and the
+// one who swaps it into place makes it durable first (install.Commit fsyncs every file and
+// directory of the staged tree), so it is written to disk once, not twice.
 //
 // Extract returns the stamp of every file it wrote, keyed by its slash-separated path inside
 // dir/name, so that sums.VerifyTree right after extraction reads nothing again.
@@ -307,7 +305,7 @@ func (x *extractor) count() error {
 	return nil
 }
 
-// file writes a regular file member, hashing and fsyncing it, and records its stamp.
+// file writes a regular file member, hashing it, and records its stamp.
 func (x *extractor) file(hdr *tar.Header, rel string, mode fs.FileMode) error {
 	if x.kinds[rel] != 0 {
 		return x.refuse(hdr.Name, "duplicate member")
@@ -352,11 +350,6 @@ func (x *extractor) write(f *os.File, hdr *tar.Header, mode fs.FileMode) (sums.S
 	if n != hdr.Size {
 		return fail(fmt.Errorf("%w: short member: %d of %d bytes", errs.ErrUnsafeArchive, n, hdr.Size))
 	}
-	if syncWrites {
-		if err := f.Sync(); err != nil {
-			return fail(err)
-		}
-	}
 	fi, err := f.Stat()
 	if err != nil {
 		return fail(err)
@@ -364,23 +357,11 @@ func (x *extractor) write(f *os.File, hdr *tar.Header, mode fs.FileMode) (sums.S
 	return sums.NewStamp(fi, hex.EncodeToString(h.Sum(nil))), nil
 }
 
-// finishDirs sets every directory's final mode and fsyncs it, deepest first.
+// finishDirs sets every directory's final mode, deepest first.
 func (x *extractor) finishDirs() error {
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		rel := x.dirs[i]
 		if err := x.root.Chmod(rel, x.modes[rel]); err != nil {
-			return fmt.Errorf("extract %q: directory %s: %w", x.name, rel, err)
-		}
-		if !syncWrites {
-			continue
-		}
-		d, err := x.root.Open(rel)
-		if err != nil {
-			return fmt.Errorf("extract %q: directory %s: %w", x.name, rel, err)
-		}
-		err = d.Sync()
-		d.Close()
-		if err != nil {
 			return fmt.Errorf("extract %q: directory %s: %w", x.name, rel, err)
 		}
 	}

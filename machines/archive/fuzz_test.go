@@ -41,7 +41,6 @@ func FuzzExtract(f *testing.F) {
 		}
 	}
 
-	syncWrites = false     // fsync is not what is being fuzzed, and costs milliseconds per file
 	scratch := f.TempDir() // cheaper than a t.TempDir per input
 	var n atomic.Int64
 	lim := Limits{MaxUnpackedBytes: 1 << 20, MaxFiles: 200, MaxPathLength: 256}
