@@ -105,6 +105,9 @@ func TestOperatorFleet(t *testing.T) {
 		if _, err := os.Stat(c.nodes[db1].machineDir("hello")); !os.IsNotExist(err) {
 			t.Errorf("db1 does not match, yet hello is in its machines directory (stat: %v); notification: %s", err, n)
 		}
+		if got := n.forMachine("hello"); !strings.HasPrefix(got, "skip failed=false matcher is false") {
+			t.Errorf("db1's notification says %q about hello, want a skip because the matcher is false: %s", got, n)
+		}
 		if got := archives.requests("/hello-1.tar.gz"); got < 2 {
 			t.Errorf("the archive server saw %d requests for hello-1.tar.gz, want one per web node at least", got)
 		}
@@ -239,7 +242,13 @@ func TestOperatorFleet(t *testing.T) {
 	})
 
 	step(t, "6. after a broker restart nodes reconnect and apply the next specification", func(t *testing.T) {
+		const reconnected = "NATS client reconnected after a previous disconnection"
+		before := map[string]int{}
+		for _, id := range all {
+			before[id] = c.nodes[id].logCount(reconnected)
+		}
 		c.restartBroker()
+		// Published at once, possibly before the nodes are back: they must find it either way.
 		started, _ := c.putRetrying(pack(t, trusted, next(), keeper, late), restartTimeout)
 		waitFor(t, restartTimeout, "late on every node", func() (bool, string) {
 			for _, id := range all {
@@ -250,6 +259,11 @@ func TestOperatorFleet(t *testing.T) {
 			return true, ""
 		})
 		t.Logf("put to installed on every node after the restart: %v", time.Since(started).Round(time.Millisecond))
+		for _, id := range all {
+			if c.nodes[id].logCount(reconnected) <= before[id] {
+				t.Errorf("%s: its log does not say it reconnected to the restarted broker", id)
+			}
+		}
 	})
 
 	step(t, "7. a node in MAINTENANCE ignores specifications until resumed, then catches up", func(t *testing.T) {
