@@ -121,9 +121,10 @@ func DecodeRecord(data []byte) (Record, error) {
 	return r, nil
 }
 
-// Encode renders the record as state.json holds it.
+// Encode renders the record as state.json holds it: compact, since it is read on every
+// reconcile and holds a stamp for every managed file (mms status shows it to people).
 func (r Record) Encode() ([]byte, error) {
-	data, err := json.MarshalIndent(r, "", "  ")
+	data, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
