@@ -133,7 +133,12 @@ func (a *applier) retire(plan *Plan, results []Result, indexes []int) {
 func (a *applier) download(ctx context.Context, step Step) Result {
 	start := time.Now()
 	r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason}
-	if err := a.install(ctx, step); err != nil {
+	err := a.cfg.Retry.hold(step, a.cfg.Now())
+	if err == nil {
+		err = a.install(ctx, step)
+		a.cfg.Retry.record(ctx, step, err, a.cfg.Now())
+	}
+	if err != nil {
 		r.Err, r.Reason = err, err.Error()
 	}
 	r.Duration = time.Since(start)

@@ -40,6 +40,9 @@ type Config struct {
 	// Splay is the longest random delay before a node's downloads start, so that a fleet
 	// does not download in the same instant; 0 for none.
 	Splay time.Duration
+	// Retry, when set, remembers failed downloads across reconciles and holds an entry back
+	// until its next attempt is due (see RetryMemory); nil retries at every reconcile.
+	Retry *RetryMemory
 	// ResetRollback forgets the specification accepted before in Dir, so that a lower version
 	// is accepted: the deliberate reset an operator asks for, never a default.
 	ResetRollback bool
