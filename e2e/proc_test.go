@@ -34,7 +34,9 @@ func startProc(t *testing.T, name, logFile string, env []string, bin string, arg
 	cmd.Env = append(baseEnv(), env...)
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig is the safety net for when the test binary dies without running cleanups
+	// (a panic, go test's -timeout): the kernel then kills the child too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		t.Fatalf("start %s: %v", name, err)
