@@ -14,12 +14,18 @@ import (
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/nodeagent"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // defaultEmbeddedPort is the port of the embedded NATS server mms agent starts when given no
 // server: the standard NATS port, so that mms put and mms get find it without flags.
 const defaultEmbeddedPort = 4222
+
+// defaultSplay is the longest random wait before an agent's downloads start. Small, so that a
+// single node still converges within a few seconds, yet enough to spread a fleet's first
+// requests over two seconds instead of one instant.
+const defaultSplay = 2 * time.Second
 
 // natsStoreDir is where the embedded server keeps JetStream's files, inside the machines
 // directory's mms state directory.
@@ -31,6 +37,7 @@ type agentCommand struct {
 	node     nodeFlags
 	kv       kvFlags
 	interval time.Duration
+	splay    time.Duration
 	port     int
 }
 
@@ -39,7 +46,8 @@ func configureAgent(app *fisk.Application) {
 	cmd := app.Command("agent", "Keeps a machines directory reconciled with the specification in NATS Key-Value").Action(action(c.run))
 	c.node.register(cmd)
 	c.kv.register(cmd, "The NATS server URL (default: an embedded server on 127.0.0.1 storing its data under DIR/"+natsStoreDir+")")
-	cmd.Flag("interval", "How often to re-verify and repair the machines directory and read the key, besides watching it").Default(defaultAgentInterval.String()).DurationVar(&c.interval)
+	cmd.Flag("interval", "How often to re-verify and repair the machines directory and read the key, besides watching it").Default(nodeagent.DefaultInterval.String()).DurationVar(&c.interval)
+	cmd.Flag("splay", "The longest random wait before this node starts downloading, so that a fleet does not download from the source in the same instant (0 for none)").Default(defaultSplay.String()).DurationVar(&c.splay)
 	cmd.Flag("embedded-port", "The port of the embedded NATS server when no --server is given (0 picks a free one)").Default(fmt.Sprint(defaultEmbeddedPort)).IntVar(&c.port)
 }
 
@@ -51,6 +59,10 @@ func (c *agentCommand) run() error {
 	if c.interval <= 0 {
 		return usageError("--interval must be positive")
 	}
+	if c.splay < 0 {
+		return usageError("--splay must not be negative")
+	}
+	cfg.Splay = c.splay
 	log := cfg.Logger
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -81,8 +93,8 @@ func (c *agentCommand) run() error {
 			return err
 		}
 	}
-	loop := &agentLoop{cfg: cfg, bucket: c.kv.bucket, key: c.kv.key, interval: c.interval}
-	loop.run(ctx, js)
+	loop := &nodeagent.Loop{Config: cfg, Bucket: c.kv.bucket, Key: c.kv.key, Interval: c.interval, Conn: nc}
+	loop.Run(ctx, js)
 	return nil
 }
 

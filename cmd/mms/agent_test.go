@@ -37,12 +37,12 @@ func TestAgentCommand(t *testing.T) {
 	js := jsFor(t, url)
 	key := newSigner(t)
 
-	t.Run("installs, applies a change within a second of mms put, and purges what the spec drops", func(t *testing.T) {
+	t.Run("installs, applies a change within a second of mms put when told no splay, and purges what the spec drops", func(t *testing.T) {
 		work, dir := machinesDir(t)
 		arch := newArchives(t)
 		v1, v2 := arch.machine(t, "hello", "version 1"), arch.machine(t, "hello", "version 2")
 		other := arch.machine(t, "other", "other")
-		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "INSTALL", "--public-key", key.pub, "--purge", "--identity", "node1")
+		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "INSTALL", "--public-key", key.pub, "--purge", "--identity", "node1", "--splay", "0")
 
 		putSpec(t, url, key.pack(t, 1, v1, other), "--bucket", "INSTALL", "--public-key", key.pub)
 		eventually(t, waitLong, "first install", func() bool {
@@ -197,6 +197,14 @@ func TestAgentCommand(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(dir, "slow")); !os.IsNotExist(err) {
 			t.Fatalf("a half-downloaded machine was installed: %v", err)
+		}
+	})
+
+	t.Run("refuses a negative --splay", func(t *testing.T) {
+		work, dir := machinesDir(t)
+		r := mms(t, work, "agent", "--dir", dir, "--server", url, "--insecure", "--splay", "-1s")
+		if r.code == 0 || !strings.Contains(r.stderr, "--splay") {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
 

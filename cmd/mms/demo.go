@@ -20,6 +20,7 @@ import (
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/nodeagent"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -207,15 +208,15 @@ func (d *demoRun) startAgent(ctx context.Context) (string, error) {
 		nc.Close()
 		return "", err
 	}
-	loop := &agentLoop{cfg: cfg, bucket: defaultBucket, key: defaultKey, interval: defaultAgentInterval, observe: d.seen.add}
+	loop := &nodeagent.Loop{Config: cfg, Bucket: defaultBucket, Key: defaultKey, Conn: nc, Observe: d.seen.add}
 	actx, stop := context.WithCancel(ctx)
 	d.stopAgent, d.agentDone = stop, make(chan struct{})
 	go func() {
 		defer close(d.agentDone)
 		defer nc.Close()
-		loop.run(actx, js)
+		loop.Run(actx, js)
 	}()
-	return fmt.Sprintf("identity %s, purge on, re-verifies every %s", demoIdentity, defaultAgentInterval), nil
+	return fmt.Sprintf("identity %s, purge on, re-verifies every %s", demoIdentity, nodeagent.DefaultInterval), nil
 }
 
 // publishAndWait publishes a specification holding the given versions of the example machine,

@@ -1,0 +1,200 @@
+package nodeagent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mms-io/mms/embednats"
+	"github.com/mms-io/mms/internal/testarchive"
+	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/spec"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// waitLong bounds waiting for something that should happen within moments.
+const waitLong = 20 * time.Second
+
+// bucket and key name the specification in every test.
+const (
+	bucket = "MACHINES"
+	key    = "machines"
+)
+
+// fixture is an embedded server, a connection to it, an archive server and a signing key.
+type fixture struct {
+	t    *testing.T
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	srv  *testarchive.Server
+	pub  ed25519.PublicKey
+	priv ed25519.PrivateKey
+	ver  int64
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	nc, err := kvspec.Connect(ctx, ns.ClientURL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, nc: nc, js: js, srv: testarchive.NewServer(t), pub: pub, priv: priv, ver: 1}
+}
+
+// entry serves an archive of machine name saying text and returns its entry.
+func (f *fixture) entry(name, text string) spec.Entry {
+	body, res := testarchive.Machine(f.t, name, map[string]string{"say.txt": text})
+	url := f.srv.Put("/"+name+"-"+text+".tgz", body)
+	return spec.Entry{Name: name, Source: url, Checksum: res.Checksum, VerifyChecksum: res.VerifyChecksum}
+}
+
+// put publishes entries as the next version signed with priv (nil: the fixture's key) and
+// returns the revision.
+func (f *fixture) put(priv ed25519.PrivateKey, entries ...spec.Entry) uint64 {
+	f.t.Helper()
+	if priv == nil {
+		priv = f.priv
+	}
+	if entries == nil {
+		entries = []spec.Entry{}
+	}
+	data, err := json.Marshal(entries)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.ver++
+	env, _, err := spec.Pack(data, spec.PackOptions{Format: 2, Version: f.ver, Issued: time.Now().Add(-time.Minute), Key: priv})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	rev, err := kvspec.Put(ctx, f.js, bucket, key, env, kvspec.BucketConfig{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rev
+}
+
+// start runs a Loop over dir until the test ends and returns what it observes.
+func (f *fixture) start(dir string, interval time.Duration, tweak func(*Loop)) *observed {
+	f.t.Helper()
+	obs := &observed{changed: make(chan struct{})}
+	l := &Loop{
+		Config:   machines.Config{Dir: dir, Trust: spec.Trust{Keys: []ed25519.PublicKey{f.pub}}, Purge: true, Logger: slog.New(obs.logHandler())},
+		Bucket:   bucket,
+		Key:      key,
+		Interval: interval,
+		Conn:     f.nc,
+		Observe:  obs.add,
+	}
+	if tweak != nil {
+		tweak(l)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx, f.js) }()
+	f.t.Cleanup(func() { cancel(); <-done })
+	return obs
+}
+
+// observed collects a loop's outcomes and log messages.
+type observed struct {
+	mu       sync.Mutex
+	outcomes []Outcome
+	logs     []string
+	changed  chan struct{} // closed and replaced on every addition
+}
+
+func (o *observed) add(out Outcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.outcomes = append(o.outcomes, out)
+	o.notify()
+}
+
+func (o *observed) notify() {
+	close(o.changed)
+	o.changed = make(chan struct{})
+}
+
+// wait waits until cond holds on the outcomes and logs seen so far.
+func (o *observed) wait(t *testing.T, what string, cond func(outcomes []Outcome, logs []string) bool) {
+	t.Helper()
+	deadline := time.NewTimer(waitLong)
+	defer deadline.Stop()
+	for {
+		o.mu.Lock()
+		ok, ch := cond(o.outcomes, o.logs), o.changed
+		o.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// logHandler records every message the loop and the core log.
+func (o *observed) logHandler() slog.Handler { return &recorder{o: o} }
+
+type recorder struct{ o *observed }
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler      { return r }
+func (r *recorder) WithGroup(string) slog.Handler           { return r }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	r.o.mu.Lock()
+	defer r.o.mu.Unlock()
+	r.o.logs = append(r.o.logs, rec.Message)
+	r.o.notify()
+	return nil
+}
+
+// count returns how many messages contain text.
+func count(logs []string, text string) int {
+	n := 0
+	for _, l := range logs {
+		if strings.Contains(l, text) {
+			n++
+		}
+	}
+	return n
+}
+
+// lastFor returns the last outcome of revision rev with trigger tr.
+func lastFor(outcomes []Outcome, rev uint64, tr Trigger) (Outcome, bool) {
+	for i := len(outcomes) - 1; i >= 0; i-- {
+		if outcomes[i].Revision == rev && outcomes[i].Trigger == tr {
+			return outcomes[i], true
+		}
+	}
+	return Outcome{}, false
+}

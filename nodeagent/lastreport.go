@@ -1,0 +1,110 @@
+package nodeagent
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/renameio/v2"
+	"github.com/mms-io/mms/machines"
+)
+
+// LastReportFile is where a Loop keeps the outcome of its last reconcile, for mms status:
+// beside the install record, in the machines directory's mms state directory.
+const LastReportFile = ".mms/last-report.json"
+
+// maxLastReportBytes bounds what ReadLastReport reads of the last report.
+const maxLastReportBytes = 1 << 20 // 1 MiB
+
+// LastReport is the outcome of a Loop's last reconcile as mms status shows it.
+type LastReport struct {
+	At       time.Time          `json:"at"`
+	Revision uint64             `json:"revision"`
+	Trigger  string             `json:"trigger"`
+	Format   int                `json:"format"`
+	Version  int64              `json:"version"`
+	Signed   bool               `json:"signed"`
+	Refused  string             `json:"refused,omitempty"`
+	Results  []LastReportResult `json:"results"`
+	Duration time.Duration      `json:"duration_ns"`
+}
+
+// LastReportResult is one entry's result in a LastReport.
+type LastReportResult struct {
+	Name   string          `json:"name"`
+	Action machines.Action `json:"action"`
+	Failed bool            `json:"failed,omitempty"`
+	Reason string          `json:"reason,omitempty"`
+}
+
+// NewLastReport summarises one reconcile. Reasons are the core's words, which never hold a
+// password.
+func NewLastReport(o Outcome) LastReport {
+	rep := o.Report
+	lr := LastReport{
+		At: rep.Started.Add(rep.Duration).UTC(), Revision: o.Revision, Trigger: string(o.Trigger),
+		Format: rep.Format, Version: rep.Version, Signed: rep.Signed, Duration: rep.Duration,
+		Results: []LastReportResult{},
+	}
+	if rep.Err != nil {
+		lr.Refused = rep.Err.Error()
+	}
+	for _, r := range rep.Results {
+		lr.Results = append(lr.Results, LastReportResult{Name: r.Name, Action: r.Action, Failed: r.Failed(), Reason: r.Reason})
+	}
+	return lr
+}
+
+// WriteLastReport replaces dir's last report atomically.
+func WriteLastReport(dir string, o Outcome) error {
+	data, err := json.MarshalIndent(NewLastReport(o), "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, LastReportFile)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := renameio.WriteFile(path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadLastReport reads dir's last report; ok is false when there is none.
+func ReadLastReport(dir string) (lr LastReport, ok bool, err error) {
+	path := filepath.Join(dir, LastReportFile)
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return lr, false, nil
+	}
+	if err != nil {
+		return lr, false, err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(&limitedReader{f: f, n: maxLastReportBytes})
+	if err := dec.Decode(&lr); err != nil {
+		return lr, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return lr, true, nil
+}
+
+// limitedReader reads at most n bytes of f, then fails (io.LimitReader would end silently).
+type limitedReader struct {
+	f *os.File
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, fmt.Errorf("larger than %d bytes", maxLastReportBytes)
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.f.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
