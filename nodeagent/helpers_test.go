@@ -168,8 +168,8 @@ func (o *observed) logHandler() slog.Handler { return &recorder{o: o} }
 type recorder struct{ o *observed }
 
 func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *recorder) WithAttrs([]slog.Attr) slog.Handler      { return r }
-func (r *recorder) WithGroup(string) slog.Handler           { return r }
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *recorder) WithGroup(string) slog.Handler            { return r }
 func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 	r.o.mu.Lock()
 	defer r.o.mu.Unlock()
