@@ -301,6 +301,25 @@ func TestOperatorFleet(t *testing.T) {
 		c.awaitState(t, web2, manager, "MANAGE")
 	})
 
+	step(t, "mms put publishes through the broker with the operator's client certificate", func(t *testing.T) {
+		envelope := pack(t, trusted, next(), keeper, late, helloV2) // step 8 starts from 1.0.0
+		file := filepath.Join(t.TempDir(), "spec.json")
+		if err := os.WriteFile(file, envelope, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		started := time.Now()
+		out := mms(t, nil, "put", file, "--server", c.url(), "--public-key", trusted.public,
+			"--tlscert", c.client.cert, "--tlskey", c.client.key, "--tlsca", c.pki.caFile)
+		if !strings.Contains(out, "revision") {
+			t.Errorf("mms put printed %q", out)
+		}
+		installedEverywhere(t, all, "hello", "2.0.0", started)
+		got := mms(t, nil, "get", "--raw", "--server", c.url(), "--tlscert", c.client.cert, "--tlskey", c.client.key, "--tlsca", c.pki.caFile)
+		if strings.TrimSpace(got) != string(envelope) {
+			t.Errorf("mms get --raw printed %q, want what was put", got)
+		}
+	})
+
 	step(t, "8. kv put to installed on every node takes about a second", func(t *testing.T) {
 		for i, e := range []entry{helloV1, helloV2, helloV1} {
 			want := map[bool]string{true: "1.0.0", false: "2.0.0"}[i%2 == 0]

@@ -29,15 +29,21 @@ const (
 // kvFlags are the flags that say where the specification lives: one definition shared by
 // agent, put and get, so that they mean the same everywhere.
 type kvFlags struct {
-	server string
-	creds  string
-	bucket string
-	key    string
+	server  string
+	creds   string
+	tlsCert string
+	tlsKey  string
+	tlsCA   string
+	bucket  string
+	key     string
 }
 
 func (k *kvFlags) register(cmd *fisk.CmdClause, serverHelp string) {
 	cmd.Flag("server", serverHelp).Envar("NATS_URL").PlaceHolder("URL").StringVar(&k.server)
 	cmd.Flag("creds", "A NATS credentials file").PlaceHolder("FILE").ExistingFileVar(&k.creds)
+	cmd.Flag("tlscert", "A TLS client certificate, for servers that want one (a Choria broker)").PlaceHolder("FILE").ExistingFileVar(&k.tlsCert)
+	cmd.Flag("tlskey", "The private key of --tlscert").PlaceHolder("FILE").ExistingFileVar(&k.tlsKey)
+	cmd.Flag("tlsca", "The CA that signed the server's certificate").PlaceHolder("FILE").ExistingFileVar(&k.tlsCA)
 	cmd.Flag("bucket", "The Key-Value bucket holding the specification").Default(defaultBucket).StringVar(&k.bucket)
 	cmd.Flag("key", "The key of the specification in the bucket").Default(defaultKey).StringVar(&k.key)
 }
@@ -53,6 +59,15 @@ func (k *kvFlags) serverURL() string {
 // connect connects to url and returns JetStream on that connection; opts add to kvspec's
 // options for a long-running node.
 func (k *kvFlags) connect(ctx context.Context, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	if (k.tlsCert == "") != (k.tlsKey == "") {
+		return nil, nil, usageError("--tlscert and --tlskey go together")
+	}
+	if k.tlsCert != "" {
+		opts = append(opts, nats.ClientCert(k.tlsCert, k.tlsKey))
+	}
+	if k.tlsCA != "" {
+		opts = append(opts, nats.RootCAs(k.tlsCA))
+	}
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	nc, err := kvspec.Connect(cctx, url, k.creds, opts...)
