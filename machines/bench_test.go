@@ -46,7 +46,7 @@ func BenchmarkCheckSpec1000(b *testing.B) {
 			b.Fatal(err)
 		}
 		compiledMatchers.Lock()
-		compiledMatchers.m = map[string]compiled{} // a new spec: nothing cached
+		compiledMatchers.m = map[matcherKey]compiled{} // a new spec: nothing cached
 		compiledMatchers.Unlock()
 		matcherCache{}.compileAll(s.Entries)
 		if _, err := (matcherCache{}).compile(s.Entries[999].Match); err != nil {

@@ -35,6 +35,8 @@ type Config struct {
 	Fetch fetch.Options
 	// Archive limits extraction; the zero value means archive.DefaultLimits().
 	Archive archive.Limits
+	// Matcher bounds matchers; zero fields take match's defaults.
+	Matcher match.Limits
 	// Parallel bounds concurrent downloads; 0 means DefaultParallel.
 	Parallel int
 	// Splay is the longest random delay before a node's downloads start, so that a fleet

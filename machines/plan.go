@@ -48,9 +48,10 @@ type Plan struct {
 // MakePlan decides, for every entry of s and every machine st manages, what to do on this node.
 // It reads the machines directory and re-verifies installed machines (cheaply, from st's
 // stamps, unless full), but changes nothing.
-func MakePlan(s *spec.Spec, node match.Node, st *install.Store, purge, full bool) *Plan {
+func MakePlan(s *spec.Spec, st *install.Store, cfg Config) *Plan {
+	node, purge, full := cfg.Node, cfg.Purge, cfg.FullVerify
 	p := &Plan{Spec: s}
-	matchers := matcherCache{}
+	matchers := matcherCache{limits: cfg.Matcher}
 	inSpec := make(map[string]bool, len(s.Entries))
 	steps := make([]Step, len(s.Entries))
 	parallel(len(s.Entries), func(i int) {
@@ -79,17 +80,26 @@ func MakePlan(s *spec.Spec, node match.Node, st *install.Store, purge, full bool
 	return p
 }
 
-// matcherCache compiles each distinct expression once per process: a node reconciles the same
-// specification on every interval, and compiling is far dearer than evaluating.
-type matcherCache struct{}
+// matcherCache compiles each distinct expression once per process (and per set of limits): a
+// node reconciles the same specification on every interval, and compiling is far dearer than
+// evaluating.
+type matcherCache struct {
+	limits match.Limits
+}
 
 // maxCachedMatchers bounds the cache; past it the cache starts over.
 const maxCachedMatchers = 8192
 
 var compiledMatchers = struct {
 	sync.Mutex
-	m map[string]compiled
-}{m: map[string]compiled{}}
+	m map[matcherKey]compiled
+}{m: map[matcherKey]compiled{}}
+
+// matcherKey identifies one compiled matcher.
+type matcherKey struct {
+	expression string
+	limits     match.Limits
+}
 
 type compiled struct {
 	m   *match.Matcher
@@ -97,20 +107,21 @@ type compiled struct {
 }
 
 // compile returns the compiled matcher for expression, compiling it the first time.
-func (matcherCache) compile(expression string) (*match.Matcher, error) {
+func (mc matcherCache) compile(expression string) (*match.Matcher, error) {
+	key := matcherKey{expression, mc.limits}
 	c := &compiledMatchers
 	c.Lock()
-	got, ok := c.m[expression]
+	got, ok := c.m[key]
 	c.Unlock()
 	if ok {
 		return got.m, got.err
 	}
-	got.m, got.err = match.Compile(expression)
+	got.m, got.err = match.CompileWithLimits(expression, mc.limits)
 	c.Lock()
 	if len(c.m) >= maxCachedMatchers {
-		c.m = map[string]compiled{}
+		c.m = map[matcherKey]compiled{}
 	}
-	c.m[expression] = got
+	c.m[key] = got
 	c.Unlock()
 	return got.m, got.err
 }

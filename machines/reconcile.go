@@ -28,7 +28,7 @@ func Reconcile(ctx context.Context, cfg Config, envelope []byte) *Report {
 			return rep
 		}
 	}
-	plan := MakePlan(s, cfg.Node, st, cfg.Purge, cfg.FullVerify)
+	plan := MakePlan(s, st, cfg)
 	rep.Results = Apply(ctx, cfg, st, plan)
 	return rep
 }
@@ -48,7 +48,7 @@ func Preview(cfg Config, envelope []byte) (*Plan, *Report) {
 		return nil, rep
 	}
 	defer st.Close()
-	plan := MakePlan(s, cfg.Node, st, cfg.Purge, cfg.FullVerify)
+	plan := MakePlan(s, st, cfg)
 	for _, step := range plan.Steps {
 		rep.Results = append(rep.Results, Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Err: step.Err})
 	}

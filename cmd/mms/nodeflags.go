@@ -11,6 +11,7 @@ import (
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/archive"
 	"github.com/mms-io/mms/machines/fetch"
+	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
 )
 
@@ -31,6 +32,7 @@ type nodeFlags struct {
 	maxPathLength   int
 	maxRedirects    int
 	downloadTimeout time.Duration
+	matcher         match.Limits
 	parallel        int
 	verbose         bool
 }
@@ -51,6 +53,11 @@ func (n *nodeFlags) register(cmd *fisk.CmdClause) {
 	cmd.Flag("max-path-length", "Longest name of a file in an archive, in bytes").Default(fmt.Sprint(al.MaxPathLength)).IntVar(&n.maxPathLength)
 	cmd.Flag("max-redirects", "Most HTTP redirects followed for one download").Default(fmt.Sprint(fd.MaxRedirects)).IntVar(&n.maxRedirects)
 	cmd.Flag("download-timeout", "Longest one download may take, retries included").Default(fd.Timeout.String()).DurationVar(&n.downloadTimeout)
+	cmd.Flag("max-matcher-length", "Longest matcher expression, in characters").Default(fmt.Sprint(match.DefaultMaxLength)).IntVar(&n.matcher.MaxLength)
+	cmd.Flag("max-matcher-nodes", "Largest matcher expression, in syntax nodes").Default(fmt.Sprint(match.DefaultMaxNodes)).IntVar(&n.matcher.MaxNodes)
+	cmd.Flag("max-matcher-steps", "Most loop iterations and calls of one matcher evaluation").Default(fmt.Sprint(match.DefaultMaxSteps)).IntVar(&n.matcher.MaxSteps)
+	cmd.Flag("max-matcher-bytes", "Most bytes one matcher evaluation may build or read from the facts").Default(fmt.Sprint(match.DefaultMaxBytes)).IntVar(&n.matcher.MaxBytes)
+	cmd.Flag("max-matcher-time", "Longest one matcher evaluation may run").Default(match.DefaultMaxTime.String()).DurationVar(&n.matcher.MaxTime)
 	cmd.Flag("parallel", "How many archives to download at once").Default(fmt.Sprint(machines.DefaultParallel)).IntVar(&n.parallel)
 	cmd.Flag("verbose", "Logs every step, not only changes").Short('v').UnNegatableBoolVar(&n.verbose)
 }
@@ -98,6 +105,9 @@ func (n *nodeFlags) config() (machines.Config, error) {
 	if n.maxUnpacked <= 0 || n.maxFiles <= 0 || n.maxPathLength <= 0 || n.parallel <= 0 {
 		return machines.Config{}, usageError("--max-unpacked-bytes, --max-files, --max-path-length and --parallel must be positive")
 	}
+	if m := n.matcher; m.MaxLength <= 0 || m.MaxNodes <= 0 || m.MaxSteps <= 0 || m.MaxBytes <= 0 || m.MaxTime <= 0 {
+		return machines.Config{}, usageError("the --max-matcher-* limits must be positive")
+	}
 	return machines.Config{
 		Dir:        n.dir,
 		Node:       node,
@@ -106,6 +116,7 @@ func (n *nodeFlags) config() (machines.Config, error) {
 		FullVerify: n.fullVerify,
 		Fetch:      f,
 		Archive:    a,
+		Matcher:    n.matcher,
 		Parallel:   n.parallel,
 		Logger:     logger,
 	}, nil
