@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range v {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
+	}
+	t.Run("takes the nearest rank of a sorted list", func(t *testing.T) {
+		hundred := make([]time.Duration, 100)
+		for i := range hundred {
+			hundred[i] = time.Duration(i+1) * time.Millisecond
+		}
+		for p, want := range map[float64]time.Duration{50: 50 * time.Millisecond, 95: 95 * time.Millisecond, 99: 99 * time.Millisecond, 100: 100 * time.Millisecond, 0.1: time.Millisecond} {
+			if got := percentile(hundred, p); got != want {
+				t.Errorf("p%v = %s, want %s", p, got, want)
+			}
+		}
+	})
+	t.Run("rounds a rank up, so that p99 of ten values is the largest", func(t *testing.T) {
+		ten := ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+		if got := percentile(ten, 99); got != 10*time.Millisecond {
+			t.Fatalf("p99 = %s", got)
+		}
+		if got := percentile(ten, 50); got != 5*time.Millisecond {
+			t.Fatalf("p50 = %s", got)
+		}
+	})
+	t.Run("is zero for no values", func(t *testing.T) {
+		if got := percentile(nil, 50); got != 0 {
+			t.Fatalf("got %s", got)
+		}
+	})
+	t.Run("summarise sorts a copy and leaves the input alone", func(t *testing.T) {
+		in := ms(30, 10, 20)
+		l := summarise(in)
+		if l.P50 != 20*time.Millisecond || l.Max != 30*time.Millisecond || in[0] != 30*time.Millisecond {
+			t.Fatalf("summary %+v, input %v", l, in)
+		}
+	})
+	t.Run("prints the summary line in milliseconds", func(t *testing.T) {
+		r := result{Nodes: 3, Latency: summarise(ms(10, 20, 1500)), Requests: 3, PeakDownloads: 2, CPUSeconds: 1.234, RSSMiB: 99.6}
+		want := "nodes=3 p50=20 p95=1500 p99=1500 max=1500 requests=3 peak_downloads=2 cpu_s=1.23 rss_mb=100"
+		if got := r.line(); got != want {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	})
+}
+
+func TestArchiveServer(t *testing.T) {
+	s, err := newArchiveServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	get := func(t *testing.T, url, node string) int {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("User-Agent", userAgentPrefix+node)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+
+	t.Run("serves what was put and counts requests per path and per node", func(t *testing.T) {
+		url := s.put("/a.tgz", []byte("archive"))
+		if code := get(t, url, "1"); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+		get(t, url, "1")
+		get(t, url, "2")
+		if code := get(t, s.url+"/missing", "3"); code != 404 {
+			t.Fatalf("a missing path answered %d", code)
+		}
+		c := s.snapshot()
+		if c.Total != 4 || c.ByPath["/a.tgz"] != 3 || c.ByNode["1"]["/a.tgz"] != 2 || c.ByNode["2"]["/a.tgz"] != 1 || c.ByNode["3"]["/missing"] != 1 {
+			t.Fatalf("counts %+v", c)
+		}
+	})
+
+	t.Run("records the peak of concurrent downloads", func(t *testing.T) {
+		s.reset()
+		// A body larger than the socket buffers keeps each handler busy until its client reads.
+		url := s.put("/big.tgz", []byte(strings.Repeat("x", 64<<20)))
+		const clients = 3
+		var started, wg sync.WaitGroup
+		release := make(chan struct{})
+		started.Add(clients)
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("User-Agent", userAgentPrefix+string(rune('a'+i)))
+				resp, err := http.DefaultClient.Do(req)
+				started.Done()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				<-release
+				_, _ = io.Copy(io.Discard, resp.Body)
+			}()
+		}
+		started.Wait() // every client has its response headers: every handler is writing
+		close(release)
+		wg.Wait()
+		if c := s.snapshot(); c.Peak != clients || c.Total != clients {
+			t.Fatalf("peak %d, total %d; want %d and %d", c.Peak, c.Total, clients, clients)
+		}
+	})
+
+	t.Run("reset zeroes every counter", func(t *testing.T) {
+		s.reset()
+		if c := s.snapshot(); c.Total != 0 || c.Peak != 0 || len(c.ByPath) != 0 || len(c.ByNode) != 0 {
+			t.Fatalf("counts after reset %+v", c)
+		}
+	})
+}
+
+func TestFleet(t *testing.T) {
+	for _, scenario := range []string{scenarioRollout, scenarioUpdate, scenarioPurge, scenarioTargeted} {
+		t.Run("converges ten nodes on one server in the "+scenario+" scenario and meets the aims", func(t *testing.T) {
+			rep, err := run(context.Background(), options{
+				Nodes: 10, Scenario: scenario, Interval: time.Hour, Idle: 200 * time.Millisecond, Timeout: 15 * time.Second, Dir: t.TempDir(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) > 0 {
+				t.Fatalf("aims missed: %v", rep.Problems)
+			}
+			wantTargets, wantRequests := 10, int64(10)
+			switch scenario {
+			case scenarioTargeted:
+				wantTargets, wantRequests = 1, 1
+			case scenarioPurge:
+				wantRequests = 0
+			}
+			if rep.Targets != wantTargets || rep.Requests != wantRequests || rep.Latency.Max <= 0 || rep.IdleMsgs != 0 {
+				t.Fatalf("targets %d, requests %d, max %s, idle messages %d", rep.Targets, rep.Requests, rep.Latency.Max, rep.IdleMsgs)
+			}
+			if !strings.HasPrefix(rep.line(), "nodes=10 p50=") {
+				t.Fatalf("line %q", rep.line())
+			}
+		})
+	}
+	t.Run("refuses failover without a cluster, and an unknown scenario", func(t *testing.T) {
+		for _, s := range []string{scenarioFailover, "stampede"} {
+			if _, err := run(context.Background(), options{Nodes: 1, Scenario: s}); err == nil {
+				t.Errorf("scenario %s ran", s)
+			}
+		}
+	})
+}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/nodeagent"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The scenarios.
+const (
+	scenarioRollout  = "rollout"  // a first machine onto every node
+	scenarioUpdate   = "update"   // a new version of one of two installed machines
+	scenarioPurge    = "purge"    // one of two installed machines dropped from the specification
+	scenarioTargeted = "targeted" // a first machine whose matcher is true on 10% of the nodes
+	scenarioFailover = "failover" // rollout while the bucket's stream leader is killed (-cluster)
+)
+
+// Where the specification lives.
+const (
+	bucket = "MACHINES"
+	key    = "machines"
+)
+
+// options are the simulator's settings.
+type options struct {
+	Nodes    int
+	Cluster  bool
+	Scenario string
+	Splay    time.Duration
+	Interval time.Duration // each node's loop interval; longer than Idle so that idle means idle
+	Idle     time.Duration // the idle window over which server messages are counted; 0 skips it
+	Timeout  time.Duration // how long each phase may take to converge
+	Dir      string        // where the nodes' directories go; empty for a temporary one
+	Progress io.Writer     // progress lines
+	Verbose  bool          // the nodes' warnings to Progress; otherwise only errors
+}
+
+// report is everything one run measured and checked.
+type report struct {
+	result
+	Targets  int      // nodes the measured change is for
+	Killed   string   // the server killed (failover)
+	IdleMsgs int64    // messages the servers received over the idle window
+	Problems []string // aims the run missed
+}
+
+// targeted tells whether node i is one the targeted scenario's matcher selects.
+func targeted(i int) bool { return i%10 == 0 }
+
+// targetMatcher selects the nodes whose identity ends in 0: 10% of them.
+const targetMatcher = `identity("^node-[0-9]*0$")`
+
+func run(ctx context.Context, o options) (*report, error) {
+	switch o.Scenario {
+	case scenarioRollout, scenarioUpdate, scenarioPurge, scenarioTargeted:
+	case scenarioFailover:
+		if !o.Cluster {
+			return nil, errors.New("-scenario failover needs -cluster")
+		}
+	default:
+		return nil, fmt.Errorf("unknown scenario %q: rollout, update, purge, targeted or failover", o.Scenario)
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	say := func(format string, a ...any) { fmt.Fprintf(o.Progress, format+"\n", a...) }
+	if lim, err := raiseFileLimit(); err != nil {
+		say("could not raise the open files limit: %v", err)
+	} else if need := uint64(4*o.Nodes + 256); lim < need {
+		return nil, fmt.Errorf("open files limit %d is below the %d that %d nodes need: raise ulimit -n", lim, need, o.Nodes)
+	}
+	root := o.Dir
+	if root == "" {
+		tmp, err := os.MkdirTemp("", "mms-fleet-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		root = tmp
+	}
+
+	srvs, err := startServers(root, o.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	defer srvs.shutdown()
+	arch, err := newArchiveServer()
+	if err != nil {
+		return nil, err
+	}
+	defer arch.close()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	sign := &signer{priv: priv, ver: 1}
+	web1, err := buildMachine(arch, root, "web", "1")
+	if err != nil {
+		return nil, err
+	}
+	web2, err := buildMachine(arch, root, "web", "2")
+	if err != nil {
+		return nil, err
+	}
+	base, err := buildMachine(arch, root, "base", "1")
+	if err != nil {
+		return nil, err
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	pc, err := kvspec.Connect(cctx, srvs.urls(), "")
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Close()
+	js, err := jetstream.New(pc)
+	if err != nil {
+		return nil, err
+	}
+	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err = js.CreateKeyValue(bctx, jetstream.KeyValueConfig{Bucket: bucket, History: kvspec.DefaultHistory, Replicas: srvs.replicas(), Storage: jetstream.FileStorage})
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("create bucket: %w", err)
+	}
+
+	// Start the fleet.
+	var current atomic.Pointer[phase]
+	level := slog.LevelError
+	if o.Verbose {
+		level = slog.LevelWarn
+	}
+	settings := nodeSettings{
+		urls: srvs.urls(), bucket: bucket, key: key, pub: pub, interval: o.Interval, splay: o.Splay,
+		log: slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: level})),
+		observe: func(i int, out nodeagent.Outcome) {
+			if p := current.Load(); p != nil {
+				p.observe(i, out)
+			}
+		},
+	}
+	fctx, stopFleet := context.WithCancel(ctx)
+	var nodes []*node
+	defer func() {
+		stopFleet()
+		for _, n := range nodes {
+			<-n.done
+		}
+	}()
+	began := time.Now()
+	for i := range o.Nodes {
+		n, err := startNode(fctx, root, i, settings)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", identity(i), err)
+		}
+		nodes = append(nodes, n)
+	}
+	say("started %d nodes (%s NATS, %d connections) in %s", o.Nodes, map[bool]string{true: "3-server cluster, bucket R3", false: "one server"}[o.Cluster], o.Nodes, time.Since(began).Round(time.Millisecond))
+
+	// Prepare: every node reconciles a first specification, proving its watch works.
+	var warm, measured []spec.Entry
+	var want func(i int, rep *machines.Report) bool
+	expected := func(i int) bool { return true }
+	switch o.Scenario {
+	case scenarioRollout, scenarioFailover:
+		measured = []spec.Entry{web1}
+		want = func(_ int, rep *machines.Report) bool { return hasResult(rep, "web", machines.ActionInstall) }
+	case scenarioTargeted:
+		t := web1
+		t.Match = targetMatcher
+		measured = []spec.Entry{t}
+		expected = targeted
+		want = func(i int, rep *machines.Report) bool {
+			if targeted(i) {
+				return hasResult(rep, "web", machines.ActionInstall)
+			}
+			return hasResult(rep, "web", machines.ActionSkip)
+		}
+	case scenarioUpdate:
+		warm, measured = []spec.Entry{base, web1}, []spec.Entry{base, web2}
+		want = func(_ int, rep *machines.Report) bool { return hasResult(rep, "web", machines.ActionUpdate) }
+	case scenarioPurge:
+		warm, measured = []spec.Entry{base, web1}, []spec.Entry{base}
+		want = func(_ int, rep *machines.Report) bool { return hasResult(rep, "web", machines.ActionRemove) }
+	}
+	warmRev, err := publishAndWait(ctx, js, sign, warm, o.Nodes, o.Timeout, &current, func(_ int, rep *machines.Report) bool { return rep.Err == nil && !rep.Failed() })
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	say("prepared: every node reconciled revision %d (%d entries) in %s", warmRev, len(warm), time.Since(began).Round(time.Millisecond))
+
+	// Measure.
+	arch.reset()
+	cpu0 := cpuTime()
+	env, err := sign.pack(measured...)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	p := newPhase(o.Nodes, warmRev+1, start, want)
+	current.Store(p)
+	pctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	rev, err := kvspec.Put(pctx, js, bucket, key, env, kvspec.BucketConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("put: %w", err)
+	}
+	rep := &report{}
+	if o.Scenario == scenarioFailover {
+		if rep.Killed, err = srvs.killStreamLeader(ctx, js, bucket); err != nil {
+			return nil, err
+		}
+		say("killed %s, the bucket's stream leader, %s after the put", rep.Killed, time.Since(start).Round(time.Millisecond))
+	}
+	if err := p.wait(pctx); err != nil {
+		return nil, fmt.Errorf("revision %d: %w", rev, err)
+	}
+	cpu := cpuTime() - cpu0
+	c := arch.snapshot()
+	times := p.durations(expected)
+	rep.result = result{
+		Nodes: o.Nodes, Latency: summarise(times), Requests: c.Total, PeakDownloads: c.Peak,
+		CPUSeconds: cpu.Seconds(), RSSMiB: peakRSSMiB(),
+	}
+	rep.Targets = len(times)
+	rep.Problems = check(o, rep, c, base)
+	say("converged: %d of %d nodes changed, the last %s after the put", rep.Targets, o.Nodes, rep.Latency.Max.Round(time.Millisecond))
+
+	if o.Idle > 0 {
+		m0 := srvs.inMsgs()
+		time.Sleep(o.Idle) // the measurement window itself, not a wait for something
+		rep.IdleMsgs = srvs.inMsgs() - m0
+		say("idle: the servers received %d messages in %s (node interval %s)", rep.IdleMsgs, o.Idle, o.Interval)
+		if !o.Cluster && rep.IdleMsgs != 0 {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("an idle fleet sent %d messages in %s", rep.IdleMsgs, o.Idle))
+		}
+	}
+	return rep, nil
+}
+
+// publishAndWait publishes entries and waits until each of nodes has reconciled that revision
+// (the bucket is new: any revision) to the satisfaction of want; it returns the revision.
+func publishAndWait(ctx context.Context, js jetstream.JetStream, sign *signer, entries []spec.Entry, nodes int, timeout time.Duration, current *atomic.Pointer[phase], want func(int, *machines.Report) bool) (uint64, error) {
+	env, err := sign.pack(entries...)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	p := newPhase(nodes, 0, time.Now(), want)
+	current.Store(p)
+	rev, err := kvspec.Put(ctx, js, bucket, key, env, kvspec.BucketConfig{})
+	if err != nil {
+		return 0, err
+	}
+	return rev, p.wait(ctx)
+}
