@@ -56,6 +56,8 @@ func (w *Watcher) coreConfig(now time.Time) (machines.Config, error) {
 		Archive:         limits,
 		Governor:        w.governor(),
 		GovernorTimeout: w.settings.GovernorTimeout,
+		Splay:           w.settings.Splay,
+		Retry:           w.retry,
 		Logger:          newMachineLogger(w),
 	}, nil
 }

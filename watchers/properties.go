@@ -29,6 +29,11 @@ const (
 	DefaultDownloadTimeout = fetch.DefaultTimeout
 	// DefaultGovernorTimeout bounds waiting for a slot in an entry's governor (governor_timeout).
 	DefaultGovernorTimeout = 5 * time.Minute
+	// DefaultSplay is the longest random wait before a node's downloads start (splay): none,
+	// so that a node applies a change the moment it sees it; fleets set a few seconds.
+	DefaultSplay time.Duration = 0
+	// MaxSplay is the longest splay accepted.
+	MaxSplay = time.Hour
 )
 
 // DefaultAllowSchemes are the archive URL schemes allowed when allow_schemes is not given.
@@ -69,6 +74,9 @@ type Properties struct {
 	GovernorTimeout *time.Duration `mapstructure:"governor_timeout"`
 	// AllowSchemes lists the URL schemes archive sources may use: http and/or https.
 	AllowSchemes []string `mapstructure:"allow_schemes"`
+	// Splay is the longest random wait before this node's downloads start, so that a fleet
+	// does not fetch from the source in one instant, e.g. "10s".
+	Splay *time.Duration `mapstructure:"splay"`
 }
 
 // Settings are validated properties with every default filled in.
@@ -86,6 +94,7 @@ type Settings struct {
 	DownloadTimeout    time.Duration
 	GovernorTimeout    time.Duration
 	AllowSchemes       []string
+	Splay              time.Duration
 	// Legacy lists go-choria v0.29.4 properties that were given and are ignored.
 	Legacy []string
 }
@@ -130,6 +139,7 @@ func ParseProperties(raw map[string]any, machineDir string) (*Settings, error) {
 		DownloadTimeout:   DefaultDownloadTimeout,
 		GovernorTimeout:   DefaultGovernorTimeout,
 		AllowSchemes:      slices.Clone(DefaultAllowSchemes),
+		Splay:             DefaultSplay,
 		Legacy:            legacy,
 	}
 
@@ -177,6 +187,13 @@ func ParseProperties(raw map[string]any, machineDir string) (*Settings, error) {
 	}
 	if err := positive("governor_timeout", p.GovernorTimeout, &s.GovernorTimeout); err != nil {
 		return nil, err
+	}
+
+	if p.Splay != nil {
+		if *p.Splay < 0 || *p.Splay > MaxSplay {
+			return nil, fmt.Errorf("properties: splay %v must be between 0 and %v", *p.Splay, MaxSplay)
+		}
+		s.Splay = *p.Splay
 	}
 
 	if p.AllowSchemes != nil {

@@ -41,6 +41,10 @@ type Watcher struct {
 	kv       kvLatest
 	state    *StateNotification
 
+	// retry remembers failed downloads across reconciles, so that a failing source is not
+	// retried by every node at every interval.
+	retry *machines.RetryMemory
+
 	// lastFullVerify is when the core last re-hashed every installed file; reconcile loop only.
 	lastFullVerify time.Time
 }
@@ -64,6 +68,7 @@ func newWatcher(machine model.Machine, name string, states []string, failEvent, 
 		wake:      make(chan struct{}, 1),
 		terminate: make(chan struct{}),
 		triggers:  map[string]bool{},
+		retry:     machines.NewRetryMemory(machines.RetryPolicy{}),
 	}
 
 	w.interval, err = ParseInterval(interval)
