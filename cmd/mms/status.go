@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/install"
+	"github.com/mms-io/mms/machines/spec"
 )
 
 // stateFile is the install record of a machines directory.
@@ -35,18 +37,19 @@ func configureStatus(app *fisk.Application) {
 func (c *statusCommand) run() error {
 	path := filepath.Join(c.dir, stateFile)
 	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		fmt.Printf("mms manages nothing in %s yet (no %s)\n", c.dir, stateFile)
-		return c.printLast(os.Stdout)
-	}
-	if err != nil {
+	w := os.Stdout
+	var rec install.Record
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintf(w, "mms manages nothing in %s yet (no %s)\n", c.dir, stateFile)
+		printUnmanaged(w, c.dir, rec)
+		return c.printLast(w)
+	case err != nil:
 		return fmt.Errorf("status %s: %w", c.dir, err)
 	}
-	rec, err := install.DecodeRecord(data)
-	if err != nil {
+	if rec, err = install.DecodeRecord(data); err != nil {
 		return fmt.Errorf("status %s: read %s: %w", c.dir, path, err)
 	}
-	w := os.Stdout
 	fmt.Fprintf(w, "Machines directory %s\n", c.dir)
 	if a := rec.Accepted; a != nil {
 		if a.Format == 2 {
@@ -76,9 +79,7 @@ func (c *statusCommand) run() error {
 		fmt.Fprintf(w, "          installed: %s\n", m.InstalledAt.UTC().Format(time.RFC3339))
 		fmt.Fprintf(w, "            on disk: %s\n", onDisk)
 	}
-	if others := handPlaced(c.dir, rec); len(others) > 0 {
-		fmt.Fprintf(w, "\n  Not managed by mms (never replaced or removed): %s\n", strings.Join(others, ", "))
-	}
+	printUnmanaged(w, c.dir, rec)
 	for name, in := range rec.Pending {
 		fmt.Fprintf(w, "\n  Unfinished %s of %s (resolved by the next reconcile)\n", in.Op, name)
 	}
@@ -110,17 +111,50 @@ func (c *statusCommand) printLast(w io.Writer) error {
 }
 
 // handPlaced lists the machine directories in dir that mms does not manage, skipping
-// dot-prefixed entries (mms's own, and ones Choria ignores).
-func handPlaced(dir string, rec install.Record) []string {
+// dot-prefixed entries (mms's own, and ones Choria ignores); the machines that have a
+// directory named like a go-choria manager (mm_NAME) come apart, as managers.
+func handPlaced(dir string, rec install.Record) (others, managers []string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	var out []string
 	for _, e := range entries {
-		if _, managed := rec.Machines[e.Name()]; !managed && e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, e.Name())
+		name := e.Name()
+		if _, managed := rec.Machines[name]; managed || !e.IsDir() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if machine, ok := strings.CutPrefix(name, machines.GoChoriaManagerPrefix+"_"); ok && spec.ValidName(machine) == nil {
+			managers = append(managers, machine)
+			continue
+		}
+		others = append(others, name)
+	}
+	return others, managers
+}
+
+// printUnmanaged lists the machines mms does not manage and go-choria's manager directories.
+func printUnmanaged(w io.Writer, dir string, rec install.Record) {
+	others, managers := handPlaced(dir, rec)
+	if len(others) > 0 {
+		fmt.Fprintf(w, "\n  Not managed by mms (never replaced or removed): %s\n", strings.Join(others, ", "))
+	}
+	printGoChoriaManagers(w, dir, managers)
+}
+
+// printGoChoriaManagers says, for each mm_NAME directory, what the next reconcile does with it:
+// go-choria's own rendering is retired once mms manages NAME; anything else is left alone.
+func printGoChoriaManagers(w io.Writer, dir string, machineNames []string) {
+	if len(machineNames) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n  go-choria manager directories:\n")
+	for _, name := range machineNames {
+		m, err := machines.FindGoChoriaManager(dir, name)
+		switch {
+		case err != nil:
+			fmt.Fprintf(w, "    %s: left alone: %v\n", machines.GoChoriaManagerDir(name), err)
+		case m != nil:
+			fmt.Fprintf(w, "    %s: go-choria's manager of %s (%s): retired once mms adopts or replaces %s\n", m.Dir, name, m.Source, name)
 		}
 	}
-	return out
 }
