@@ -38,11 +38,13 @@ func (w *Watcher) coreConfig(now time.Time) (machines.Config, error) {
 	fo.AllowedSchemes = w.settings.AllowSchemes
 	fo.MaxBytes = w.settings.MaxDownloadBytes
 	fo.Timeout = w.settings.DownloadTimeout
+	fo.MaxRedirects = w.settings.MaxRedirects
 	fo.Logger = newMachineLogger(w)
 
 	limits := archive.DefaultLimits()
 	limits.MaxUnpackedBytes = w.settings.MaxUnpackedBytes
 	limits.MaxFiles = w.settings.MaxFiles
+	limits.MaxPathLength = w.settings.MaxPathLength
 
 	return machines.Config{
 		Dir:  w.settings.MachinesDirectory,
@@ -54,6 +56,7 @@ func (w *Watcher) coreConfig(now time.Time) (machines.Config, error) {
 		FullVerify:      w.dueFullVerify(now),
 		Fetch:           fo,
 		Archive:         limits,
+		Matcher:         w.settings.Matcher,
 		Governor:        w.governor(),
 		GovernorTimeout: w.settings.GovernorTimeout,
 		Splay:           w.settings.Splay,

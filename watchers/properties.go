@@ -10,7 +10,9 @@ import (
 	"github.com/choria-io/go-choria/aagent/util"
 	"github.com/mitchellh/mapstructure"
 
+	"github.com/mms-io/mms/machines/archive"
 	"github.com/mms-io/mms/machines/fetch"
+	"github.com/mms-io/mms/machines/match"
 )
 
 // Defaults for the properties an operator may leave out. Zero is never a valid limit.
@@ -21,10 +23,10 @@ const (
 	MinInterval = 2 * time.Second
 	// DefaultMaxDownloadBytes bounds one archive download (max_download_bytes): 256 MiB.
 	DefaultMaxDownloadBytes int64 = fetch.DefaultMaxBytes
-	// DefaultMaxUnpackedBytes bounds the bytes one archive unpacks to (max_unpacked_bytes): 1 GiB.
-	DefaultMaxUnpackedBytes int64 = 1 << 30
+	// DefaultMaxUnpackedBytes bounds the bytes one archive unpacks to (max_unpacked_bytes).
+	DefaultMaxUnpackedBytes int64 = archive.DefaultMaxUnpackedBytes
 	// DefaultMaxFiles bounds the files and directories one archive holds (max_files).
-	DefaultMaxFiles = 10_000
+	DefaultMaxFiles = archive.DefaultMaxFiles
 	// DefaultDownloadTimeout bounds one whole download, retries included (download_timeout).
 	DefaultDownloadTimeout = fetch.DefaultTimeout
 	// DefaultGovernorTimeout bounds waiting for a slot in an entry's governor (governor_timeout).
@@ -77,6 +79,20 @@ type Properties struct {
 	// Splay is the longest random wait before this node's downloads start, so that a fleet
 	// does not fetch from the source in one instant, e.g. "10s".
 	Splay *time.Duration `mapstructure:"splay"`
+	// MaxPathLength bounds the name of a file in an archive, in bytes.
+	MaxPathLength *int `mapstructure:"max_path_length"`
+	// MaxRedirects bounds the HTTP redirects one download follows.
+	MaxRedirects *int `mapstructure:"max_redirects"`
+	// MaxMatcherLength bounds a matcher expression, in characters.
+	MaxMatcherLength *int `mapstructure:"max_matcher_length"`
+	// MaxMatcherNodes bounds a matcher expression, in syntax nodes.
+	MaxMatcherNodes *int `mapstructure:"max_matcher_nodes"`
+	// MaxMatcherSteps bounds the loop iterations and calls of one matcher evaluation.
+	MaxMatcherSteps *int `mapstructure:"max_matcher_steps"`
+	// MaxMatcherBytes bounds the bytes one matcher evaluation builds or reads from the facts.
+	MaxMatcherBytes *int `mapstructure:"max_matcher_bytes"`
+	// MaxMatcherTime bounds one matcher evaluation.
+	MaxMatcherTime *time.Duration `mapstructure:"max_matcher_time"`
 }
 
 // Settings are validated properties with every default filled in.
@@ -95,6 +111,9 @@ type Settings struct {
 	GovernorTimeout    time.Duration
 	AllowSchemes       []string
 	Splay              time.Duration
+	MaxPathLength      int
+	MaxRedirects       int
+	Matcher            match.Limits
 	// Legacy lists go-choria v0.29.4 properties that were given and are ignored.
 	Legacy []string
 }
@@ -140,7 +159,11 @@ func ParseProperties(raw map[string]any, machineDir string) (*Settings, error) {
 		GovernorTimeout:   DefaultGovernorTimeout,
 		AllowSchemes:      slices.Clone(DefaultAllowSchemes),
 		Splay:             DefaultSplay,
-		Legacy:            legacy,
+		MaxPathLength:     archive.DefaultMaxPathLength,
+		MaxRedirects:      fetch.DefaultMaxRedirects,
+		Matcher: match.Limits{MaxLength: match.DefaultMaxLength, MaxNodes: match.DefaultMaxNodes,
+			MaxSteps: match.DefaultMaxSteps, MaxBytes: match.DefaultMaxBytes, MaxTime: match.DefaultMaxTime},
+		Legacy: legacy,
 	}
 
 	switch {
@@ -187,6 +210,29 @@ func ParseProperties(raw map[string]any, machineDir string) (*Settings, error) {
 	}
 	if err := positive("governor_timeout", p.GovernorTimeout, &s.GovernorTimeout); err != nil {
 		return nil, err
+	}
+	for _, l := range []struct {
+		name       string
+		given, dst *int
+	}{
+		{"max_path_length", p.MaxPathLength, &s.MaxPathLength},
+		{match.LimitLength, p.MaxMatcherLength, &s.Matcher.MaxLength},
+		{match.LimitNodes, p.MaxMatcherNodes, &s.Matcher.MaxNodes},
+		{match.LimitSteps, p.MaxMatcherSteps, &s.Matcher.MaxSteps},
+		{match.LimitBytes, p.MaxMatcherBytes, &s.Matcher.MaxBytes},
+	} {
+		if err := positive(l.name, l.given, l.dst); err != nil {
+			return nil, err
+		}
+	}
+	if err := positive(match.LimitTime, p.MaxMatcherTime, &s.Matcher.MaxTime); err != nil {
+		return nil, err
+	}
+	if p.MaxRedirects != nil { // 0 follows no redirect, which is a limit too
+		if *p.MaxRedirects < 0 {
+			return nil, fmt.Errorf("properties: max_redirects must not be negative, got %d", *p.MaxRedirects)
+		}
+		s.MaxRedirects = *p.MaxRedirects
 	}
 
 	if p.Splay != nil {

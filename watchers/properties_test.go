@@ -57,6 +57,16 @@ func TestParseProperties(t *testing.T) {
 				t.Errorf("settings %+v", s)
 			}
 		}},
+		{"reads the path, redirect and matcher limits every error names", map[string]any{
+			"data_item": "spec", "max_path_length": 200, "max_redirects": 1, "max_matcher_length": 100,
+			"max_matcher_nodes": 50, "max_matcher_steps": 1000, "max_matcher_bytes": "4096", "max_matcher_time": "250ms",
+		}, func(t *testing.T, s *Settings) {
+			m := s.Matcher
+			if s.MaxPathLength != 200 || s.MaxRedirects != 1 || m.MaxLength != 100 || m.MaxNodes != 50 ||
+				m.MaxSteps != 1000 || m.MaxBytes != 4096 || m.MaxTime != 250*time.Millisecond {
+				t.Errorf("settings %+v", s)
+			}
+		}},
 		{"accepts one public key as a string", map[string]any{"data_item": "spec", "public_key": keyA}, func(t *testing.T, s *Settings) {
 			if strings.Join(s.PublicKeys, ",") != keyA {
 				t.Errorf("keys %v", s.PublicKeys)
@@ -103,6 +113,9 @@ func TestParseProperties(t *testing.T) {
 		{"refuses a full verify interval below the minimum", map[string]any{"data_item": "spec", "full_verify_interval": "1s"}, machineDir, "full_verify_interval"},
 		{"refuses a scheme other than http and https", map[string]any{"data_item": "spec", "allow_schemes": []any{"ftp"}}, machineDir, `scheme "ftp" is not supported`},
 		{"refuses an empty scheme list", map[string]any{"data_item": "spec", "allow_schemes": []any{}}, machineDir, "at least one"},
+		{"refuses a negative redirect limit", map[string]any{"data_item": "spec", "max_redirects": -1}, machineDir, "max_redirects must not be negative"},
+		{"refuses a zero matcher time", map[string]any{"data_item": "spec", "max_matcher_time": "0s"}, machineDir, "max_matcher_time must be above zero"},
+		{"refuses a negative matcher length", map[string]any{"data_item": "spec", "max_matcher_length": -5}, machineDir, "max_matcher_length must be above zero"},
 		{"refuses a limit that is not a number", map[string]any{"data_item": "spec", "max_files": "many"}, machineDir, "max_files"},
 	}
 	for _, tc := range invalid {
