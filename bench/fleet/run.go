@@ -204,11 +204,18 @@ func run(ctx context.Context, o options) (*report, error) {
 	say("prepared: every node reconciled revision %d (%d entries) in %s", warmRev, len(warm), time.Since(began).Round(time.Millisecond))
 
 	// Measure.
+	rep := &report{}
 	arch.reset()
 	cpu0 := cpuTime()
 	env, err := sign.pack(measured...)
 	if err != nil {
 		return nil, err
+	}
+	var leader int
+	if o.Scenario == scenarioFailover {
+		if leader, rep.Killed, err = srvs.streamLeader(ctx, js, bucket); err != nil {
+			return nil, err
+		}
 	}
 	start := time.Now()
 	p := newPhase(o.Nodes, warmRev+1, start, want)
@@ -219,15 +226,21 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("put: %w", err)
 	}
-	rep := &report{}
+	killed := make(chan struct{})
 	if o.Scenario == scenarioFailover {
-		if rep.Killed, err = srvs.killStreamLeader(ctx, js, bucket); err != nil {
-			return nil, err
-		}
-		say("killed %s, the bucket's stream leader, %s after the put", rep.Killed, time.Since(start).Round(time.Millisecond))
+		// Kill the stream leader while the nodes are receiving the change and downloading.
+		go func() {
+			defer close(killed)
+			srvs.kill(leader)
+			say("killed %s, the bucket's stream leader, right after the put; it was down %s after the put", rep.Killed, time.Since(start).Round(time.Millisecond))
+		}()
+	} else {
+		close(killed)
 	}
-	if err := p.wait(pctx); err != nil {
-		return nil, fmt.Errorf("revision %d: %w", rev, err)
+	werr := p.wait(pctx)
+	<-killed
+	if werr != nil {
+		return nil, fmt.Errorf("revision %d: %w", rev, werr)
 	}
 	cpu := cpuTime() - cpu0
 	c := arch.snapshot()

@@ -75,30 +75,32 @@ func (s *servers) inMsgs() int64 {
 	return n
 }
 
-// killStreamLeader stops, as a crash would, the cluster member leading the bucket's stream,
-// the member whose loss hurts most, and returns its name.
-func (s *servers) killStreamLeader(ctx context.Context, js jetstream.JetStream, bucket string) (string, error) {
+// streamLeader returns the index and name of the cluster member leading the bucket's stream:
+// the member whose loss hurts most.
+func (s *servers) streamLeader(ctx context.Context, js jetstream.JetStream, bucket string) (int, string, error) {
 	if s.cluster == nil {
-		return "", fmt.Errorf("failover needs -cluster")
+		return 0, "", fmt.Errorf("failover needs -cluster")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	st, err := js.Stream(ctx, "KV_"+bucket)
 	if err != nil {
-		return "", fmt.Errorf("find the stream leader: %w", err)
+		return 0, "", fmt.Errorf("find the stream leader: %w", err)
 	}
 	info, err := st.Info(ctx)
 	if err != nil || info.Cluster == nil {
-		return "", fmt.Errorf("find the stream leader: %v", err)
+		return 0, "", fmt.Errorf("find the stream leader: %v", err)
 	}
 	for i, m := range s.cluster.Servers {
 		if m.Name() == info.Cluster.Leader {
-			s.cluster.Stop(i)
-			return m.Name(), nil
+			return i, m.Name(), nil
 		}
 	}
-	return "", fmt.Errorf("stream leader %q is not a member (%s)", info.Cluster.Leader, strings.Join(names(s.cluster.Servers), ", "))
+	return 0, "", fmt.Errorf("stream leader %q is not a member (%s)", info.Cluster.Leader, strings.Join(names(s.cluster.Servers), ", "))
 }
+
+// kill stops cluster member i abruptly, as a crash would.
+func (s *servers) kill(i int) { s.cluster.Stop(i) }
 
 func names(ss []*embednats.Server) []string {
 	var out []string
