@@ -3,6 +3,7 @@ package machines
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/mms-io/mms/machines/archive"
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/install"
+	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/machines/sums"
 )
 
@@ -161,12 +163,7 @@ func (a *applier) install(ctx context.Context, step Step) error {
 		return err
 	}
 	defer stg.Discard()
-	archivePath := filepath.Join(stg.Dir(), archiveFile)
-	src := fetch.Source{URL: e.Source, Username: e.Username, Password: e.Password}
-	if _, err := a.fetcher.FetchToFile(ctx, src, strings.ToLower(e.Checksum), archivePath); err != nil {
-		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
-	}
-	files, err := a.extract(archivePath, stg.Dir(), e.Name)
+	files, err := a.fetchAndExtract(ctx, e, stg.Dir())
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
 	}
@@ -176,15 +173,26 @@ func (a *applier) install(ctx context.Context, step Step) error {
 	return a.st.Commit(stg, a.managed(step, files))
 }
 
-// extract unpacks the downloaded archive into dir and removes the archive.
-func (a *applier) extract(archivePath, dir, name string) (sums.Cache, error) {
-	f, err := os.Open(archivePath)
+// fetchAndExtract downloads the entry's archive into a file in the staging directory dir,
+// hashing it as it streams, and unpacks it into dir only once its checksum matched. The file
+// is not fsynced: it is deleted as soon as it is unpacked, and the unpacked tree is made
+// durable by install.Commit.
+func (a *applier) fetchAndExtract(ctx context.Context, e spec.Entry, dir string) (sums.Cache, error) {
+	path := filepath.Join(dir, archiveFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open downloaded archive: %w", err)
+		return nil, fmt.Errorf("create the download file: %w", err)
 	}
-	defer os.Remove(archivePath)
+	defer os.Remove(path)
 	defer f.Close()
-	return archive.Extract(f, dir, name, a.cfg.Archive)
+	src := fetch.Source{URL: e.Source, Username: e.Username, Password: e.Password}
+	if _, err := a.fetcher.Fetch(ctx, src, strings.ToLower(e.Checksum), f); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read the downloaded archive: %w", err)
+	}
+	return archive.Extract(f, dir, e.Name, a.cfg.Archive)
 }
 
 // managed is the record of the step's entry once installed.
