@@ -15,6 +15,12 @@ import (
 // DefaultParallel is how many archives one reconcile downloads at once.
 const DefaultParallel = 4
 
+// DefaultSplay is the splay the node daemons (the Choria watcher, mms agent) use unless told
+// otherwise: a fleet's nodes see a new specification in the same instant, and this spreads
+// their downloads over a second while a change still lands in about one. Config's zero Splay
+// means none (mms apply).
+const DefaultSplay = time.Second
+
 // GovernorFunc enters the named governor for the entry called name before its download and
 // returns the function that leaves it. The Choria watcher backs it with Choria's governors.
 type GovernorFunc func(ctx context.Context, name, governor string) (release func(), err error)

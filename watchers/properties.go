@@ -10,6 +10,7 @@ import (
 	"github.com/choria-io/go-choria/aagent/util"
 	"github.com/mitchellh/mapstructure"
 
+	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/archive"
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/match"
@@ -31,9 +32,9 @@ const (
 	DefaultDownloadTimeout = fetch.DefaultTimeout
 	// DefaultGovernorTimeout bounds waiting for a slot in an entry's governor (governor_timeout).
 	DefaultGovernorTimeout = 5 * time.Minute
-	// DefaultSplay is the longest random wait before a node's downloads start (splay): none,
-	// so that a node applies a change the moment it sees it; fleets set a few seconds.
-	DefaultSplay time.Duration = 0
+	// DefaultSplay is the longest random wait before a node's downloads start (splay); set
+	// splay: 0s where one node must act at once.
+	DefaultSplay = machines.DefaultSplay
 	// MaxSplay is the longest splay accepted.
 	MaxSplay = time.Hour
 )

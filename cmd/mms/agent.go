@@ -14,6 +14,7 @@ import (
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/nodeagent"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -21,11 +22,6 @@ import (
 // defaultEmbeddedPort is the port of the embedded NATS server mms agent starts when given no
 // server: the standard NATS port, so that mms put and mms get find it without flags.
 const defaultEmbeddedPort = 4222
-
-// defaultSplay is the longest random wait before an agent's downloads start. Small, so that a
-// single node still converges within a few seconds, yet enough to spread a fleet's first
-// requests over two seconds instead of one instant.
-const defaultSplay = 2 * time.Second
 
 // natsStoreDir is where the embedded server keeps JetStream's files, inside the machines
 // directory's mms state directory.
@@ -47,7 +43,7 @@ func configureAgent(app *fisk.Application) {
 	c.node.register(cmd)
 	c.kv.register(cmd, "The NATS server URL (default: an embedded server on 127.0.0.1 storing its data under DIR/"+natsStoreDir+")")
 	cmd.Flag("interval", "How often to re-verify and repair the machines directory and read the key, besides watching it").Default(nodeagent.DefaultInterval.String()).DurationVar(&c.interval)
-	cmd.Flag("splay", "The longest random wait before this node starts downloading, so that a fleet does not download from the source in the same instant (0 for none)").Default(defaultSplay.String()).DurationVar(&c.splay)
+	cmd.Flag("splay", "The longest random wait before this node starts downloading, so that a fleet does not download from the source in the same instant (0 for none)").Default(machines.DefaultSplay.String()).DurationVar(&c.splay)
 	cmd.Flag("embedded-port", "The port of the embedded NATS server when no --server is given (0 picks a free one)").Default(fmt.Sprint(defaultEmbeddedPort)).IntVar(&c.port)
 }
 

@@ -22,7 +22,6 @@ import (
 // copyBufferSize is the one buffer Extract copies file contents through.
 const copyBufferSize = 256 << 10
 
-
 // Extract unpacks the gzip-compressed tar r into dir/name. dir must exist and dir/name must not;
 // the archive must hold exactly one top-level directory, named name (member names may start
 // with "./").
