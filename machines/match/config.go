@@ -5,11 +5,13 @@ import (
 	"sync"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/checker"
 	"github.com/expr-lang/expr/compiler"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/optimizer"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -50,10 +52,15 @@ func typeCheck(input string, c *conf.Config) error {
 	return err
 }
 
-// compileWith compiles input with a prepared configuration, as expr.Compile does.
-func compileWith(input string, c *conf.Config) (*vm.Program, error) {
-	tree, err := checker.ParseCheck(input, c)
-	if err != nil {
+// compileTree finishes what checker.ParseCheck and expr.Compile do after parsing: the patch
+// visitors, the type check, the optimizer and the compiler, on a tree already parsed with c.
+func compileTree(tree *parser.Tree, c *conf.Config) (*vm.Program, error) {
+	for _, v := range c.Visitors {
+		// Visitors may rely on the types the checker records in the tree.
+		_, _ = checker.Check(tree, c)
+		ast.Walk(&tree.Node, v)
+	}
+	if _, err := checker.Check(tree, c); err != nil {
 		return nil, err
 	}
 	if c.Optimize {

@@ -52,7 +52,9 @@ func CompileWithLimits(expression string, limits Limits) (m *Matcher, err error)
 		}
 	}()
 
-	tree, err := parser.Parse(expression)
+	// Parse once, with the guarded configuration; the limits look at the tree as written.
+	user, guarded := configs()
+	tree, err := parser.ParseWithConfig(expression, guarded)
 	if err != nil {
 		return nil, m.fail(err)
 	}
@@ -66,13 +68,6 @@ func CompileWithLimits(expression string, limits Limits) (m *Matcher, err error)
 		return nil, m.fail(fmt.Errorf("builtin %s is not allowed in a matcher (allowed: %s)",
 			found.refused[0], strings.Join(allowedBuiltins, ", ")))
 	}
-
-	// First the expression as written, against the signatures the user sees: its errors
-	// point at the user's own text. Then the guarded program that actually runs.
-	user, guarded := configs()
-	if err := typeCheck(expression, user); err != nil {
-		return nil, m.fail(err)
-	}
 	constants := &patterns{}
 	ast.Walk(&tree.Node, constants)
 	for _, p := range constants.list {
@@ -80,8 +75,14 @@ func CompileWithLimits(expression string, limits Limits) (m *Matcher, err error)
 			return nil, m.fail(err)
 		}
 	}
-	m.program, err = compileWith(expression, guarded)
-	if err != nil {
+
+	// Then the guarded program that actually runs. Only when it does not type-check is the
+	// expression checked against the signatures users see, so that the error points at their
+	// own text.
+	if m.program, err = compileTree(tree, guarded); err != nil {
+		if uerr := typeCheck(expression, user); uerr != nil {
+			return nil, m.fail(uerr)
+		}
 		return nil, m.fail(fmt.Errorf("guarded compile: %w", err))
 	}
 	return m, nil

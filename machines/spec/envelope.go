@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/mms-io/mms/machines/errs"
 )
 
@@ -45,31 +47,46 @@ func (e *Envelope) SignedBytes() []byte {
 	return e.Payload
 }
 
-// rawEnvelope is the wire form; pointers tell a missing field from an empty one.
-type rawEnvelope struct {
-	Machines  *string `json:"machines"`
-	Plugins   *string `json:"plugins"`
-	Signature string  `json:"signature"`
-}
-
 // DecodeEnvelope parses the KV value: {"machines": base64, "signature": hex} or the plugins
 // manager's {"plugins": base64, "signature": hex}.
 func DecodeEnvelope(data []byte) (*Envelope, error) {
 	if len(data) > MaxEnvelopeBytes {
 		return nil, &errs.LimitError{Name: "max_spec_bytes", Limit: MaxEnvelopeBytes, Unit: "bytes", What: "specification"}
 	}
-	var raw rawEnvelope
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("%w: envelope is not a JSON object: %v", errs.ErrInvalidSpec, err)
+	root := gjson.ParseBytes(data)
+	if !gjson.ValidBytes(data) || !root.IsObject() {
+		return nil, fmt.Errorf("%w: envelope is not a JSON object", errs.ErrInvalidSpec)
 	}
-	env := &Envelope{Signature: raw.Signature}
+	fields := map[string]gjson.Result{}
+	var problem error
+	root.ForEach(func(key, value gjson.Result) bool {
+		switch key.Str {
+		case "machines", "plugins", "signature":
+			if _, dup := fields[key.Str]; dup {
+				problem = fmt.Errorf("%w: envelope gives %q twice", errs.ErrInvalidSpec, key.Str)
+				return false
+			}
+			if value.Type != gjson.String && value.Type != gjson.Null {
+				problem = fmt.Errorf("%w: envelope field %q must be a string", errs.ErrInvalidSpec, key.Str)
+				return false
+			}
+			fields[key.Str] = value
+		}
+		return true
+	})
+	if problem != nil {
+		return nil, problem
+	}
+	machines, hasMachines := fields["machines"]
+	plugins, hasPlugins := fields["plugins"]
+	env := &Envelope{Signature: fields["signature"].Str}
 	switch {
-	case raw.Machines != nil && raw.Plugins != nil:
+	case hasMachines && hasPlugins:
 		return nil, fmt.Errorf("%w: envelope has both \"machines\" and \"plugins\"", errs.ErrInvalidSpec)
-	case raw.Machines != nil:
-		env.Kind, env.Encoded = KindMachines, *raw.Machines
-	case raw.Plugins != nil:
-		env.Kind, env.Encoded = KindPlugins, *raw.Plugins
+	case hasMachines:
+		env.Kind, env.Encoded = KindMachines, machines.Str
+	case hasPlugins:
+		env.Kind, env.Encoded = KindPlugins, plugins.Str
 	default:
 		return nil, fmt.Errorf("%w: envelope has neither \"machines\" nor \"plugins\"", errs.ErrInvalidSpec)
 	}

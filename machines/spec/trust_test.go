@@ -160,6 +160,9 @@ func TestEnvelopes(t *testing.T) {
 		{"refuses an envelope with both payloads", `{"machines":"","plugins":""}`, "both"},
 		{"refuses bad base64", `{"machines":"%%%"}`, "not standard base64"},
 		{"refuses an empty payload", `{"machines":""}`, "is empty"},
+		{"refuses a payload given twice", `{"machines":"W10=","machines":"W10="}`, `gives "machines" twice`},
+		{"refuses a signature given twice", `{"machines":"W10=","signature":"","signature":"ab"}`, `gives "signature" twice`},
+		{"refuses a payload that is not a string", `{"machines":42}`, "must be a string"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeEnvelope([]byte(tc.env))
