@@ -97,7 +97,7 @@ func Open(machinesDir string) (*Store, error) {
 }
 
 func (s *Store) load() error {
-	data, err := s.state.ReadFile(stateFileName)
+	before, err := s.state.Lstat(stateFileName)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.rec = Record{Machines: map[string]Managed{}, Pending: map[string]Intent{}}
 		return nil
@@ -105,8 +105,22 @@ func (s *Store) load() error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w: %w", s.statePath(), ErrRecord, err)
 	}
+	stamp := statStamp(before)
+	if rec, ok := recall(s.statePath(), stamp); ok {
+		s.rec = rec
+		return nil
+	}
+	readAt := clock()
+	data, err := s.state.ReadFile(stateFileName)
+	if err != nil {
+		return fmt.Errorf("read %s: %w: %w", s.statePath(), ErrRecord, err)
+	}
 	if s.rec, err = DecodeRecord(data); err != nil {
 		return fmt.Errorf("read %s: %w", s.statePath(), err)
+	}
+	// Remember it only if the file read is still the one stamped.
+	if after, err := s.state.Lstat(stateFileName); err == nil && statStamp(after) == stamp {
+		remember(s.statePath(), stamp, s.rec, readAt)
 	}
 	return nil
 }
