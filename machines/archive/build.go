@@ -131,7 +131,7 @@ func scan(root *os.Root) ([]member, sums.Sums, error) {
 			members = append(members, member{path: p, exec: fi.Mode()&0o111 != 0, size: size, sum: sum})
 			list = append(list, sums.Entry{Path: p, SHA256: sum})
 		default:
-			return fmt.Errorf("%s: %w: a %s, only regular files and directories can be archived", p, errs.ErrUnsafeArchive, typeName(d.Type()))
+			return fmt.Errorf("%s: %w: a %s, only regular files and directories can be archived", p, errs.ErrUnsafeArchive, sums.FileKind(d.Type()))
 		}
 		return nil
 	})
@@ -213,20 +213,4 @@ func copyMember(tw *tar.Writer, root *os.Root, m member) error {
 		return fmt.Errorf("changed while the archive was being built (%d of %d bytes: %v)", n, m.size, err)
 	}
 	return nil
-}
-
-// typeName names a file type Build refuses.
-func typeName(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	default:
-		return "file of type " + m.String()
-	}
 }

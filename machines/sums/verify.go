@@ -182,7 +182,7 @@ func (v *verifier) file(e Entry) error {
 		return fmt.Errorf("%w: %w", errs.ErrChecksum, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w: not a regular file (%s)", errs.ErrChecksum, kind(fi.Mode()))
+		return fmt.Errorf("%w: not a regular file (%s)", errs.ErrChecksum, FileKind(fi.Mode()))
 	}
 
 	cur := NewStamp(fi, e.SHA256)
@@ -221,7 +221,7 @@ func (v *verifier) dir(dir string) (*os.Root, error) {
 		return nil, fmt.Errorf("%w: %w", errs.ErrChecksum, err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("%w: %s is not a directory (%s)", errs.ErrChecksum, dir, kind(fi.Mode()))
+		return nil, fmt.Errorf("%w: %s is not a directory (%s)", errs.ErrChecksum, dir, FileKind(fi.Mode()))
 	}
 	r, err := parent.OpenRoot(base)
 	if err != nil {
@@ -277,7 +277,7 @@ func readSums(r *os.Root) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", errs.ErrChecksum, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: not a regular file (%s)", errs.ErrChecksum, kind(fi.Mode()))
+		return nil, fmt.Errorf("%w: not a regular file (%s)", errs.ErrChecksum, FileKind(fi.Mode()))
 	}
 	if fi.Size() > MaxSumsBytes {
 		return nil, fmt.Errorf("%w: %d bytes is over the %d bytes mms reads", errs.ErrUnsafeArchive, fi.Size(), MaxSumsBytes)
@@ -308,8 +308,8 @@ func readSums(r *os.Root) ([]byte, error) {
 	return data, nil
 }
 
-// kind names a non-regular file type for error messages.
-func kind(m fs.FileMode) string {
+// FileKind names the type of a file that is not a regular file, for error messages.
+func FileKind(m fs.FileMode) string {
 	switch {
 	case m&fs.ModeSymlink != 0:
 		return "symlink"
