@@ -1,6 +1,7 @@
 package kvspec
 
 import (
+	"github.com/mms-io/mms/internal/testwait"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestWatcherOnCluster(t *testing.T) {
 			t.Fatal("no server leads the bucket's stream")
 		}
 		c.Stop(leader)
-		eventually(t, 30*time.Second, "put after the leader died", func() bool {
+		testwait.Eventually(t, 30*time.Second, "put after the leader died", func() bool {
 			r, err := Put(testCtx(t, time.Second), js, "r3", "spec", []byte("v3"), BucketConfig{Replicas: 3})
 			rev = r
 			return err == nil

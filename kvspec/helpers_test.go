@@ -102,17 +102,3 @@ func consumers(t *testing.T, js jetstream.JetStream, bucket string) int {
 	}
 	return s.CachedInfo().State.Consumers
 }
-
-// eventually polls cond until it holds, failing after d.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		<-tick.C
-	}
-}

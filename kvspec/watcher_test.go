@@ -2,6 +2,7 @@ package kvspec
 
 import (
 	"context"
+	"github.com/mms-io/mms/internal/testwait"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,7 +154,7 @@ func TestWatcherDelivers(t *testing.T) {
 		cancel()
 		for range ch {
 		}
-		eventually(t, waitFor, "consumer removed", func() bool { return consumers(t, js, "b") == base })
+		testwait.Eventually(t, waitFor, "consumer removed", func() bool { return consumers(t, js, "b") == base })
 	})
 }
 
@@ -180,7 +181,7 @@ func TestWatcherRecovers(t *testing.T) {
 			t.Fatal(err)
 		}
 		var rev uint64
-		eventually(t, 10*time.Second, "put after restart", func() bool {
+		testwait.Eventually(t, 10*time.Second, "put after restart", func() bool {
 			r, err := Put(testCtx(t, time.Second), js, "b", "spec", []byte("after"), BucketConfig{})
 			rev = r
 			return err == nil
@@ -190,7 +191,7 @@ func TestWatcherRecovers(t *testing.T) {
 			t.Fatalf("got %+v, want after at %d", u, rev)
 		}
 		// The watch itself is back: only one consumer, and a later put arrives.
-		eventually(t, 10*time.Second, "one consumer", func() bool { return consumers(t, js, "b") == 1 })
+		testwait.Eventually(t, 10*time.Second, "one consumer", func() bool { return consumers(t, js, "b") == 1 })
 		rev = mustPut(t, js, "b", "spec", "later")
 		if u := next(t, ch, waitFor); u.Revision != rev {
 			t.Fatalf("got %+v, want revision %d", u, rev)
@@ -211,7 +212,7 @@ func TestWatcherRecovers(t *testing.T) {
 			t.Fatal(err)
 		}
 		var rev uint64
-		eventually(t, 10*time.Second, "put after restart", func() bool {
+		testwait.Eventually(t, 10*time.Second, "put after restart", func() bool {
 			r, err := Put(testCtx(t, time.Second), js, "b", "spec", []byte("after"), BucketConfig{})
 			rev = r
 			return err == nil
@@ -239,8 +240,8 @@ func TestWatcherRecovers(t *testing.T) {
 		if u := next(t, ch, waitFor); string(u.Value) != "v1" {
 			t.Fatalf("interval Get did not deliver the current value: %+v", u)
 		}
-		eventually(t, waitFor, "the stalled watch is re-created", func() bool { return opened.Load() >= 2 })
-		eventually(t, waitFor, "the stalled watch's consumer is gone", func() bool { return consumers(t, js, "b") == 1 })
+		testwait.Eventually(t, waitFor, "the stalled watch is re-created", func() bool { return opened.Load() >= 2 })
+		testwait.Eventually(t, waitFor, "the stalled watch's consumer is gone", func() bool { return consumers(t, js, "b") == 1 })
 		rev := mustPut(t, js, "b", "spec", "v2")
 		if u := next(t, ch, waitFor); u.Revision != rev {
 			t.Fatalf("got %+v, want revision %d", u, rev)
@@ -287,7 +288,7 @@ func TestWatcherRecovers(t *testing.T) {
 		ch := watch(t, w)
 		next(t, ch, waitFor)
 		(<-first).Stop() // closes the first watch's channel under the Watcher
-		eventually(t, waitFor, "watch re-created", func() bool { return opened.Load() == 2 })
+		testwait.Eventually(t, waitFor, "watch re-created", func() bool { return opened.Load() == 2 })
 		rev := mustPut(t, js, "b", "spec", "v2")
 		if u := next(t, ch, waitFor); u.Revision != rev {
 			t.Fatalf("got %+v, want revision %d", u, rev)

@@ -218,20 +218,6 @@ func (p *process) stop(t *testing.T) int {
 	return p.cmd.ProcessState.ExitCode()
 }
 
-// eventually polls cond every 10ms until it holds, failing the test after d.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		<-tick.C
-	}
-}
-
 // fileSays tells whether path holds exactly text.
 func fileSays(path, text string) bool {
 	data, err := os.ReadFile(path)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/mms-io/mms/internal/testwait"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,7 +29,7 @@ func machinesDir(t *testing.T) (work, machines string) {
 // waitForLog waits until the process has logged text on standard error.
 func waitForLog(t *testing.T, p *process, text string) {
 	t.Helper()
-	eventually(t, waitLong, "log line "+text, func() bool { return strings.Contains(p.stderr.String(), text) })
+	testwait.Eventually(t, waitLong, "log line "+text, func() bool { return strings.Contains(p.stderr.String(), text) })
 }
 
 func TestAgentCommand(t *testing.T) {
@@ -45,17 +46,17 @@ func TestAgentCommand(t *testing.T) {
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "INSTALL", "--public-key", key.pub, "--purge", "--identity", "node1", "--splay", "0")
 
 		putSpec(t, url, key.pack(t, 1, v1, other), "--bucket", "INSTALL", "--public-key", key.pub)
-		eventually(t, waitLong, "first install", func() bool {
+		testwait.Eventually(t, waitLong, "first install", func() bool {
 			return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "version 1") && fileSays(filepath.Join(dir, "other", "greeting.txt"), "other")
 		})
 
 		putSpec(t, url, key.pack(t, 2, v2), "--bucket", "INSTALL")
 		put := time.Now()
-		eventually(t, time.Second, "update within a second of mms put", func() bool {
+		testwait.Eventually(t, time.Second, "update within a second of mms put", func() bool {
 			return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "version 2")
 		})
 		t.Logf("update applied %s after mms put returned", time.Since(put).Round(time.Millisecond))
-		eventually(t, waitLong, "other purged", func() bool {
+		testwait.Eventually(t, waitLong, "other purged", func() bool {
 			_, err := os.Stat(filepath.Join(dir, "other"))
 			return os.IsNotExist(err)
 		})
@@ -78,8 +79,8 @@ func TestAgentCommand(t *testing.T) {
 		}
 		startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "STATUS", "--public-key", key.pub)
 		putSpec(t, url, key.pack(t, 42, hello), "--bucket", "STATUS")
-		eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "hi") })
-		eventually(t, waitLong, "last report", func() bool {
+		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "hi") })
+		testwait.Eventually(t, waitLong, "last report", func() bool {
 			_, ok, _ := readLastReport(dir)
 			return ok
 		})
@@ -109,7 +110,7 @@ func TestAgentCommand(t *testing.T) {
 		hello := arch.machine(t, "hello", "stay")
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "DELETE", "--public-key", key.pub, "--purge", "--interval", "50ms", "--verbose")
 		putSpec(t, url, key.pack(t, 1, hello), "--bucket", "DELETE")
-		eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "stay") })
+		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "stay") })
 		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 		defer cancel()
 		kv, err := js.KeyValue(ctx, "DELETE")
@@ -124,7 +125,7 @@ func TestAgentCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Several intervals pass with no specification: still nothing may be removed.
-		eventually(t, waitLong, "several intervals", func() bool { return strings.Count(p.stderr.String(), "no specification yet") >= 3 })
+		testwait.Eventually(t, waitLong, "several intervals", func() bool { return strings.Count(p.stderr.String(), "no specification yet") >= 3 })
 		if !fileSays(filepath.Join(dir, "hello", "greeting.txt"), "stay") {
 			t.Fatal("the machine was removed after the key was deleted")
 		}
@@ -139,7 +140,7 @@ func TestAgentCommand(t *testing.T) {
 		hello, evil := arch.machine(t, "hello", "good"), arch.machine(t, "hello", "evil")
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "FORGED", "--public-key", key.pub, "--purge")
 		putSpec(t, url, key.pack(t, 1, hello), "--bucket", "FORGED")
-		eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "good") })
+		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "good") })
 		putSpec(t, url, newSigner(t).pack(t, 2, evil), "--bucket", "FORGED")
 		waitForLog(t, p, "specification refused")
 		if !fileSays(filepath.Join(dir, "hello", "greeting.txt"), "good") {
@@ -154,11 +155,11 @@ func TestAgentCommand(t *testing.T) {
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "REPAIR", "--public-key", key.pub, "--interval", "100ms")
 		putSpec(t, url, key.pack(t, 5, hello), "--bucket", "REPAIR")
 		greeting := filepath.Join(dir, "hello", "greeting.txt")
-		eventually(t, waitLong, "install", func() bool { return fileSays(greeting, "original") })
+		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(greeting, "original") })
 		putSpec(t, url, key.pack(t, 4, hello), "--bucket", "REPAIR", "--force") // a rollback: refused
 		waitForLog(t, p, "rollback refused")
 		writeText(t, greeting, "tampered")
-		eventually(t, waitLong, "repair", func() bool { return fileSays(greeting, "original") })
+		testwait.Eventually(t, waitLong, "repair", func() bool { return fileSays(greeting, "original") })
 		waitForLog(t, p, "machine repair")
 	})
 
@@ -229,19 +230,19 @@ func TestAgentReconnects(t *testing.T) {
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--public-key", key.pub, "--interval", "500ms")
 		putSpec(t, url, key.pack(t, 1, v1))
 		greeting := filepath.Join(dir, "hello", "greeting.txt")
-		eventually(t, waitLong, "install", func() bool { return fileSays(greeting, "before") })
+		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(greeting, "before") })
 
 		if err := srv.Restart(); err != nil {
 			t.Fatal(err)
 		}
 		env := key.pack(t, 2, v2)
-		eventually(t, waitLong, "put after the restart", func() bool {
+		testwait.Eventually(t, waitLong, "put after the restart", func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			_, err := kvspec.Put(ctx, js, defaultBucket, defaultKey, env, kvspec.BucketConfig{})
 			return err == nil
 		})
-		eventually(t, waitLong, "update after the restart", func() bool { return fileSays(greeting, "after") })
+		testwait.Eventually(t, waitLong, "update after the restart", func() bool { return fileSays(greeting, "after") })
 		waitForLog(t, p, "NATS reconnected")
 	})
 }
@@ -254,7 +255,7 @@ func TestAgentEmbeddedServer(t *testing.T) {
 		p := startMMS(t, work, "agent", "--dir", dir, "--insecure", "--embedded-port", "0")
 		re := regexp.MustCompile(`listening on (nats://127\.0\.0\.1:\d+)`)
 		var url string
-		eventually(t, waitLong, "embedded server URL", func() bool {
+		testwait.Eventually(t, waitLong, "embedded server URL", func() bool {
 			m := re.FindStringSubmatch(p.stdout.String())
 			if m != nil {
 				url = m[1]
@@ -267,7 +268,7 @@ func TestAgentEmbeddedServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		putSpec(t, url, env)
-		eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "embedded") })
+		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "embedded") })
 		if fi, err := os.Stat(filepath.Join(dir, natsStoreDir, "jetstream")); err != nil || !fi.IsDir() {
 			t.Fatalf("JetStream data is not under %s: %v", natsStoreDir, err)
 		}

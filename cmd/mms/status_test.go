@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/mms-io/mms/internal/testwait"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,10 +38,10 @@ func TestStatusCommand(t *testing.T) {
 		hello := arch.machine(t, "hello", "hi")
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--public-key", key.pub)
 		putSpec(t, url, key.pack(t, 2, hello))
-		eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "hi") })
+		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "hi") })
 		putSpec(t, url, key.pack(t, 1, hello), "--force")
 		waitForLog(t, p, "rollback refused")
-		eventually(t, waitLong, "the refusal is saved", func() bool {
+		testwait.Eventually(t, waitLong, "the refusal is saved", func() bool {
 			lr, ok, _ := readLastReport(dir)
 			return ok && lr.Refused != ""
 		})
