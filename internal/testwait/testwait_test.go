@@ -1,6 +1,7 @@
 package testwait
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -35,5 +36,5 @@ type fakeT struct {
 func (f *fakeT) Helper() {}
 func (f *fakeT) Fatalf(string, ...any) {
 	f.failed = true
-	runtimeGoexit()
+	runtime.Goexit() // as testing.T.FailNow does
 }
