@@ -25,7 +25,7 @@
 // Commit runs in this order; the comment on each step says what a crash (SIGKILL or power
 // loss) just after it leaves, and what the next Open does:
 //
-//  1. fsync every file and directory of the staged tree, then the staging and machines
+//  1. make the staged tree durable (syncfs: one flush of the filesystem), then fsync the staging and machines
 //     directories. Crash: <name> untouched, the staging directory is removed by Open.
 //  2. write the intent {install, inode of the staged tree's root, the new Managed} into
 //     state.json (renameio, fsynced, then the .mms directory fsynced). Crash: as 1; Open sees

@@ -5,46 +5,39 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"slices"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mms-io/mms/machines/errs"
 )
 
-// syncTree fsyncs every regular file and directory under name inside root, directories after
-// their contents, then root itself. Anything but a regular file or a directory is refused: the
-// caller verified the tree, and a link or device here means it did not.
+// syncTree makes the tree under name inside root durable before it is swapped in. It first
+// checks that the tree holds only regular files and directories (the caller verified it, and a
+// link or device here means it did not), then flushes the whole filesystem once with syncfs(2):
+// one journal commit for the tree, where an fsync per file cost one each (2,000 files, 2,000
+// commits).
 func syncTree(root *os.Root, name string) error {
-	var dirs []string
 	err := fs.WalkDir(root.FS(), name, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		switch {
-		case d.IsDir():
-			dirs = append(dirs, p)
-			return nil
-		case d.Type().IsRegular():
-			f, err := root.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if err := f.Sync(); err != nil {
-				return fmt.Errorf("fsync %s: %w", path.Join(root.Name(), p), err)
-			}
-			return nil
-		default:
+		if !d.IsDir() && !d.Type().IsRegular() {
 			return fmt.Errorf("%w: %s is a %s, not a regular file or directory", errs.ErrUnsafeArchive, path.Join(root.Name(), p), d.Type())
 		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, d := range slices.Backward(dirs) {
-		if err := syncDir(root, d); err != nil {
-			return err
-		}
+	dir, err := root.Open(".")
+	if err != nil {
+		return err
 	}
-	return syncDir(root, ".")
+	defer dir.Close()
+	return withFd(dir, func(fd int) error {
+		if err := unix.Syncfs(fd); err != nil {
+			return fmt.Errorf("syncfs %s: %w", root.Name(), err)
+		}
+		return nil
+	})
 }
