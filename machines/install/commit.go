@@ -53,11 +53,9 @@ func (s *Store) Commit(st *Staging, m Managed) error {
 		return fail(fmt.Errorf("%w: %s is a %s, not a directory", errs.ErrUnsafeArchive, st.Path(), fi.Mode().Type()))
 	}
 	// 1. Make the new tree durable before anything can point at it (done unlocked: it is the
-	// slow part, and touches only this staging directory).
+	// slow part). syncTree flushes the whole filesystem, the staging and machines directories
+	// included, which sit on it.
 	if err := syncTree(stageDir, name); err != nil {
-		return fail(err)
-	}
-	if err := syncDir(s.root, "."); err != nil {
 		return fail(err)
 	}
 	step(stepCommitSynced)

@@ -25,8 +25,9 @@
 // Commit runs in this order; the comment on each step says what a crash (SIGKILL or power
 // loss) just after it leaves, and what the next Open does:
 //
-//  1. make the staged tree durable (syncfs: one flush of the filesystem), then fsync the staging and machines
-//     directories. Crash: <name> untouched, the staging directory is removed by Open.
+//  1. make the staged tree durable with one syncfs(2) of the filesystem, which holds the
+//     staging and machines directories too. Crash: <name> untouched, the staging directory
+//     is removed by Open.
 //  2. write the intent {install, inode of the staged tree's root, the new Managed} into
 //     state.json (renameio, fsynced, then the .mms directory fsynced). Crash: as 1; Open sees
 //     <name> does not carry that inode, drops the intent and keeps the old record entry.
