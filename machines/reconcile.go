@@ -21,15 +21,15 @@ func Reconcile(ctx context.Context, cfg Config, envelope []byte) *Report {
 		rep.Err = err
 		return rep
 	}
-	defer st.Close()
 	if last := st.Accepted(); last == nil || last.Digest != s.Digest {
-		if err := st.SetAccepted(spec.NewAccepted(s, cfg.Now())); err != nil {
-			rep.Err = err
-			return rep
-		}
+		// Written with the first change to the directory, or when the store closes.
+		st.NoteAccepted(spec.NewAccepted(s, cfg.Now()))
 	}
 	plan := MakePlan(s, st, cfg)
 	rep.Results = Apply(ctx, cfg, st, plan)
+	if err := st.Close(); err != nil {
+		cfg.Logger.Error("could not write the record of what mms manages", "dir", cfg.Dir, "error", err)
+	}
 	return rep
 }
 

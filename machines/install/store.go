@@ -229,6 +229,18 @@ func (s *Store) SetAccepted(a spec.Accepted) error {
 	return s.update(func(r *Record) error { r.Accepted = &a; return nil })
 }
 
+// NoteAccepted records a as the last specification accepted without writing the record at
+// once: it is written, durably, with the first change the store makes to the machines
+// directory (Commit and Remove write their intent first, Adopt its record), or by Flush or
+// Close when nothing changed. So a specification is never acted on before its acceptance is
+// on disk, and a reconcile that installs one machine writes the record twice, not three times.
+func (s *Store) NoteAccepted(a spec.Accepted) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rec.Accepted = &a
+	s.dirty = true
+}
+
 // ResetAccepted forgets the last specification accepted, so that the next one is judged as if
 // it were the first: the deliberate reset an operator asks for (after rotating keys, say),
 // never something mms does by itself. It writes the record now.
