@@ -117,7 +117,7 @@ func (s *Store) Commit(st *Staging, m Managed) error {
 	delete(rec.Pending, name)
 	rec.Machines[name] = m
 	s.rec = rec // the tree at <name> is the truth now, whether or not the write below succeeds
-	if err := s.save(rec); err != nil {
+	if err := s.saveResolving(rec); err != nil {
 		s.dirty = true
 		return fail(err)
 	}

@@ -37,8 +37,9 @@
 //     the new Managed, then removes the staging directory.
 //  4. fsync the machines directory, so the swap survives power loss. Crash: as 3 (before the
 //     fsync completes, a power loss may undo the swap; Open then sees the old inode, as in 2).
-//  5. write the record: the new Managed in place of the intent. Crash: as 3 without the
-//     intent to resolve.
+//  5. write the record: the new Managed in place of the intent (the file fsynced, the rename
+//     not: if a power loss undoes it, the intent is back and Open resolves it as in 3). Crash:
+//     as 3 without the intent to resolve.
 //  6. remove the staging directory, which now holds the old version. Crash: Open removes it.
 //
 // Remove follows the same pattern: intent {remove, inode of <name>}; rename <name> to

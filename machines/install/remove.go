@@ -69,7 +69,7 @@ func (s *Store) Remove(name string) error {
 	delete(rec.Machines, name)
 	delete(rec.Pending, name)
 	s.rec = rec
-	if err := s.save(rec); err != nil {
+	if err := s.saveResolving(rec); err != nil {
 		s.dirty = true
 		return fail(err)
 	}

@@ -127,14 +127,29 @@ func (s *Store) load() error {
 
 // save writes rec to state.json atomically and durably. It does not change s.rec.
 func (s *Store) save(rec Record) error {
+	if err := s.replaceRecord(rec); err != nil {
+		return err
+	}
+	if err := syncDir(s.state, "."); err != nil {
+		return fmt.Errorf("write %s: %w", s.statePath(), err)
+	}
+	return nil
+}
+
+// saveResolving writes rec, which resolves an intent already on disk, atomically but without
+// making the rename durable: if a power loss undoes it, state.json holds the intent again and
+// Open resolves it the same way, so the extra fsync of .mms buys nothing.
+func (s *Store) saveResolving(rec Record) error {
+	return s.replaceRecord(rec)
+}
+
+// replaceRecord writes rec to a temporary file, fsyncs it and renames it over state.json.
+func (s *Store) replaceRecord(rec Record) error {
 	data, err := rec.Encode()
 	if err != nil {
 		return fmt.Errorf("write %s: %w", s.statePath(), err)
 	}
 	if err := renameio.WriteFile(stateFileName, data, stateFileMode, renameio.WithRoot(s.state)); err != nil {
-		return fmt.Errorf("write %s: %w", s.statePath(), err)
-	}
-	if err := syncDir(s.state, "."); err != nil {
 		return fmt.Errorf("write %s: %w", s.statePath(), err)
 	}
 	return nil
