@@ -13,8 +13,10 @@ const (
 	DefaultInterval = time.Minute
 	// DefaultMinBackoff is the first wait before re-creating a broken watch.
 	DefaultMinBackoff = 500 * time.Millisecond
-	// DefaultMaxBackoff caps the wait between attempts to re-create a watch.
-	DefaultMaxBackoff = 30 * time.Second
+	// DefaultMaxBackoff caps the wait between attempts to re-create a watch: short enough that
+	// a node whose stream leader died is back within seconds of the election (a 30s cap left
+	// nodes 16s behind in a 300-node failover), jittered so that a fleet does not retry at once.
+	DefaultMaxBackoff = 5 * time.Second
 	// DefaultRequestTimeout bounds each request a Watcher makes (bucket lookup, Get, watch creation).
 	DefaultRequestTimeout = 10 * time.Second
 )
