@@ -2,6 +2,7 @@ package kvspec
 
 import (
 	"context"
+	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/internal/testwait"
 	"sync/atomic"
 	"testing"
@@ -177,15 +178,7 @@ func TestWatcherRecovers(t *testing.T) {
 		if u := next(t, ch, waitFor); string(u.Value) != "before" {
 			t.Fatalf("got %+v", u)
 		}
-		if err := srv.Restart(); err != nil {
-			t.Fatal(err)
-		}
-		var rev uint64
-		testwait.Eventually(t, 10*time.Second, "put after restart", func() bool {
-			r, err := Put(testCtx(t, time.Second), js, "b", "spec", []byte("after"), BucketConfig{})
-			rev = r
-			return err == nil
-		})
+		rev := restartAndPut(t, srv, js, "after")
 		u := next(t, ch, 10*time.Second)
 		if string(u.Value) != "after" || u.Revision != rev {
 			t.Fatalf("got %+v, want after at %d", u, rev)
@@ -208,15 +201,7 @@ func TestWatcherRecovers(t *testing.T) {
 		if u := next(t, ch, waitFor); string(u.Value) != "before" {
 			t.Fatalf("got %+v", u)
 		}
-		if err := srv.Restart(); err != nil {
-			t.Fatal(err)
-		}
-		var rev uint64
-		testwait.Eventually(t, 10*time.Second, "put after restart", func() bool {
-			r, err := Put(testCtx(t, time.Second), js, "b", "spec", []byte("after"), BucketConfig{})
-			rev = r
-			return err == nil
-		})
+		rev := restartAndPut(t, srv, js, "after")
 		if u := next(t, ch, waitFor); string(u.Value) != "after" || u.Revision != rev {
 			t.Fatalf("got %+v, want after at %d", u, rev)
 		}
@@ -323,4 +308,20 @@ func TestWatcherBucketLife(t *testing.T) {
 			t.Fatalf("got %+v, want reborn at revision 1", u)
 		}
 	})
+}
+
+// restartAndPut restarts srv on its port and store, then puts value at b/spec as soon as the
+// server takes it, and returns the revision.
+func restartAndPut(t *testing.T, srv *embednats.Server, js jetstream.JetStream, value string) uint64 {
+	t.Helper()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	var rev uint64
+	testwait.Eventually(t, 10*time.Second, "put after restart", func() bool {
+		r, err := Put(testCtx(t, time.Second), js, "b", "spec", []byte(value), BucketConfig{})
+		rev = r
+		return err == nil
+	})
+	return rev
 }
