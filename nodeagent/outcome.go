@@ -20,6 +20,8 @@ const (
 	// TriggerFallback is the periodic reconcile of the last accepted revision, run when the
 	// newest one is refused.
 	TriggerFallback Trigger = "interval, last accepted specification"
+	// TriggerApply is a one-shot reconcile by mms apply, of a specification from a file.
+	TriggerApply Trigger = "mms apply"
 )
 
 // Outcome is one reconcile a Loop ran.

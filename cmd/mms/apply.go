@@ -11,6 +11,7 @@ import (
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/nodeagent"
 )
 
 func init() { registerCommand(configureApply) }
@@ -51,6 +52,10 @@ func (c *applyCommand) run() error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		rep = machines.Reconcile(ctx, cfg, data)
+		// What mms status shows as the last outcome; a hint, so a failure to write it is only logged.
+		if err := nodeagent.WriteLastReport(cfg.Dir, nodeagent.Outcome{Trigger: nodeagent.TriggerApply, Report: rep}); err != nil {
+			cfg.Logger.Warn("could not save the outcome for mms status", "error", err)
+		}
 	}
 	if rep.Err != nil {
 		return fmt.Errorf("apply %s to %s: %w", c.file, cfg.Dir, rep.Err)

@@ -15,6 +15,7 @@ import (
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/nodeagent"
 )
 
 // stateFile is the install record of a machines directory.
@@ -95,7 +96,11 @@ func (c *statusCommand) printLast(w io.Writer) error {
 	if !ok {
 		return nil
 	}
-	fmt.Fprintf(w, "\nLast reconcile by mms agent: %s, revision %d (%s), took %s\n", lr.At.Format(time.RFC3339), lr.Revision, lr.Trigger, lr.Duration.Round(time.Millisecond))
+	from := fmt.Sprintf("revision %d", lr.Revision)
+	if lr.Trigger == string(nodeagent.TriggerApply) {
+		from = "a specification file"
+	}
+	fmt.Fprintf(w, "\nLast reconcile: %s, %s (%s), took %s\n", lr.At.Format(time.RFC3339), from, lr.Trigger, lr.Duration.Round(time.Millisecond))
 	if lr.Refused != "" {
 		fmt.Fprintf(w, "  specification REFUSED, nothing changed: %s\n", lr.Refused)
 		return nil

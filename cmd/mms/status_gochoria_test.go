@@ -40,3 +40,17 @@ func TestStatusShowsGoChoriaManagers(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusShowsTheLastApply(t *testing.T) {
+	dir, machinesDir := t.TempDir(), t.TempDir()
+	pub, priv := keyPair(t, dir)
+	writeFile(t, dir, "machines.json", "[]")
+	writeFile(t, dir, "spec.json", mms(t, dir, "pack", "machines.json", priv).stdout)
+	if r := mms(t, dir, "apply", "spec.json", "--dir", machinesDir, "--public-key", pub); r.code != 0 {
+		t.Fatalf("apply: %+v", r)
+	}
+	r := mms(t, dir, "status", "--dir", machinesDir)
+	if r.code != 0 || !strings.Contains(r.stdout, "Last reconcile: ") || !strings.Contains(r.stdout, "a specification file (mms apply)") {
+		t.Fatalf("status after apply: %+v", r)
+	}
+}
