@@ -52,9 +52,13 @@ func (c *applyCommand) run() error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		rep = machines.Reconcile(ctx, cfg, data)
-		// What mms status shows as the last outcome; a hint, so a failure to write it is only logged.
-		if err := nodeagent.WriteLastReport(cfg.Dir, nodeagent.Outcome{Trigger: nodeagent.TriggerApply, Report: rep}); err != nil {
-			cfg.Logger.Warn("could not save the outcome for mms status", "error", err)
+		// What mms status shows as the last outcome, a hint (a failure to write it is only
+		// logged). A refused specification changes nothing on disk, not even this; its reason
+		// is what this command prints.
+		if rep.Err == nil {
+			if err := nodeagent.WriteLastReport(cfg.Dir, nodeagent.Outcome{Trigger: nodeagent.TriggerApply, Report: rep}); err != nil {
+				cfg.Logger.Warn("could not save the outcome for mms status", "error", err)
+			}
 		}
 	}
 	if rep.Err != nil {
