@@ -121,7 +121,7 @@ func (a *applier) retire(plan *Plan, results []Result, indexes []int) {
 		if failed[step.Entry.Name] {
 			r.Err = fmt.Errorf("retire %s: kept, because %s did not complete", step.Name, step.Entry.Name)
 		} else {
-			r.Err = retireGoChoriaManager(a.st.Dir(), step.Entry.Name)
+			r.Err = retireGoChoriaManager(a.st, step.Entry.Name)
 		}
 		if r.Err != nil {
 			r.Reason = r.Err.Error()

@@ -2,6 +2,7 @@ package machines
 
 import (
 	"errors"
+	"github.com/mms-io/mms/machines/install"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,16 +150,27 @@ func TestFindGoChoriaManager(t *testing.T) {
 	})
 }
 
+// retire runs retireGoChoriaManager through a store of dir, as Apply does.
+func retire(t *testing.T, dir, machine string) error {
+	t.Helper()
+	st, err := install.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	return retireGoChoriaManager(st, machine)
+}
+
 func TestRetireGoChoriaManager(t *testing.T) {
 	t.Run("renames the manager away and deletes it", func(t *testing.T) {
 		dir := t.TempDir()
 		writeManager(t, dir, "web", goChoriaRendering{"machineswatcher", "web", dir, "http://x/w.tgz", sumA, sumB}.render(t))
-		if err := retireGoChoriaManager(dir, "web"); err != nil {
+		if err := retire(t, dir, "web"); err != nil {
 			t.Fatal(err)
 		}
 		entries, _ := os.ReadDir(dir)
-		if len(entries) != 0 {
-			t.Fatalf("left %v", entries)
+		if len(entries) != 1 || entries[0].Name() != ".mms" {
+			t.Fatalf("left %v besides mms's own state", entries)
 		}
 	})
 	t.Run("never follows a symlink planted in place of the manager after the plan", func(t *testing.T) {
@@ -167,7 +179,7 @@ func TestRetireGoChoriaManager(t *testing.T) {
 		if err := os.Symlink(mdir, filepath.Join(dir, "mm_web")); err != nil {
 			t.Fatal(err)
 		}
-		if err := retireGoChoriaManager(dir, "web"); !errors.Is(err, ErrNotGoChoriaManager) {
+		if err := retire(t, dir, "web"); !errors.Is(err, ErrNotGoChoriaManager) {
 			t.Fatalf("got %v", err)
 		}
 		if !exists(filepath.Join(mdir, "machine.yaml")) || !exists(filepath.Join(dir, "mm_web")) {
@@ -178,7 +190,7 @@ func TestRetireGoChoriaManager(t *testing.T) {
 		dir := t.TempDir()
 		mdir := writeManager(t, dir, "web", goChoriaRendering{"machineswatcher", "web", dir, "http://x/w.tgz", sumA, sumB}.render(t))
 		os.WriteFile(filepath.Join(mdir, "extra"), nil, 0o600)
-		if err := retireGoChoriaManager(dir, "web"); !errors.Is(err, ErrNotGoChoriaManager) {
+		if err := retire(t, dir, "web"); !errors.Is(err, ErrNotGoChoriaManager) {
 			t.Fatalf("got %v", err)
 		}
 		if !exists(filepath.Join(mdir, "machine.yaml")) {
@@ -186,7 +198,7 @@ func TestRetireGoChoriaManager(t *testing.T) {
 		}
 	})
 	t.Run("is done when the manager is already gone", func(t *testing.T) {
-		if err := retireGoChoriaManager(t.TempDir(), "web"); err != nil {
+		if err := retire(t, t.TempDir(), "web"); err != nil {
 			t.Fatal(err)
 		}
 	})
