@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"math/rand/v2"
+	"github.com/mms-io/mms/internal/backoff"
 	"strings"
 	"sync"
 	"time"
@@ -108,13 +108,7 @@ func (m *RetryMemory) record(ctx context.Context, step Step, err error, now time
 
 // wait is the jittered wait after the given number of consecutive failures (1 or more).
 func (p RetryPolicy) wait(failures int) time.Duration {
-	d := p.Min
-	for i := 1; i < failures && d < p.Max; i++ {
-		d *= 2
-	}
-	d = min(d, p.Max)
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return backoff.Jittered(failures-1, p.Min, p.Max)
 }
 
 // fingerprint identifies an entry as far as downloading it goes; the password enters only

@@ -5,21 +5,16 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"math/rand/v2"
+	jitter "github.com/mms-io/mms/internal/backoff"
 	"net"
 	"time"
 )
 
 // backoff is the wait before retry number attempt (1 for the first retry): base doubled for
-// each earlier retry, capped at MaxRetryDelay, then drawn at random from its upper half, so
-// that nodes which failed together do not retry together.
+// each earlier retry, capped at MaxRetryDelay, and jittered, so that nodes which failed
+// together do not retry together.
 func backoff(base time.Duration, attempt int) time.Duration {
-	d := MaxRetryDelay
-	if shift := attempt - 1; shift < 32 && base < MaxRetryDelay>>shift {
-		d = base << shift
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return jitter.Jittered(attempt-1, base, MaxRetryDelay)
 }
 
 // sleep waits d or until ctx ends, whichever comes first, and returns ctx's error if it ended.
