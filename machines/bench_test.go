@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/mms-io/mms/internal/memo"
 	"testing"
 	"time"
 
@@ -46,9 +47,7 @@ func BenchmarkCheckSpec1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		compiledMatchers.Lock()
-		compiledMatchers.m = map[matcherKey]compiled{} // a new spec: nothing cached
-		compiledMatchers.Unlock()
+		compiledMatchers = memo.New[matcherKey, compiled](maxCachedMatchers) // a new spec: nothing cached
 		matcherCache{}.compileAll(s.Entries)
 		if _, err := (matcherCache{}).compile(s.Entries[999].Match); err != nil {
 			b.Fatal(err)

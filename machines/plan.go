@@ -3,6 +3,7 @@ package machines
 import (
 	"errors"
 	"fmt"
+	"github.com/mms-io/mms/internal/memo"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -90,10 +91,7 @@ type matcherCache struct {
 // maxCachedMatchers bounds the cache; past it the cache starts over.
 const maxCachedMatchers = 8192
 
-var compiledMatchers = struct {
-	sync.Mutex
-	m map[matcherKey]compiled
-}{m: map[matcherKey]compiled{}}
+var compiledMatchers = memo.New[matcherKey, compiled](maxCachedMatchers)
 
 // matcherKey identifies one compiled matcher.
 type matcherKey struct {
@@ -109,20 +107,12 @@ type compiled struct {
 // compile returns the compiled matcher for expression, compiling it the first time.
 func (mc matcherCache) compile(expression string) (*match.Matcher, error) {
 	key := matcherKey{expression, mc.limits}
-	c := &compiledMatchers
-	c.Lock()
-	got, ok := c.m[key]
-	c.Unlock()
-	if ok {
+	if got, ok := compiledMatchers.Get(key); ok {
 		return got.m, got.err
 	}
+	var got compiled
 	got.m, got.err = match.CompileWithLimits(expression, mc.limits)
-	c.Lock()
-	if len(c.m) >= maxCachedMatchers {
-		c.m = map[matcherKey]compiled{}
-	}
-	c.m[key] = got
-	c.Unlock()
+	compiledMatchers.Put(key, got)
 	return got.m, got.err
 }
 

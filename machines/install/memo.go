@@ -1,8 +1,8 @@
 package install
 
 import (
+	"github.com/mms-io/mms/internal/memo"
 	"io/fs"
-	"sync"
 	"time"
 
 	"github.com/mms-io/mms/machines/sums"
@@ -21,10 +21,7 @@ var clock = time.Now
 // maxRemembered bounds the directories remembered; past it the memory starts over.
 const maxRemembered = 64
 
-var remembered = struct {
-	sync.Mutex
-	m map[string]rememberedRecord
-}{m: map[string]rememberedRecord{}}
+var remembered = memo.New[string, rememberedRecord](maxRemembered)
 
 type rememberedRecord struct {
 	stamp sums.Stamp
@@ -39,9 +36,7 @@ func recall(path string, st sums.Stamp) (Record, bool) {
 	if st.Inode == 0 {
 		return Record{}, false
 	}
-	remembered.Lock()
-	defer remembered.Unlock()
-	r, ok := remembered.m[path]
+	r, ok := remembered.Get(path)
 	if !ok || r.stamp != st {
 		return Record{}, false
 	}
@@ -50,14 +45,9 @@ func recall(path string, st sums.Stamp) (Record, bool) {
 
 // remember keeps a copy of rec, read at readAt from the state.json whose stamp is st.
 func remember(path string, st sums.Stamp, rec Record, readAt time.Time) {
-	remembered.Lock()
-	defer remembered.Unlock()
 	if st.Inode == 0 || readAt.UnixNano()-st.ChangeNs < int64(sums.RacyWindow) {
-		delete(remembered.m, path)
+		remembered.Delete(path)
 		return
 	}
-	if len(remembered.m) >= maxRemembered {
-		remembered.m = map[string]rememberedRecord{}
-	}
-	remembered.m[path] = rememberedRecord{stamp: st, rec: rec.clone()}
+	remembered.Put(path, rememberedRecord{stamp: st, rec: rec.clone()})
 }

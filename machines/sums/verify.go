@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mms-io/mms/internal/memo"
 	"io"
 	"io/fs"
 	"os"
@@ -91,7 +92,7 @@ func loadSums(r *os.Root, root, want string, cache Cache, full bool) (Sums, Stam
 	cur := NewStamp(fi, want)
 	key := parsedKey{root: root, stamp: cur}
 	if old, ok := cache[FileName]; ok && !full && old.SHA256 == want && sameFile(old, cur) {
-		if list, ok := parsed.get(key); ok {
+		if list, ok := parsed.Get(key); ok {
 			return list, old, nil
 		}
 	}
@@ -111,7 +112,7 @@ func loadSums(r *os.Root, root, want string, cache Cache, full bool) (Sums, Stam
 	if start.UnixNano()-cur.ChangeNs < int64(RacyWindow) {
 		return list, Stamp{}, nil
 	}
-	parsed.put(key, list)
+	parsed.Put(key, list)
 	return list, cur, nil
 }
 
@@ -126,28 +127,7 @@ type parsedKey struct {
 const maxParsed = 4096
 
 // parsed remembers the SHA256SUMS files this process verified and parsed.
-var parsed = parsedSums{m: map[parsedKey]Sums{}}
-
-type parsedSums struct {
-	mu sync.Mutex
-	m  map[parsedKey]Sums
-}
-
-func (p *parsedSums) get(k parsedKey) (Sums, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s, ok := p.m[k]
-	return s, ok
-}
-
-func (p *parsedSums) put(k parsedKey, s Sums) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.m) >= maxParsed {
-		p.m = map[parsedKey]Sums{}
-	}
-	p.m[k] = s
-}
+var parsed = memo.New[parsedKey, Sums](maxParsed)
 
 type verifier struct {
 	root  *os.Root
