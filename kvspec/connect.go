@@ -80,6 +80,9 @@ func LogEvents(log *slog.Logger) nats.Option {
 	}
 	return func(o *nats.Options) error {
 		o.DisconnectedErrCB = func(nc *nats.Conn, err error) {
+			if err == nil {
+				return // a clean close, which ClosedCB reports
+			}
 			log.Warn("NATS disconnected", "error", err)
 		}
 		o.ReconnectedCB = func(nc *nats.Conn) {
