@@ -1,9 +1,11 @@
 package sums
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
@@ -13,24 +15,27 @@ import (
 // [size, mtime_ns, ctime_ns, inode, "sha256"], keyed by path.
 
 // MarshalJSON writes the cache as {"path": [size, mtime_ns, ctime_ns, inode, "sha256"], ...},
-// paths sorted.
+// paths sorted. A stamp whose path or hash is not valid UTF-8 cannot travel in JSON and is left
+// out: its file is hashed again next time.
 func (c Cache) MarshalJSON() ([]byte, error) {
 	if c == nil {
 		return []byte("null"), nil
 	}
 	paths := make([]string, 0, len(c))
-	for p := range c {
-		paths = append(paths, p)
+	for p, st := range c {
+		if utf8.ValidString(p) && utf8.ValidString(st.SHA256) {
+			paths = append(paths, p)
+		}
 	}
 	sort.Strings(paths)
-	out := make([]byte, 0, len(c)*128)
+	out := make([]byte, 0, len(paths)*128)
 	out = append(out, '{')
 	for i, p := range paths {
 		s := c[p]
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = strconv.AppendQuote(out, p)
+		out = appendJSONString(out, p)
 		out = append(out, ":["...)
 		out = strconv.AppendInt(out, s.Size, 10)
 		out = append(out, ',')
@@ -40,10 +45,16 @@ func (c Cache) MarshalJSON() ([]byte, error) {
 		out = append(out, ',')
 		out = strconv.AppendUint(out, s.Inode, 10)
 		out = append(out, ',')
-		out = strconv.AppendQuote(out, s.SHA256)
+		out = appendJSONString(out, s.SHA256)
 		out = append(out, ']')
 	}
 	return append(out, '}'), nil
+}
+
+// appendJSONString appends s, valid UTF-8, as a JSON string.
+func appendJSONString(out []byte, s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return append(out, b...)
 }
 
 // UnmarshalJSON reads what MarshalJSON writes, refusing anything else.
