@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,19 +60,8 @@ func (f *fixture) envelope(key ed25519.PrivateKey, entries ...spec.Entry) []byte
 	if len(key) == 0 {
 		key = nil
 	}
-	if entries == nil {
-		entries = []spec.Entry{}
-	}
-	data, err := json.Marshal(entries)
-	if err != nil {
-		f.t.Fatal(err)
-	}
 	f.ver++
-	env, _, err := spec.Pack(data, spec.PackOptions{Format: 2, Version: f.ver, Issued: f.issued, Key: key})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return env
+	return testarchive.Envelope(f.t, key, f.ver, f.issued, entries...)
 }
 
 func (f *fixture) config() Config {

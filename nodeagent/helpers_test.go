@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -79,18 +78,8 @@ func (f *fixture) put(priv ed25519.PrivateKey, entries ...spec.Entry) uint64 {
 	if priv == nil {
 		priv = f.priv
 	}
-	if entries == nil {
-		entries = []spec.Entry{}
-	}
-	data, err := json.Marshal(entries)
-	if err != nil {
-		f.t.Fatal(err)
-	}
 	f.ver++
-	env, _, err := spec.Pack(data, spec.PackOptions{Format: 2, Version: f.ver, Issued: time.Now().Add(-time.Minute), Key: priv})
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	env := testarchive.Envelope(f.t, priv, f.ver, time.Now().Add(-time.Minute), entries...)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
 	rev, err := kvspec.Put(ctx, f.js, bucket, key, env, kvspec.BucketConfig{})

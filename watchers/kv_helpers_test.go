@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -331,19 +330,8 @@ func (s *specs) entry(name, version string) spec.Entry {
 // envelope packs entries as the next v2 version, signed with key.
 func (s *specs) envelope(key ed25519.PrivateKey, entries ...spec.Entry) []byte {
 	s.t.Helper()
-	if entries == nil {
-		entries = []spec.Entry{}
-	}
-	data, err := json.Marshal(entries)
-	if err != nil {
-		s.t.Fatal(err)
-	}
 	s.ver++
-	env, _, err := spec.Pack(data, spec.PackOptions{Format: 2, Version: s.ver, Issued: time.Now().Add(-time.Minute), Key: key})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return env
+	return testarchive.Envelope(s.t, key, s.ver, time.Now().Add(-time.Minute), entries...)
 }
 
 // installedVersion returns the version.txt of machine name in dir, "" when it is not there.
