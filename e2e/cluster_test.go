@@ -150,36 +150,44 @@ func (c *cluster) restartBroker() {
 func (c *cluster) startNode(ns nodeSpec) *node {
 	t := c.t
 	t.Helper()
-	id, err := c.pki.issue(ns.identity)
+	n, lines := c.prepareNode(t, ns.identity, ns.facts)
+	writeConfig(t, n.conf, lines)
+	n.proc = startProc(t, ns.identity, n.log+".out", nil, choriaBin, "server", "run", "--config", n.conf)
+	c.nodes[ns.identity] = n
+	return n
+}
+
+// prepareNode issues identity's certificate, makes its directories and facts file, and returns
+// the node and its configuration lines, for a `choria server` of this cluster.
+func (c *cluster) prepareNode(t *testing.T, identity, facts string) (*node, []string) {
+	t.Helper()
+	id, err := c.pki.issue(identity)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := mkdir(t, c.dir, ns.identity)
+	dir := mkdir(t, c.dir, identity)
 	n := &node{
-		identity: ns.identity,
+		identity: identity,
 		dir:      dir,
 		machines: mkdir(t, dir, "machines"),
 		conf:     filepath.Join(dir, "server.conf"),
 		log:      filepath.Join(dir, "choria.log"),
 	}
-	facts := filepath.Join(dir, "facts.json")
-	if err := os.WriteFile(facts, []byte(ns.facts), 0o600); err != nil {
+	factsFile := filepath.Join(dir, "facts.json")
+	if err := os.WriteFile(factsFile, []byte(facts), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	writeConfig(t, n.conf, c.securityLines(id), []string{
+	return n, append(c.securityLines(id), []string{
 		"logfile = " + n.log,
 		"loglevel = debug",
 		"plugin.choria.middleware_hosts = " + c.url(),
 		"plugin.choria.machine.store = " + n.machines,
 		"plugin.choria.machine.signing_key = " + c.signingKey,
-		"plugin.yaml = " + facts,
+		"plugin.yaml = " + factsFile,
 		"classesfile = " + filepath.Join(dir, "classes.txt"),
 		"rpcauthorization = false",
 		"plugin.choria.stats_port = 0",
-	})
-	n.proc = startProc(t, ns.identity, n.log+".out", nil, choriaBin, "server", "run", "--config", n.conf)
-	c.nodes[ns.identity] = n
-	return n
+	}...)
 }
 
 // writeConfig writes a Choria configuration file.

@@ -160,27 +160,7 @@ type migrateNode struct {
 // plus extra, and keeps the configuration without extra for the restart.
 func (c *cluster) startMigrateNode(t *testing.T, bin, identity string, extra []string) *migrateNode {
 	t.Helper()
-	id, err := c.pki.issue(identity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := mkdir(t, c.dir, identity)
-	n := &node{identity: identity, dir: dir, machines: mkdir(t, dir, "machines"), conf: filepath.Join(dir, "server.conf"), log: filepath.Join(dir, "choria.log")}
-	facts := filepath.Join(dir, "facts.json")
-	if err := os.WriteFile(facts, []byte(`{}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	lines := append(c.securityLines(id), []string{
-		"logfile = " + n.log,
-		"loglevel = debug",
-		"plugin.choria.middleware_hosts = " + c.url(),
-		"plugin.choria.machine.store = " + n.machines,
-		"plugin.choria.machine.signing_key = " + c.signingKey,
-		"plugin.yaml = " + facts,
-		"classesfile = " + filepath.Join(dir, "classes.txt"),
-		"rpcauthorization = false",
-		"plugin.choria.stats_port = 0",
-	}...)
+	n, lines := c.prepareNode(t, identity, `{}`)
 	writeConfig(t, n.conf, lines, extra)
 	n.proc = startProc(t, identity, n.log+".out", nil, bin, "server", "run", "--config", n.conf)
 	return &migrateNode{node: n, lines: lines}
