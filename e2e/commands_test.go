@@ -32,9 +32,10 @@ func runCmd(stdin []byte, bin string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// choria runs the choria CLI as the operator, with the client configuration.
+// choria runs the operator's choria CLI (go-choria v0.29.4's stock build) with the client
+// configuration.
 func (c *cluster) choria(stdin []byte, args ...string) (string, error) {
-	return runCmd(stdin, choriaBin, append(args, "--config", c.clientConf)...)
+	return runCmd(stdin, operatorBin, append(args, "--config", c.clientConf)...)
 }
 
 // mustChoria is choria that fails the test on error.

@@ -51,6 +51,10 @@ func TestOperatorFleet(t *testing.T) {
 	all := []string{web1, web2, db1}
 	webs := []string{web1, web2}
 	events := c.watchNotifications()
+	// The operator follows the fleet with their own stock `choria machine watch`, started well
+	// before the first publish so that it has subscribed by then.
+	watchLog := filepath.Join(c.dir, "machine-watch.log")
+	startProc(t, "choria machine watch", watchLog, nil, operatorBin, "machine", "watch", "--watchers", "--type", "machines", "--identity", web1, "--config", c.clientConf)
 	c.mustChoria(nil, "kv", "add", "MACHINES", "--max-value-size", "1048576")
 
 	// Versions only grow; each step takes the next.
@@ -115,6 +119,13 @@ func TestOperatorFleet(t *testing.T) {
 
 	step(t, "2. a new version replaces the old one and its files are gone", func(t *testing.T) {
 		started, _ := c.put(pack(t, trusted, next(), helloV2.with("match", webOnly)))
+		defer func() {
+			waitFor(t, applyTimeout, "the stock choria machine watch to show web1's update", func() (bool, string) {
+				out := tail(watchLog, 50)
+				return strings.Contains(out, web1+" "+manager+"#machines machines: hello, handmade") || strings.Contains(out, web1+" "+manager+"#machines machines: hello") &&
+					strings.Contains(out, "previous: changed"), out
+			})
+		}()
 		latencies = append(latencies, installedEverywhere(t, webs, "hello", "2.0.0", started))
 		for _, id := range webs {
 			dir := c.nodes[id].machineDir("hello")

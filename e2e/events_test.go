@@ -24,13 +24,15 @@ type notification struct {
 	SpecVersion int64  `json:"spec_version"`
 	Signed      bool   `json:"signed"`
 	Error       string `json:"error"`
-	Machines    []struct {
+	Outcomes    []struct {
 		Name   string `json:"name"`
 		Action string `json:"action"`
 		Reason string `json:"reason"`
 		Error  string `json:"error"`
 		Failed bool   `json:"failed"`
-	} `json:"machines"`
+	} `json:"outcomes"`
+	// Machines names the machines mms manages, as go-choria's notification does.
+	Machines []string `json:"machines"`
 
 	received time.Time
 	raw      string
@@ -41,7 +43,7 @@ func (n notification) String() string { return n.raw }
 
 // forMachine tells what the notification says about one machine, "" when it says nothing.
 func (n notification) forMachine(name string) string {
-	for _, m := range n.Machines {
+	for _, m := range n.Outcomes {
 		if m.Name == name {
 			return strings.TrimSpace(fmt.Sprintf("%s failed=%v %s %s", m.Action, m.Failed, m.Reason, m.Error))
 		}

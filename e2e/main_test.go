@@ -8,12 +8,22 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mms-io/mms/internal/peer"
 )
 
-// Binaries built once per run from the working tree, by TestMain.
+// Binaries built once per run by TestMain: ours from the working tree, and the peers.
 var (
+	// choriaBin is this project's node binary (cmd/choria): server and broker.
 	choriaBin string
-	mmsBin    string
+	// mmsBin is this project's mms.
+	mmsBin string
+	// operatorBin is go-choria v0.29.4's stock choria, the operator's CLI (kv, req, machine
+	// watch) against the v0.30.2 broker and servers, as in a fleet in the middle of an upgrade;
+	// it is also the v0.29.4 node of the migration tests.
+	operatorBin string
+	// stock030Bin is a stock go-choria v0.30.2 node, for migration from its plugins manager.
+	stock030Bin string
 )
 
 func TestMain(m *testing.M) {
@@ -48,6 +58,19 @@ func run(m *testing.M) int {
 			return 1
 		}
 		fmt.Fprintf(os.Stderr, "e2e: built %s in %.1fs\n", b.pkg, time.Since(started).Seconds())
+	}
+	for _, p := range []struct {
+		bin  *string
+		prog peer.Program
+	}{{&operatorBin, peer.Choria029}, {&stock030Bin, peer.Choria030}} {
+		started := time.Now()
+		bin, err := peer.BuildBinary(p.prog, dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		*p.bin = bin
+		fmt.Fprintf(os.Stderr, "e2e: built the peer %s in %.1fs\n", p.prog.Name, time.Since(started).Seconds())
 	}
 	return m.Run()
 }

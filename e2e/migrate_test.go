@@ -29,12 +29,11 @@ func webMachine(marker string) map[string]string {
 	}
 }
 
-// TestMigrateFromGoChoria runs a node on a stock go-choria v0.29.4 build until one of its
-// managers has deployed a machine, restarts it on this project's choria with the same
+// TestMigrateFromGoChoria runs a node on a stock go-choria build (v0.29.4 or v0.30.2) until one
+// of its managers has deployed a machine, restarts it on this project's choria with the same
 // machines directory, and checks that mms takes the machine over without downloading it,
 // removes go-choria's mm_ manager directory, and applies a later update.
 func TestMigrateFromGoChoria(t *testing.T) {
-	stock := buildStockChoria(t)
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -63,17 +62,31 @@ func TestMigrateFromGoChoria(t *testing.T) {
 		return f
 	}
 
+	// pluginsPack packs the entries with the operator's `choria machine plugins pack`; both
+	// releases write the same envelope.
+	pluginsPack := func(t *testing.T, file string) string {
+		out, err := runCmd(nil, operatorBin, "machine", "plugins", "pack", file, hex.EncodeToString(priv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	pluginsManager := []string{"plugin.machines.download = true", "plugin.machines.signing_key = " + hex.EncodeToString(pub)}
+
 	scenarios := []struct {
 		name     string
 		identity string
+		// stock is the go-choria node the fleet ran before mms.
+		stock string
 		// stockLines configure the go-choria manager; pack makes its spec, put publishes it.
 		stockLines []string
 		pack       func(t *testing.T, file string) string
 		put        []string
 	}{
 		{
-			name:     "from go-choria's machines watcher",
+			name:     "from go-choria v0.29.4's machines watcher",
 			identity: "one.e2e",
+			stock:    operatorBin,
 			pack: func(t *testing.T, file string) string {
 				// mms pack --format v1 is byte for byte what go-choria's mms pack prints.
 				return strings.TrimSpace(mms(t, nil, "pack", "--format", "v1", file, keyFile))
@@ -81,22 +94,25 @@ func TestMigrateFromGoChoria(t *testing.T) {
 			put: []string{"MACHINES", "spec"},
 		},
 		{
-			name:       "from go-choria's plugins manager",
+			name:       "from go-choria v0.29.4's plugins manager",
 			identity:   "two.e2e",
-			stockLines: []string{"plugin.machines.download = true", "plugin.machines.signing_key = " + hex.EncodeToString(pub)},
-			pack: func(t *testing.T, file string) string {
-				out, err := runCmd(nil, stock, "machine", "plugins", "pack", file, hex.EncodeToString(priv))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return strings.TrimSpace(out)
-			},
-			put: []string{"CHORIA_PLUGINS", "machines"},
+			stock:      operatorBin,
+			stockLines: pluginsManager,
+			pack:       pluginsPack,
+			put:        []string{"CHORIA_PLUGINS", "machines"}, // v0.29.4's default key
+		},
+		{
+			name:       "from go-choria v0.30.2's plugins manager",
+			identity:   "three.e2e",
+			stock:      stock030Bin,
+			stockLines: pluginsManager,
+			pack:       pluginsPack,
+			put:        []string{"CHORIA_PLUGINS", "plugins"}, // v0.30's default key
 		},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			n := c.startMigrateNode(t, stock, sc.identity, sc.stockLines)
+			n := c.startMigrateNode(t, sc.stock, sc.identity, sc.stockLines)
 			web := filepath.Join(n.machines, "web")
 			mmWeb := filepath.Join(n.machines, "mm_web")
 

@@ -3,8 +3,10 @@
 // signed specification in NATS KV bucket MACHINES, key machines, removing the machines it
 // installed that the specification no longer lists; in state MAINTENANCE nothing changes.
 //
-// An operator pauses a node with `choria machine transition machines_manager
-// enter_maintenance` and resumes it with `choria machine transition machines_manager resume`.
+// An operator pauses a node with `choria req choria_util machine_transition
+// name=machines_manager transition=enter_maintenance -I NODE` and resumes it with
+// `transition=resume` (neither go-choria v0.29.4 nor v0.30.2 has a `choria machine transition`
+// command; the choria_util agent's machine_transition action is how both fire a transition).
 //
 // The key that signs the specification is best compiled in:
 //

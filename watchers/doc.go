@@ -1,6 +1,8 @@
 // Package watchers is the Choria watcher plugin of type `machines`: it adapts a Choria
-// autonomous agent (a go-choria v0.29.4 model.Machine) to the mms core, which decides and
-// carries out what a signed specification asks of this node's machines directory.
+// autonomous agent (a go-choria v0.30 model.Machine) to the mms core, which decides and
+// carries out what a signed specification asks of this node's machines directory. It takes
+// go-choria v0.30's watcher constructor, so a machine.yaml may make it wait for other
+// machines' states (foreign_state_required), which the framework checks before each reconcile.
 //
 // The watcher takes the specification envelope either from machine data (`data_item`, filled
 // by Choria's `kv` watcher, as go-choria v0.29.4 did) or straight from a NATS KV key
@@ -20,6 +22,7 @@
 // watcher accepts unsigned specifications, as v0.29.4 did, and says so in every notification.
 //
 // Every reconcile publishes a StateNotification (CloudEvent type
-// io.choria.machine.watcher.machines.v1.state) and updates Prometheus metrics in the default
-// registry, which Choria exposes on its statistics port.
+// io.choria.machine.watcher.machines.v1.state, readable as go-choria's own machines watcher
+// notification by a stock `choria machine watch`) and updates Prometheus metrics in the
+// default registry, which Choria exposes on its statistics port.
 package watchers

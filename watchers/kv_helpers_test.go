@@ -19,12 +19,14 @@ import (
 	"github.com/choria-io/go-choria/aagent/model"
 	aawatchers "github.com/choria-io/go-choria/aagent/watchers"
 	"github.com/choria-io/go-choria/aagent/watchers/kvwatcher"
+	"github.com/choria-io/go-choria/aagent/watchers/timerwatcher"
 	"github.com/choria-io/go-choria/choria"
 	"github.com/choria-io/go-choria/config"
 	"github.com/choria-io/go-choria/inter"
 	"github.com/choria-io/go-choria/srvcache"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"gopkg.in/yaml.v3"
 
 	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/internal/testarchive"
@@ -47,7 +49,7 @@ const pollEvery = 10 * time.Millisecond
 // registerPlugins registers the machines watcher and go-choria's kv watcher with go-choria's
 // watcher manager, once per test binary, as a choria binary does at start.
 var registerPlugins = sync.OnceValue(func() error {
-	for _, p := range []interface{ PluginInstance() any }{ChoriaPlugin(), kvwatcher.ChoriaPlugin()} {
+	for _, p := range []interface{ PluginInstance() any }{ChoriaPlugin(), kvwatcher.ChoriaPlugin(), timerwatcher.ChoriaPlugin()} {
 		c, ok := p.PluginInstance().(model.WatcherConstructor)
 		if !ok {
 			return errors.New("watcher plugin is not a model.WatcherConstructor")
@@ -166,6 +168,20 @@ type node struct {
 
 func startNode(t *testing.T, def string, conn inter.Connector, signer string) *node {
 	t.Helper()
+	dir := filepath.Join(t.TempDir(), "machines")
+	m, n, stop := startMachine(t, def, dir, func(m *machine.Machine) error {
+		m.SetSignerKey(signer)
+		return m.SetConnection(conn)
+	})
+	return &node{m: m, n: n, dir: dir, stop: stop}
+}
+
+// startMachine loads testdata/<def>/machine.yaml as the machine of its name in the machines
+// directory dir, lets setup configure it as Choria's host would, and starts it. It returns the
+// machine, the notifier that collects what it publishes, and a stop function the test's
+// cleanup also calls.
+func startMachine(t *testing.T, def, dir string, setup func(*machine.Machine) error) (*machine.Machine, *notifier, func()) {
+	t.Helper()
 	if err := registerPlugins(); err != nil {
 		t.Fatal(err)
 	}
@@ -173,8 +189,13 @@ func startNode(t *testing.T, def string, conn inter.Connector, signer string) *n
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "machines")
-	own := filepath.Join(dir, "machines_manager")
+	var head struct {
+		Name string `yaml:"name"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil || head.Name == "" {
+		t.Fatalf("testdata/%s/machine.yaml has no name: %v", def, err)
+	}
+	own := filepath.Join(dir, head.Name)
 	if err := os.MkdirAll(own, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -189,10 +210,11 @@ func startNode(t *testing.T, def string, conn inter.Connector, signer string) *n
 		t.Fatalf("load machine: %v", err)
 	}
 	m.SetIdentity(testIdentity)
-	m.SetSignerKey(signer)
-	if err := m.SetConnection(conn); err != nil {
-		cancel()
-		t.Fatal(err)
+	if setup != nil {
+		if err := setup(m); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
 	}
 	n := &notifier{t: t, states: make(chan *StateNotification, 100)}
 	m.RegisterNotifier(n)
@@ -213,7 +235,7 @@ func startNode(t *testing.T, def string, conn inter.Connector, signer string) *n
 		})
 	}
 	t.Cleanup(stop)
-	return &node{m: m, n: n, dir: dir, stop: stop}
+	return m, n, stop
 }
 
 // waitState waits for a published state, at index from or later, that satisfies ok, and

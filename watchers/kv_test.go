@@ -33,8 +33,8 @@ func TestKV(t *testing.T) {
 		if !has(st, TriggerSpecification) || st.Revision != rev || !st.Signed || st.KeySource != KeySourceChoria || st.Source != "kv MACHINES/machines" {
 			t.Fatalf("state %s triggers %v revision %d (put %d) key source %s", st, st.Triggers, st.Revision, rev, st.KeySource)
 		}
-		if len(st.Machines) != 1 || st.Machines[0].Name != "web" || st.Machines[0].Action != "install" {
-			t.Fatalf("machines %+v", st.Machines)
+		if len(st.Outcomes) != 1 || st.Outcomes[0].Name != "web" || st.Outcomes[0].Action != "install" {
+			t.Fatalf("machines %+v", st.Outcomes)
 		}
 
 		next := s.envelope(s.priv, s.entry("web", "2"))
@@ -65,7 +65,7 @@ func TestKV(t *testing.T) {
 
 		b.delete(t)
 		st, i := nd.n.waitState(t, installed+1, "after the deletion", func(st *StateNotification) bool { return has(st, TriggerSpecification) })
-		if st.Outcome != OutcomeNoSpecification || len(st.Machines) != 0 || !strings.Contains(st.Error, "nothing changed") {
+		if st.Outcome != OutcomeNoSpecification || len(st.Outcomes) != 0 || !strings.Contains(st.Error, "nothing changed") {
 			t.Fatalf("state after the deletion: %s", st)
 		}
 		// The interval reconciles that follow keep everything too.

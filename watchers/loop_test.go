@@ -72,7 +72,7 @@ func TestLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := newGate()
-		w, err := newWatcher(m, "machines", []string{"MANAGE"}, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
+		w, err := newWatcher(m, "machines", []string{"MANAGE"}, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func TestLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := newGate()
-		w, err := newWatcher(m, "machines", []string{"MANAGE"}, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
+		w, err := newWatcher(m, "machines", []string{"MANAGE"}, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +135,7 @@ func TestLoop(t *testing.T) {
 	t.Run("never reconciles without a specification and says so", func(t *testing.T) {
 		m, n := testMachine(t)
 		g := newGate()
-		w, err := newWatcher(m, "machines", []string{"MANAGE"}, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
+		w, err := newWatcher(m, "machines", []string{"MANAGE"}, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := newGate()
-		w, err := newWatcher(m, "machines", []string{"MAINTENANCE"}, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
+		w, err := newWatcher(m, "machines", []string{"MAINTENANCE"}, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +172,7 @@ func TestLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := newGate()
-		w, err := newWatcher(m, "machines", []string{"MANAGE"}, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
+		w, err := newWatcher(m, "machines", []string{"MANAGE"}, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func TestLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := newGate()
-		w, err := newWatcher(m, "machines", nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
+		w, err := newWatcher(m, "machines", nil, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
 		if err != nil {
 			t.Fatal(err)
 		}

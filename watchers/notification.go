@@ -73,8 +73,15 @@ type StateNotification struct {
 	Error string `json:"error,omitempty"`
 	// UnknownFields lists specification fields this node does not know (ignored).
 	UnknownFields []string `json:"unknown_fields,omitempty"`
-	// Machines lists what happened to each entry and managed machine.
-	Machines []MachineOutcome `json:"machines"`
+	// Outcomes lists what happened to each entry and managed machine, and why.
+	Outcomes []MachineOutcome `json:"outcomes"`
+	// Machines names the machines mms manages after the reconcile. With PreviousOutcome and
+	// PreviousRunTime it is go-choria's own machines watcher notification, so that an
+	// operator's stock `choria machine watch` (which parses it with go-choria's type) shows
+	// ours too.
+	Machines []string `json:"machines"`
+	// PreviousOutcome is Outcome under go-choria's name for it.
+	PreviousOutcome string `json:"previous_outcome"`
 	// PreviousRunTime is how long the last reconcile took, in nanoseconds.
 	PreviousRunTime int64 `json:"previous_run_time"`
 }
@@ -117,7 +124,7 @@ func (s *StateNotification) String() string {
 	}
 
 	var parts []string
-	for _, m := range s.Machines {
+	for _, m := range s.Outcomes {
 		part := m.Action + " " + m.Name
 		switch {
 		case m.Error != "":
@@ -150,6 +157,27 @@ func outcomeOf(r *machines.Report) Outcome {
 		return OutcomeChanged
 	}
 	return OutcomeUnchanged
+}
+
+// managedNames names the machines mms manages once the reconcile of r is done: every entry
+// kept, repaired, adopted, replaced or updated (a failed update keeps the old version), and
+// every entry installed without failing. Sorted as the report is.
+func managedNames(r *machines.Report) []string {
+	out := []string{}
+	if r == nil {
+		return out
+	}
+	for _, res := range r.Results {
+		switch res.Action {
+		case machines.ActionKeep, machines.ActionRepair, machines.ActionAdopt, machines.ActionReplace, machines.ActionUpdate:
+			out = append(out, res.Name)
+		case machines.ActionInstall:
+			if !res.Failed() {
+				out = append(out, res.Name)
+			}
+		}
+	}
+	return out
 }
 
 // machineOutcomes turns a report's results into notification entries.

@@ -14,7 +14,7 @@ import (
 
 func TestStateNotification(t *testing.T) {
 	m, _ := testMachine(t)
-	w, err := newWatcher(m, "machines", nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, nil)
+	w, err := newWatcher(m, "machines", nil, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,12 +61,37 @@ func TestStateNotification(t *testing.T) {
 		if got.Protocol != "io.choria.machine.watcher.machines.v1.state" || got.Machine != "machines_manager" || got.Type != "machines" {
 			t.Fatalf("event fields %+v", got.Event)
 		}
-		if len(got.Machines) != 3 || got.Machines[1].Action != "remove" || got.Machines[1].Reason == "" ||
-			!got.Machines[2].Failed || !strings.Contains(got.Machines[2].Error, "expected aa got bb") {
-			t.Fatalf("machines %+v", got.Machines)
+		if len(got.Outcomes) != 3 || got.Outcomes[1].Action != "remove" || got.Outcomes[1].Reason == "" ||
+			!got.Outcomes[2].Failed || !strings.Contains(got.Outcomes[2].Error, "expected aa got bb") {
+			t.Fatalf("machines %+v", got.Outcomes)
 		}
 		if got.Outcome != OutcomeFailed || got.SpecVersion != 1700000000000 || got.Warning == "" {
 			t.Fatalf("decoded %+v", got)
+		}
+	})
+
+	t.Run("decodes as go-choria's machines watcher notification, for a stock choria machine watch", func(t *testing.T) {
+		data, err := n.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The fields and types of go-choria's machineswatcher.StateNotification.
+		var ev struct {
+			Data struct {
+				Identity                string   `json:"identity"`
+				PreviousManagedMachines []string `json:"machines"`
+				PreviousOutcome         string   `json:"previous_outcome"`
+				PreviousRunTime         int64    `json:"previous_run_time"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(data, &ev); err != nil {
+			t.Fatalf("go-choria's type cannot decode it: %v", err)
+		}
+		if got := strings.Join(ev.Data.PreviousManagedMachines, ","); got != "db" {
+			t.Errorf("managed machines %q, want db (kept; web failed to install, old was removed)", got)
+		}
+		if ev.Data.PreviousOutcome != "failed" || ev.Data.PreviousRunTime <= 0 || ev.Data.Identity != testIdentity {
+			t.Errorf("decoded %+v", ev.Data)
 		}
 	})
 
@@ -93,7 +118,7 @@ func TestStateNotification(t *testing.T) {
 
 	t.Run("says when there is no specification", func(t *testing.T) {
 		n := w.notification(nil, 0, nil, nil, 0)
-		if n.Outcome != OutcomeNoSpecification || !strings.Contains(n.Error, "nothing changed") || len(n.Machines) != 0 {
+		if n.Outcome != OutcomeNoSpecification || !strings.Contains(n.Error, "nothing changed") || len(n.Outcomes) != 0 {
 			t.Fatalf("notification %+v", n)
 		}
 	})

@@ -2,6 +2,8 @@ package watchers
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/choria-io/go-choria/aagent/watchers/event"
@@ -13,7 +15,7 @@ import (
 // counts and transitions.
 func (w *Watcher) runOnce(ctx context.Context, triggers []string) {
 	if !w.ShouldWatch() {
-		w.Debugf("Not reconciling in state %s (triggered by %v)", w.machine.State(), triggers)
+		w.Debugf("Not reconciling in state %s%s (triggered by %v)", w.machine.State(), w.requiredStates(), triggers)
 		return
 	}
 
@@ -60,9 +62,11 @@ func (w *Watcher) notification(triggers []string, revision uint64, r *machines.R
 		Source:          w.sourceName(),
 		Revision:        revision,
 		KeySource:       w.keySource,
-		Machines:        machineOutcomes(r),
+		Outcomes:        machineOutcomes(r),
+		Machines:        managedNames(r),
 		PreviousRunTime: took.Nanoseconds(),
 	}
+	n.PreviousOutcome = string(n.Outcome)
 	if srcErr != nil {
 		n.Error = srcErr.Error()
 	}
@@ -104,9 +108,26 @@ func (w *Watcher) log(n *StateNotification, r *machines.Report) {
 	if r != nil && len(r.Unknown) > 0 {
 		w.Warnf("Specification has fields this node does not know, ignored: %v", r.Unknown)
 	}
-	for _, m := range n.Machines {
+	for _, m := range n.Outcomes {
 		if m.Failed {
 			w.Errorf("Entry %s: %s failed: %s %s", m.Name, m.Action, m.Reason, m.Error)
 		}
 	}
+}
+
+// requiredStates describes the foreign machine states the watcher waits for, as they are now,
+// for the log line that says why it did not reconcile; empty when it requires none.
+func (w *Watcher) requiredStates() string {
+	var parts []string
+	for _, r := range w.required {
+		now, err := w.machine.LookupExternalMachineState(r.MachineName)
+		if err != nil {
+			now = "unknown: " + err.Error()
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (now %s)", r.MachineName, r.MachineState, now))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ", requiring " + strings.Join(parts, " and ")
 }

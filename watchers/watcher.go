@@ -25,6 +25,7 @@ type Watcher struct {
 
 	machine   model.Machine
 	name      string
+	required  []model.ForeignMachineState
 	settings  *Settings
 	interval  time.Duration
 	keys      []ed25519.PublicKey
@@ -49,14 +50,16 @@ type Watcher struct {
 	lastFullVerify time.Time
 }
 
-// New creates a `machines` watcher with go-choria v0.29.4's watcher constructor signature.
-func New(machine model.Machine, name string, states []string, failEvent, successEvent, interval string, ai time.Duration, rawprop map[string]any) (any, error) {
-	return newWatcher(machine, name, states, failEvent, successEvent, interval, ai, rawprop, nil)
+// New creates a `machines` watcher with go-choria v0.30's watcher constructor signature.
+// required lists the states of other machines (a machine.yaml's foreign_state_required) that
+// must all hold, besides states, before the watcher reconciles; the framework checks both.
+func New(machine model.Machine, name string, states []string, required []model.ForeignMachineState, failEvent, successEvent, interval string, ai time.Duration, rawprop map[string]any) (any, error) {
+	return newWatcher(machine, name, states, required, failEvent, successEvent, interval, ai, rawprop, nil)
 }
 
 // newWatcher is New with the reconcile function given; nil wires the mms core.
-func newWatcher(machine model.Machine, name string, states []string, failEvent, successEvent, interval string, ai time.Duration, rawprop map[string]any, reconcile ReconcileFunc) (*Watcher, error) {
-	base, err := watcher.NewWatcher(name, WatcherType, ai, states, machine, failEvent, successEvent)
+func newWatcher(machine model.Machine, name string, states []string, required []model.ForeignMachineState, failEvent, successEvent, interval string, ai time.Duration, rawprop map[string]any, reconcile ReconcileFunc) (*Watcher, error) {
+	base, err := watcher.NewWatcher(name, WatcherType, ai, states, required, machine, failEvent, successEvent)
 	if err != nil {
 		return nil, fmt.Errorf("machines watcher %q: %w", name, err)
 	}
@@ -65,6 +68,7 @@ func newWatcher(machine model.Machine, name string, states []string, failEvent, 
 		Watcher:   base,
 		machine:   machine,
 		name:      name,
+		required:  required,
 		wake:      make(chan struct{}, 1),
 		terminate: make(chan struct{}),
 		triggers:  map[string]bool{},
@@ -217,11 +221,13 @@ func (w *Watcher) CurrentState() any {
 		return &s
 	}
 	return &StateNotification{
-		Event:     event.New(w.name, WatcherType, NotificationVersion, w.machine),
-		Outcome:   OutcomeNone,
-		Source:    w.sourceName(),
-		KeySource: w.keySource,
-		Machines:  []MachineOutcome{},
+		Event:           event.New(w.name, WatcherType, NotificationVersion, w.machine),
+		Outcome:         OutcomeNone,
+		Source:          w.sourceName(),
+		KeySource:       w.keySource,
+		Outcomes:        []MachineOutcome{},
+		Machines:        []string{},
+		PreviousOutcome: string(OutcomeNone),
 	}
 }
 

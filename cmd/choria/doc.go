@@ -1,7 +1,11 @@
-// Command choria is a choria binary for Choria operators who want mms without changing their
-// packaging: go-choria v0.29.4's command line with every standard plugin of its
-// packager/plugins.yaml registered, plus the mms `machines` watcher and the
-// `machines_manager` autonomous agent.
+// Command choria is the node binary of a Choria fleet with mms compiled in: go-choria
+// v0.30.2's server and broker (`choria server run --config FILE`, `choria broker run --config
+// FILE`, `choria buildinfo`) with every standard plugin of go-choria's packager/plugins.yaml
+// registered, plus the mms `machines` watcher and the `machines_manager` autonomous agent.
+//
+// It is for nodes and brokers only. Operators use their own `choria` CLI (any release) for
+// kv, req and machine commands, or `mms`; Choria operators who build their own `choria` add
+// mms through user_plugins.yaml instead.
 //
 // go-choria's own machines watcher (aagent/watchers/machineswatcher) is never registered: ours
 // takes its type name `machines`. go-choria's archive and plugins watchers are registered as
@@ -11,5 +15,5 @@
 //
 //	go build -ldflags "-X github.com/mms-io/mms/watchers.PublicKey=<64 hex characters>" ./cmd/choria
 //
-// `choria buildinfo` lists the registered plugins.
+// `choria buildinfo` lists the registered plugins and the go-choria release.
 package main

@@ -3,18 +3,9 @@ package main
 import (
 	"os"
 
-	"github.com/choria-io/go-choria/cmd"
-	log "github.com/sirupsen/logrus"
+	"github.com/mms-io/mms/internal/choriacli"
 )
 
 func main() {
-	if err := cmd.ParseCLI(); err != nil {
-		log.Errorf("Could not configure Choria: %s", err)
-		os.Exit(1)
-	}
-
-	if err := cmd.Run(); err != nil {
-		log.Errorf("Could not run Choria: %s", err)
-		os.Exit(1)
-	}
+	os.Exit(choriacli.Main(os.Args[1:], choriacli.StandardPlugins, mmsPlugins))
 }

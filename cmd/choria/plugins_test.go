@@ -1,54 +1,13 @@
 package main
 
 import (
+	"github.com/ghodss/yaml"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/choria-io/go-choria/build"
-	"github.com/ghodss/yaml"
 )
-
-// stockPlugins reads go-choria v0.29.4's packager/plugins.yaml from the module cache.
-func stockPlugins(t *testing.T) map[string]string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", goChoria).Output()
-	if err != nil {
-		t.Fatalf("locate %s: %v", goChoria, err)
-	}
-	file := filepath.Join(strings.TrimSpace(string(out)), "packager", "plugins.yaml")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("read %s: %v", file, err)
-	}
-	plugins := map[string]string{}
-	if err := yaml.Unmarshal(data, &plugins); err != nil {
-		t.Fatalf("parse %s: %v", file, err)
-	}
-	return plugins
-}
-
-func TestStandardPlugins(t *testing.T) {
-	t.Run("registers every plugin of go-choria's packager/plugins.yaml under its name", func(t *testing.T) {
-		stock := stockPlugins(t)
-		var want, got []string
-		for name := range stock {
-			want = append(want, name)
-		}
-		for _, p := range standardPlugins {
-			got = append(got, p.name)
-		}
-		sort.Strings(want)
-		sort.Strings(got)
-		if strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Fatalf("standard plugins differ from packager/plugins.yaml\n got: %v\nwant: %v", got, want)
-		}
-	})
-}
 
 func TestMMSPlugins(t *testing.T) {
 	t.Run("registers the plugins user_plugins.yaml lists, under the same names", func(t *testing.T) {
@@ -65,7 +24,7 @@ func TestMMSPlugins(t *testing.T) {
 			want = append(want, name)
 		}
 		for _, p := range mmsPlugins {
-			got = append(got, p.name)
+			got = append(got, p.Name)
 		}
 		sort.Strings(want)
 		sort.Strings(got)
@@ -79,13 +38,4 @@ func TestMMSPlugins(t *testing.T) {
 		}
 	})
 
-	t.Run("lists the machines watcher and machines_manager in choria buildinfo", func(t *testing.T) {
-		info := &build.Info{}
-		if !slices.ContainsFunc(info.MachineWatchers(), func(s string) bool { return strings.HasPrefix(s, "Machines Watcher ") }) {
-			t.Errorf("watchers: %v", info.MachineWatchers())
-		}
-		if !slices.ContainsFunc(info.Machines(), func(s string) bool { return strings.HasPrefix(s, "Machines_manager Autonomous Agent ") }) {
-			t.Errorf("machines: %v", info.Machines())
-		}
-	})
 }

@@ -1,44 +1,44 @@
 package main
 
 import (
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mms-io/mms/internal/peer"
 )
 
-// go-choria v0.29.4's own `mms` is built from the module cache as a peer; the product never
-// imports it.
-const goChoriaMMS = "github.com/choria-io/go-choria/aagent/watchers/machineswatcher/cmd"
-
-var (
-	peerOnce sync.Once
-	peerPath string
-	peerErr  error
-)
-
-func peerMMS(t *testing.T) string {
+// peerMMS builds go-choria's own `mms` of the release p stands for, once per test binary; the
+// product never imports it.
+func peerMMS(t *testing.T, p peer.Program) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("building go-choria's mms peer takes a while; skipped with -short")
 	}
-	peerOnce.Do(func() {
-		peerPath = filepath.Join(binDir, "gc-mms")
-		out, err := exec.Command("go", "build", "-o", peerPath, goChoriaMMS).CombinedOutput()
-		if err != nil {
-			peerErr = err
-			t.Logf("%s", out)
-		}
-	})
-	if peerErr != nil {
-		t.Fatalf("build go-choria's mms: %v", peerErr)
+	peerMu.Lock()
+	defer peerMu.Unlock()
+	if path, ok := peerPaths[p.Name]; ok {
+		return path
 	}
-	return peerPath
+	path := peer.Build(t, p, binDir)
+	peerPaths[p.Name] = path
+	return path
 }
 
+var (
+	peerMu    sync.Mutex
+	peerPaths = map[string]string{}
+)
+
+// TestInteropWithGoChoriaMMS checks, against go-choria v0.29.4's and v0.30.2's own `mms`, that
+// keys, packs and verification agree both ways.
 func TestInteropWithGoChoriaMMS(t *testing.T) {
-	peer := peerMMS(t)
+	for _, p := range []peer.Program{peer.MMS029, peer.MMS030} {
+		t.Run(p.Name, func(t *testing.T) { testInterop(t, peerMMS(t, p)) })
+	}
+}
+
+func testInterop(t *testing.T, peer string) {
 	dir := t.TempDir()
 	writeFile(t, dir, "machines.json", machinesFile)
 

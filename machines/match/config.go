@@ -2,6 +2,7 @@ package match
 
 import (
 	"errors"
+	"reflect"
 	"sync"
 
 	"github.com/expr-lang/expr"
@@ -72,5 +73,11 @@ func compileTree(tree *parser.Tree, c *conf.Config) (*vm.Program, error) {
 			return nil, err
 		}
 	}
-	return compiler.Compile(tree, c)
+	// With AsBool, expr (since v1.17) ends the program with a cast that turns nil into false.
+	// A matcher whose value is a missing fact must fail on that node (neither installed nor
+	// removed), not read as false, which would purge: compile without the cast, and let Match
+	// check the result's type. The checker above still refused what cannot be a bool.
+	run := *c
+	run.Expect = reflect.Invalid
+	return compiler.Compile(tree, &run)
 }

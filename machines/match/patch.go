@@ -71,7 +71,7 @@ func (guard) Visit(node *ast.Node) {
 		}
 		ast.Patch(node, call)
 
-	case *ast.ClosureNode:
+	case *ast.PredicateNode:
 		body := n.Node
 		call := &ast.CallNode{
 			Callee:    &ast.IdentifierNode{Value: fnStep},
