@@ -123,3 +123,58 @@ func TestProductDependencies(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedModuleVersions checks that every module go-choria's go.mod requires, and that our
+// build also uses, is at the version go-choria requires: mms is compiled into Choria, whose
+// build would otherwise pick other versions than the ones our tests ran against.
+func TestSharedModuleVersions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the module graph")
+	}
+	touchSources(t)
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Path}} {{.Version}} {{.GoMod}}", goChoria).Output()
+	if err != nil {
+		t.Fatalf("go list -m %s: %v", goChoria, err)
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) != 3 || fields[1] != "v0.30.2" {
+		t.Fatalf("go-choria in our build: %q, want v0.30.2", out)
+	}
+	gomod, err := os.ReadFile(fields[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wants := map[string]string{}
+	for _, line := range strings.Split(string(gomod), "\n") {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(f) >= 2 && strings.Contains(f[0], ".") && strings.HasPrefix(f[1], "v") {
+			wants[f[0]] = f[1]
+		}
+	}
+	// -e: appbuilder v0.17.1 is in the graph (go-choria's cmd needs it) but not served.
+	ours, err := exec.Command("go", "list", "-m", "-e", "-f", "{{.Path}} {{.Version}}", "all").Output()
+	if err != nil {
+		t.Fatalf("go list -m all: %v", err)
+	}
+	checked := 0
+	for _, line := range strings.Split(string(ours), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		if want, ok := wants[f[0]]; ok {
+			checked++
+			if f[1] != want {
+				t.Errorf("%s is at %s, go-choria v0.30.2 requires %s", f[0], f[1], want)
+			}
+		}
+	}
+	for _, m := range []string{"github.com/nats-io/nats-server/v2", "github.com/nats-io/nats.go", "github.com/expr-lang/expr", "github.com/choria-io/fisk", "github.com/cloudevents/sdk-go/v2", "github.com/tidwall/gjson"} {
+		if _, ok := wants[m]; !ok {
+			t.Errorf("go-choria's go.mod does not list %s", m)
+		}
+	}
+	if checked < 50 {
+		t.Errorf("compared only %d shared modules", checked)
+	}
+}
