@@ -14,9 +14,30 @@ import (
 // or an expired specification, plans and applies. When the specification as a whole is refused,
 // Report.Err says why and nothing on disk changed.
 func Reconcile(ctx context.Context, cfg Config, envelope []byte) *Report {
+	return reconcile(ctx, cfg, envelope, func(dir string) (*install.Store, func() error, error) {
+		st, err := install.Open(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.Close, nil
+	})
+}
+
+// ReconcileStore is Reconcile in a machines directory the caller holds open (st, of cfg.Dir):
+// the node loop holds its directory for its whole life. The record is written before it
+// returns; st stays open.
+func ReconcileStore(ctx context.Context, cfg Config, st *install.Store, envelope []byte) *Report {
+	return reconcile(ctx, cfg, envelope, func(string) (*install.Store, func() error, error) {
+		return st, st.Flush, nil
+	})
+}
+
+// reconcile is Reconcile with the store from open, which also returns what ends the use of it
+// (Close, or Flush for a store the caller holds).
+func reconcile(ctx context.Context, cfg Config, envelope []byte, open func(string) (*install.Store, func() error, error)) *Report {
 	rep := &Report{Started: time.Now()}
 	defer func() { rep.Duration = time.Since(rep.Started) }()
-	cfg, st, s, err := prepare(cfg, envelope, rep, install.Open)
+	cfg, st, done, s, err := prepare(cfg, envelope, rep, open)
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -27,7 +48,7 @@ func Reconcile(ctx context.Context, cfg Config, envelope []byte) *Report {
 	}
 	plan := MakePlan(s, st, cfg)
 	rep.Results = Apply(ctx, cfg, st, plan)
-	if err := st.Close(); err != nil {
+	if err := done(); err != nil {
 		cfg.Logger.Error("could not write the record of what mms manages", "dir", cfg.Dir, "error", err)
 	}
 	return rep
@@ -42,12 +63,18 @@ func Preview(cfg Config, envelope []byte) (*Plan, *Report) {
 		rep.Err = fmt.Errorf("a reset of the rollback record cannot be previewed")
 		return nil, rep
 	}
-	cfg, st, s, err := prepare(cfg, envelope, rep, install.Inspect)
+	cfg, st, done, s, err := prepare(cfg, envelope, rep, func(dir string) (*install.Store, func() error, error) {
+		st, err := install.Inspect(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.Close, nil
+	})
 	if err != nil {
 		rep.Err = err
 		return nil, rep
 	}
-	defer st.Close()
+	defer done()
 	plan := MakePlan(s, st, cfg)
 	for _, step := range plan.Steps {
 		rep.Results = append(rep.Results, Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Err: step.Err})
@@ -57,32 +84,32 @@ func Preview(cfg Config, envelope []byte) (*Plan, *Report) {
 }
 
 // prepare opens the specification and the store (with open: install.Open to act,
-// install.Inspect to preview) and admits the specification; on success the caller closes the
-// store.
-func prepare(cfg Config, envelope []byte, rep *Report, open func(string) (*install.Store, error)) (Config, *install.Store, *spec.Spec, error) {
+// install.Inspect to preview, or the store the caller holds) and admits the specification; on
+// success the caller calls done, which ends its use of the store.
+func prepare(cfg Config, envelope []byte, rep *Report, open func(string) (*install.Store, func() error, error)) (Config, *install.Store, func() error, *spec.Spec, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return cfg, nil, nil, err
+		return cfg, nil, nil, nil, err
 	}
 	s, err := spec.Open(envelope, cfg.Trust)
 	if err != nil {
-		return cfg, nil, nil, err
+		return cfg, nil, nil, nil, err
 	}
 	rep.Format, rep.Version, rep.Signed, rep.Unknown = s.Format, s.Version, s.Signed(), s.Unknown
-	st, err := open(cfg.Dir)
+	st, done, err := open(cfg.Dir)
 	if err != nil {
-		return cfg, nil, nil, err
+		return cfg, nil, nil, nil, err
 	}
 	if cfg.ResetRollback {
 		if err := st.ResetAccepted(); err != nil {
-			st.Close()
-			return cfg, nil, nil, err
+			done()
+			return cfg, nil, nil, nil, err
 		}
 		cfg.Logger.Warn("forgot the specification accepted before, as asked", "dir", cfg.Dir)
 	}
 	if err := spec.Admit(s, st.Accepted(), cfg.Now()); err != nil {
-		st.Close()
-		return cfg, nil, nil, err
+		done()
+		return cfg, nil, nil, nil, err
 	}
-	return cfg, st, s, nil
+	return cfg, st, done, s, nil
 }

@@ -1,6 +1,6 @@
 // Command fleet simulates a fleet of mms nodes in one process to measure how a change spreads:
 // N nodes, each with its own identity, facts, machines directory, NATS connection and KV
-// watch, each running the agent's own loop (package nodeagent), against one embedded NATS
+// watch, each running the agent's own loop (package nodeloop), against one embedded NATS
 // server or a 3-server cluster with the bucket replicated three times, downloading from one
 // loopback HTTP server that counts requests.
 //

@@ -15,7 +15,7 @@ import (
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
-	"github.com/mms-io/mms/nodeagent"
+	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -42,7 +42,7 @@ type nodeSettings struct {
 	interval time.Duration
 	splay    time.Duration
 	log      *slog.Logger
-	observe  func(i int, o nodeagent.Outcome)
+	observe  func(i int, o nodeloop.Outcome)
 }
 
 // startNode creates node i's machines directory under root, connects it and starts its loop
@@ -75,7 +75,7 @@ func startNode(ctx context.Context, root string, i int, s nodeSettings) (*node, 
 	f := fetch.DefaultOptions()
 	f.UserAgent = userAgentPrefix + fmt.Sprint(i)
 	f.Logger = log
-	loop := &nodeagent.Loop{
+	loop := &nodeloop.Loop{
 		Config: machines.Config{
 			Dir:    n.dir,
 			Node:   mn,
@@ -85,16 +85,17 @@ func startNode(ctx context.Context, root string, i int, s nodeSettings) (*node, 
 			Splay:  s.splay,
 			Logger: log,
 		},
-		Bucket:   s.bucket,
-		Key:      s.key,
+		Source:   nodeloop.NewKVSource(js, s.bucket, s.key, kvspec.WatchOptions{Interval: s.interval, Logger: log, Conn: nc}),
 		Interval: s.interval,
-		Conn:     nc,
-		Observe:  func(o nodeagent.Outcome) { s.observe(i, o) },
+		Observers: []nodeloop.Observer{
+			nodeloop.ObserverFunc(func(o nodeloop.Outcome) { s.observe(i, o) }),
+			nodeloop.LastReportObserver{Dir: n.dir, Logger: log},
+		},
 	}
 	go func() {
 		defer close(n.done)
 		defer nc.Close()
-		loop.Run(ctx, js)
+		loop.Run(ctx)
 	}()
 	return n, nil
 }
@@ -118,8 +119,8 @@ func newPhase(nodes int, rev uint64, start time.Time, want func(int, *machines.R
 }
 
 // observe is called by node i's loop after each reconcile.
-func (p *phase) observe(i int, o nodeagent.Outcome) {
-	if o.Revision < p.rev {
+func (p *phase) observe(i int, o nodeloop.Outcome) {
+	if o.Revision < p.rev || o.Report == nil {
 		return
 	}
 	ok := p.want(i, o.Report)

@@ -15,7 +15,7 @@ import (
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/spec"
-	"github.com/mms-io/mms/nodeagent"
+	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -147,7 +147,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	settings := nodeSettings{
 		urls: srvs.urls(), bucket: bucket, key: key, pub: pub, interval: o.Interval, splay: o.Splay,
 		log: slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: level})),
-		observe: func(i int, out nodeagent.Outcome) {
+		observe: func(i int, out nodeloop.Outcome) {
 			if p := current.Load(); p != nil {
 				p.observe(i, out)
 			}

@@ -15,7 +15,8 @@ import (
 	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
-	"github.com/mms-io/mms/nodeagent"
+	"github.com/mms-io/mms/machines/install"
+	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -42,7 +43,7 @@ func configureAgent(app *fisk.Application) {
 	cmd := app.Command("agent", "Keeps a machines directory reconciled with the specification in NATS Key-Value").Action(action(c.run))
 	c.node.register(cmd)
 	c.kv.register(cmd, "The NATS server URL (default: an embedded server on 127.0.0.1 storing its data under DIR/"+natsStoreDir+")")
-	cmd.Flag("interval", "How often to re-verify and repair the machines directory and read the key, besides watching it").Default(nodeagent.DefaultInterval.String()).DurationVar(&c.interval)
+	cmd.Flag("interval", "How often to re-verify and repair the machines directory and read the key, besides watching it").Default(nodeloop.DefaultInterval.String()).DurationVar(&c.interval)
 	cmd.Flag("splay", "The longest random wait before this node starts downloading, so that a fleet does not download from the source in the same instant (0 for none)").Default(machines.DefaultSplay.String()).DurationVar(&c.splay)
 	cmd.Flag("embedded-port", "The port of the embedded NATS server when no --server is given (0 picks a free one)").Default(fmt.Sprint(defaultEmbeddedPort)).IntVar(&c.port)
 }
@@ -62,6 +63,19 @@ func (c *agentCommand) run() error {
 	log := cfg.Logger
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	// The agent holds its machines directory for its whole life, from before its embedded
+	// server starts (whose files live under it): a second agent, mms apply or mms demo on the
+	// directory is refused with who holds it, and two servers never share one store.
+	st, err := install.Open(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("could not write the record of what mms manages", "dir", cfg.Dir, "error", err)
+		}
+	}()
 
 	url, embedded := c.kv.server, c.kv.server == ""
 	if embedded {
@@ -89,8 +103,14 @@ func (c *agentCommand) run() error {
 			return err
 		}
 	}
-	loop := &nodeagent.Loop{Config: cfg, Bucket: c.kv.bucket, Key: c.kv.key, Interval: c.interval, Conn: nc}
-	loop.Run(ctx, js)
+	loop := &nodeloop.Loop{
+		Config:    cfg,
+		Source:    nodeloop.NewKVSource(js, c.kv.bucket, c.kv.key, kvspec.WatchOptions{Interval: c.interval, Logger: log, Conn: nc}),
+		Interval:  c.interval,
+		Observers: []nodeloop.Observer{nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: log}},
+		Store:     st,
+	}
+	loop.Run(ctx)
 	return nil
 }
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/machines"
-	"github.com/mms-io/mms/nodeagent"
+	"github.com/mms-io/mms/nodeloop"
 )
 
 func init() { registerCommand(configureApply) }
@@ -56,7 +56,7 @@ func (c *applyCommand) run() error {
 		// logged). A refused specification changes nothing on disk, not even this; its reason
 		// is what this command prints.
 		if rep.Err == nil {
-			if err := nodeagent.WriteLastReport(cfg.Dir, nodeagent.Outcome{Trigger: nodeagent.TriggerApply, Report: rep}); err != nil {
+			if err := nodeloop.WriteLastReport(cfg.Dir, nodeloop.Outcome{Triggers: []nodeloop.Trigger{nodeloop.TriggerApply}, Report: rep}); err != nil {
 				cfg.Logger.Warn("could not save the outcome for mms status", "error", err)
 			}
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
-	"github.com/mms-io/mms/nodeagent"
+	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -208,15 +208,19 @@ func (d *demoRun) startAgent(ctx context.Context) (string, error) {
 		nc.Close()
 		return "", err
 	}
-	loop := &nodeagent.Loop{Config: cfg, Bucket: defaultBucket, Key: defaultKey, Conn: nc, Observe: d.seen.add}
+	loop := &nodeloop.Loop{
+		Config:    cfg,
+		Source:    nodeloop.NewKVSource(js, defaultBucket, defaultKey, kvspec.WatchOptions{Interval: nodeloop.DefaultInterval, Logger: d.log, Conn: nc}),
+		Observers: []nodeloop.Observer{nodeloop.ObserverFunc(d.seen.add), nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: d.log}},
+	}
 	actx, stop := context.WithCancel(ctx)
 	d.stopAgent, d.agentDone = stop, make(chan struct{})
 	go func() {
 		defer close(d.agentDone)
 		defer nc.Close()
-		loop.Run(actx, js)
+		loop.Run(actx)
 	}()
-	return fmt.Sprintf("identity %s, purge on, re-verifies every %s", demoIdentity, nodeagent.DefaultInterval), nil
+	return fmt.Sprintf("identity %s, purge on, re-verifies every %s", demoIdentity, nodeloop.DefaultInterval), nil
 }
 
 // publishAndWait publishes a specification holding the given versions of the example machine,

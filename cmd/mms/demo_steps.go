@@ -13,7 +13,7 @@ import (
 	"github.com/mms-io/mms/demo"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/spec"
-	"github.com/mms-io/mms/nodeagent"
+	"github.com/mms-io/mms/nodeloop"
 )
 
 // demoMachine is the example machine's name.
@@ -98,14 +98,14 @@ func (p *stepPrinter) run(ctx context.Context, i, n int, s step) error {
 // outcomes collects the agent's reconciles, for the steps to wait on.
 type outcomes struct {
 	mu      sync.Mutex
-	list    []nodeagent.Outcome
+	list    []nodeloop.Outcome
 	changed chan struct{} // closed and replaced on every add
 }
 
 func newOutcomes() *outcomes { return &outcomes{changed: make(chan struct{})} }
 
 // add records one reconcile; the agent loop calls it.
-func (o *outcomes) add(out nodeagent.Outcome) {
+func (o *outcomes) add(out nodeloop.Outcome) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.list = append(o.list, out)
@@ -114,11 +114,11 @@ func (o *outcomes) add(out nodeagent.Outcome) {
 }
 
 // wait returns the agent's reconcile of revision rev after a change, once it happened.
-func (o *outcomes) wait(ctx context.Context, rev uint64) (nodeagent.Outcome, error) {
+func (o *outcomes) wait(ctx context.Context, rev uint64) (nodeloop.Outcome, error) {
 	for {
 		o.mu.Lock()
 		for _, out := range o.list {
-			if out.Revision == rev && out.Trigger == nodeagent.TriggerChange {
+			if out.Revision == rev && out.Has(nodeloop.TriggerSpecification) && out.Report != nil {
 				o.mu.Unlock()
 				return out, nil
 			}
@@ -128,7 +128,7 @@ func (o *outcomes) wait(ctx context.Context, rev uint64) (nodeagent.Outcome, err
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nodeagent.Outcome{}, fmt.Errorf("revision %d: %w (%v)", rev, errNoOutcome, context.Cause(ctx))
+			return nodeloop.Outcome{}, fmt.Errorf("revision %d: %w (%v)", rev, errNoOutcome, context.Cause(ctx))
 		}
 	}
 }

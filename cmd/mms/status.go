@@ -15,7 +15,7 @@ import (
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/spec"
-	"github.com/mms-io/mms/nodeagent"
+	"github.com/mms-io/mms/nodeloop"
 )
 
 // stateFile is the install record of a machines directory.
@@ -97,7 +97,7 @@ func (c *statusCommand) printLast(w io.Writer) error {
 		return nil
 	}
 	from := fmt.Sprintf("revision %d", lr.Revision)
-	if lr.Trigger == string(nodeagent.TriggerApply) {
+	if lr.Trigger == string(nodeloop.TriggerApply) {
 		from = "a specification file"
 	}
 	fmt.Fprintf(w, "\nLast reconcile: %s, %s (%s), took %s\n", lr.At.Format(time.RFC3339), from, lr.Trigger, lr.Duration.Round(time.Millisecond))

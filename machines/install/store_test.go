@@ -1,6 +1,7 @@
 package install
 
 import (
+	"fmt"
 	"errors"
 	"os"
 	"path/filepath"
@@ -42,6 +43,9 @@ func TestOpen(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), dir) {
 			t.Fatalf("error %q does not name %s", err, dir)
+		}
+		if !strings.Contains(err.Error(), Holder()) || !strings.Contains(Holder(), fmt.Sprintf("pid %d ", os.Getpid())) {
+			t.Fatalf("error %q does not name the holder %q", err, Holder())
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)

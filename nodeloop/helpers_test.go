@@ -1,4 +1,4 @@
-package nodeagent
+package nodeloop
 
 import (
 	"context"
@@ -93,20 +93,19 @@ func (f *fixture) put(priv ed25519.PrivateKey, entries ...spec.Entry) uint64 {
 func (f *fixture) start(dir string, interval time.Duration, tweak func(*Loop)) *observed {
 	f.t.Helper()
 	obs := &observed{changed: make(chan struct{})}
+	log := slog.New(obs.logHandler())
 	l := &Loop{
-		Config:   machines.Config{Dir: dir, Trust: spec.Trust{Keys: []ed25519.PublicKey{f.pub}}, Purge: true, Logger: slog.New(obs.logHandler())},
-		Bucket:   bucket,
-		Key:      key,
-		Interval: interval,
-		Conn:     f.nc,
-		Observe:  obs.add,
+		Config:    machines.Config{Dir: dir, Trust: spec.Trust{Keys: []ed25519.PublicKey{f.pub}}, Purge: true, Logger: log},
+		Source:    NewKVSource(f.js, bucket, key, kvspec.WatchOptions{Interval: interval, Logger: log, Conn: f.nc}),
+		Interval:  interval,
+		Observers: []Observer{ObserverFunc(obs.add), LastReportObserver{Dir: dir, Logger: log}},
 	}
 	if tweak != nil {
 		tweak(l)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); l.Run(ctx, f.js) }()
+	go func() { defer close(done); l.Run(ctx) }()
 	f.t.Cleanup(func() { cancel(); <-done })
 	return obs
 }
@@ -124,6 +123,20 @@ func (o *observed) add(out Outcome) {
 	defer o.mu.Unlock()
 	o.outcomes = append(o.outcomes, out)
 	o.notify()
+}
+
+// snapshot returns the outcomes so far.
+func (o *observed) snapshot() []Outcome {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]Outcome(nil), o.outcomes...)
+}
+
+// snapshotLogs returns the log messages so far.
+func (o *observed) snapshotLogs() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.logs...)
 }
 
 func (o *observed) notify() {
@@ -178,10 +191,10 @@ func count(logs []string, text string) int {
 	return n
 }
 
-// lastFor returns the last outcome of revision rev with trigger tr.
+// lastFor returns the last reconcile of revision rev with trigger tr.
 func lastFor(outcomes []Outcome, rev uint64, tr Trigger) (Outcome, bool) {
 	for i := len(outcomes) - 1; i >= 0; i-- {
-		if outcomes[i].Revision == rev && outcomes[i].Trigger == tr {
+		if outcomes[i].Revision == rev && outcomes[i].Has(tr) && outcomes[i].Report != nil {
 			return outcomes[i], true
 		}
 	}

@@ -1,4 +1,4 @@
-package nodeagent
+package nodeloop
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,8 +18,8 @@ func TestLoop(t *testing.T) {
 		dir := t.TempDir()
 		obs := f.start(dir, time.Hour, nil)
 		rev := f.put(nil, f.entry("web", "v1"))
-		obs.wait(t, "the change", func(o []Outcome, _ []string) bool { _, ok := lastFor(o, rev, TriggerChange); return ok })
-		o, _ := lastFor(obs.outcomes, rev, TriggerChange)
+		obs.wait(t, "the change", func(o []Outcome, _ []string) bool { _, ok := lastFor(o, rev, TriggerSpecification); return ok })
+		o, _ := lastFor(obs.outcomes, rev, TriggerSpecification)
 		if o.Report.Failed() || !o.Report.Changed() || o.Created.IsZero() {
 			t.Fatalf("report %+v, created %s", o.Report, o.Created)
 		}
@@ -26,17 +27,17 @@ func TestLoop(t *testing.T) {
 			t.Fatalf("installed file: %q, %v", b, err)
 		}
 		lr, ok, err := ReadLastReport(dir)
-		if err != nil || !ok || lr.Revision != rev || lr.Trigger != string(TriggerChange) {
+		if err != nil || !ok || lr.Revision != rev || !strings.Contains(lr.Trigger, string(TriggerSpecification)) {
 			t.Fatalf("last report %+v, %v, %v", lr, ok, err)
 		}
 	})
 
-	t.Run("saves no last report when told not to", func(t *testing.T) {
+	t.Run("saves no last report without the observer that saves it", func(t *testing.T) {
 		f := newFixture(t)
 		dir := t.TempDir()
-		obs := f.start(dir, time.Hour, func(l *Loop) { l.NoLastReport = true })
+		obs := f.start(dir, time.Hour, func(l *Loop) { l.Observers = l.Observers[:1] })
 		rev := f.put(nil, f.entry("web", "v1"))
-		obs.wait(t, "the change", func(o []Outcome, _ []string) bool { _, ok := lastFor(o, rev, TriggerChange); return ok })
+		obs.wait(t, "the change", func(o []Outcome, _ []string) bool { _, ok := lastFor(o, rev, TriggerSpecification); return ok })
 		if _, ok, _ := ReadLastReport(dir); ok {
 			t.Fatal("a last report was saved")
 		}
@@ -77,7 +78,7 @@ func TestLoop(t *testing.T) {
 		}
 		close(release)
 		obs.wait(t, "the newest revision installed", func(o []Outcome, _ []string) bool {
-			r, ok := lastFor(o, last, TriggerChange)
+			r, ok := lastFor(o, last, TriggerSpecification)
 			return ok && !r.Report.Failed()
 		})
 		mu.Lock()
@@ -87,10 +88,10 @@ func TestLoop(t *testing.T) {
 		}
 		var prev uint64
 		for _, o := range obs.outcomes {
-			if o.Trigger == TriggerChange && o.Revision <= prev {
+			if o.Has(TriggerSpecification) && o.Report != nil && o.Revision <= prev {
 				t.Fatalf("revision %d reconciled after %d", o.Revision, prev)
 			}
-			if o.Trigger == TriggerChange {
+			if o.Has(TriggerSpecification) && o.Report != nil {
 				prev = o.Revision
 			}
 		}
@@ -99,12 +100,12 @@ func TestLoop(t *testing.T) {
 		}
 	})
 
-	t.Run("purges nothing when the key is deleted, and stops reconciling until a new put", func(t *testing.T) {
+	t.Run("purges nothing when the key is deleted, and keeps repairing what it installed", func(t *testing.T) {
 		f := newFixture(t)
 		dir := t.TempDir()
 		obs := f.start(dir, 20*time.Millisecond, nil)
 		rev := f.put(nil, f.entry("web", "v1"))
-		obs.wait(t, "the install", func(o []Outcome, _ []string) bool { _, ok := lastFor(o, rev, TriggerChange); return ok })
+		obs.wait(t, "the install", func(o []Outcome, _ []string) bool { _, ok := lastFor(o, rev, TriggerSpecification); return ok })
 		kv, err := f.js.KeyValue(context.Background(), bucket)
 		if err != nil {
 			t.Fatal(err)
@@ -112,18 +113,34 @@ func TestLoop(t *testing.T) {
 		if err := kv.Delete(context.Background(), key); err != nil {
 			t.Fatal(err)
 		}
-		var before int
-		obs.wait(t, "the deletion", func(o []Outcome, logs []string) bool {
-			before = len(o)
-			return count(logs, "specification deleted") > 0
+		obs.wait(t, "the deletion, reported as no specification", func(o []Outcome, logs []string) bool {
+			return count(logs, "specification deleted") > 0 && len(o) > 0 && o[len(o)-1].Missing
 		})
-		obs.wait(t, "two idle ticks", func(_ []Outcome, logs []string) bool { return count(logs, "no specification yet") >= 2 })
-		if len(obs.outcomes) != before {
-			t.Fatalf("reconciled %d times after the deletion", len(obs.outcomes)-before)
+		file := filepath.Join(dir, "web", "say.txt")
+		if err := os.WriteFile(file, []byte("tampered"), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "web", "say.txt")); err != nil {
-			t.Fatalf("the machine went with the key: %v", err)
+		obs.wait(t, "a repair of the last accepted specification", func(o []Outcome, _ []string) bool {
+			r, ok := lastFor(o, rev, TriggerFallback)
+			return ok && r.Report.Changed()
+		})
+		if b, err := os.ReadFile(file); err != nil || string(b) != "v1" {
+			t.Fatalf("the machine after the deletion: %q, %v", b, err)
 		}
+	})
+
+	t.Run("says there is no specification until one is published", func(t *testing.T) {
+		f := newFixture(t)
+		obs := f.start(t.TempDir(), 20*time.Millisecond, nil)
+		obs.wait(t, "two idle ticks", func(o []Outcome, logs []string) bool {
+			missing := 0
+			for _, out := range o {
+				if out.Missing && out.Report == nil {
+					missing++
+				}
+			}
+			return missing >= 2 && count(logs, "no specification yet") >= 2
+		})
 	})
 
 	t.Run("keeps repairing what the last accepted specification installed when the newest is refused", func(t *testing.T) {
@@ -131,14 +148,14 @@ func TestLoop(t *testing.T) {
 		dir := t.TempDir()
 		obs := f.start(dir, 20*time.Millisecond, nil)
 		good := f.put(nil, f.entry("web", "v1"))
-		obs.wait(t, "the install", func(o []Outcome, _ []string) bool { _, ok := lastFor(o, good, TriggerChange); return ok })
+		obs.wait(t, "the install", func(o []Outcome, _ []string) bool { _, ok := lastFor(o, good, TriggerSpecification); return ok })
 		_, other, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
 		bad := f.put(other, f.entry("web", "v2"))
 		obs.wait(t, "the refusal", func(o []Outcome, _ []string) bool {
-			r, ok := lastFor(o, bad, TriggerChange)
+			r, ok := lastFor(o, bad, TriggerSpecification)
 			return ok && r.Report.Err != nil
 		})
 		file := filepath.Join(dir, "web", "say.txt")
@@ -147,7 +164,7 @@ func TestLoop(t *testing.T) {
 		}
 		obs.wait(t, "a repair by the fallback", func(o []Outcome, _ []string) bool {
 			for _, out := range o {
-				if out.Trigger == TriggerFallback && out.Revision == good && out.Report.Changed() {
+				if out.Has(TriggerFallback) && out.Revision == good && out.Report.Changed() {
 					return true
 				}
 			}

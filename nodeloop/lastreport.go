@@ -1,10 +1,12 @@
-package nodeagent
+package nodeloop
 
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mms-io/mms/machines"
@@ -21,7 +23,7 @@ const maxLastReportBytes = 1 << 20 // 1 MiB
 type LastReport struct {
 	At       time.Time          `json:"at"`
 	Revision uint64             `json:"revision"`
-	Trigger  string             `json:"trigger"`
+	Trigger  string             `json:"trigger"` // the triggers, comma separated
 	Format   int                `json:"format"`
 	Version  int64              `json:"version"`
 	Signed   bool               `json:"signed"`
@@ -38,12 +40,33 @@ type LastReportResult struct {
 	Reason string          `json:"reason,omitempty"`
 }
 
+// LastReportObserver saves every reconcile's outcome in Dir for mms status; passes without a
+// reconcile (no specification yet) are not saved. A failure to save is logged to Logger.
+type LastReportObserver struct {
+	Dir    string
+	Logger *slog.Logger
+}
+
+// Observe implements Observer.
+func (l LastReportObserver) Observe(o Outcome) {
+	if o.Report == nil {
+		return
+	}
+	if err := WriteLastReport(l.Dir, o); err != nil && l.Logger != nil {
+		l.Logger.Warn("could not save the outcome for mms status", "error", err)
+	}
+}
+
 // NewLastReport summarises one reconcile. Reasons are the core's words, which never hold a
 // password.
 func NewLastReport(o Outcome) LastReport {
 	rep := o.Report
+	var triggers []string
+	for _, t := range o.Triggers {
+		triggers = append(triggers, string(t))
+	}
 	lr := LastReport{
-		At: rep.Started.Add(rep.Duration).UTC(), Revision: o.Revision, Trigger: string(o.Trigger),
+		At: rep.Started.Add(rep.Duration).UTC(), Revision: o.Revision, Trigger: strings.Join(triggers, ", "),
 		Format: rep.Format, Version: rep.Version, Signed: rep.Signed, Duration: rep.Duration,
 		Results: []LastReportResult{},
 	}

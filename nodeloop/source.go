@@ -1,0 +1,76 @@
+package nodeloop
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mms-io/mms/kvspec"
+)
+
+// Update is one look at the specification, as a Source delivers it.
+type Update struct {
+	// Envelope is the specification envelope; nil when there is none (never published,
+	// deleted, removed). A missing specification never purges anything.
+	Envelope []byte
+	// Revision is the KV revision, 0 for a source without revisions.
+	Revision uint64
+	// Created is when the source stored it, when it knows.
+	Created time.Time
+	// Err says that the source holds something that is not a specification envelope; nothing is
+	// reconciled against it.
+	Err error
+}
+
+// Source delivers the specification: what it holds when it knows (a KV key's current value,
+// a data item at its first look), then every change. The latest update wins: a Source never
+// blocks on a slow loop, it replaces what the loop has not taken yet. The channel closes when
+// ctx ends.
+type Source interface {
+	// Name says where the specification comes from, for logs and notifications:
+	// "kv MACHINES/machines", "data item spec".
+	Name() string
+	// Run delivers updates until ctx ends.
+	Run(ctx context.Context) <-chan Update
+}
+
+// KVSource follows a NATS KV key with kvspec: the watch is a hint and the key the truth (it is
+// read every interval, and a broken or stalled watch is re-created with backoff).
+type KVSource struct {
+	// Watcher follows the key; see kvspec.NewWatcher.
+	Watcher *kvspec.Watcher
+	// Bucket and Key name it, for Name.
+	Bucket, Key string
+}
+
+// NewKVSource follows key in bucket over js; see kvspec.NewWatcher for opts.
+func NewKVSource(js jetstream.JetStream, bucket, key string, opts kvspec.WatchOptions) *KVSource {
+	return &KVSource{Watcher: kvspec.NewWatcher(js, bucket, key, opts), Bucket: bucket, Key: key}
+}
+
+// Name implements Source.
+func (s *KVSource) Name() string { return "kv " + s.Bucket + "/" + s.Key }
+
+// Run implements Source.
+func (s *KVSource) Run(ctx context.Context) <-chan Update {
+	in := s.Watcher.Run(ctx)
+	out := make(chan Update)
+	go func() {
+		defer close(out)
+		for u := range in {
+			up := Update{Envelope: u.Value, Revision: u.Revision, Created: u.Created}
+			if u.Deleted {
+				up.Envelope = nil
+			}
+			select {
+			case out <- up:
+			case <-ctx.Done():
+				for range in {
+				}
+				return
+			}
+		}
+	}()
+	return out
+}
