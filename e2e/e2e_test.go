@@ -223,15 +223,15 @@ func TestOperatorFleet(t *testing.T) {
 			logged   []string
 		}{
 			{"signed with a key the nodes do not trust", func() []byte { return pack(t, intruder, next(), keeper, goodLate) },
-				"refused", "signature refused", []string{"Specification refused, nothing changed", "signature refused"}},
+				"refused", "signature refused", []string{"specification refused, nothing changed", "signature refused"}},
 			{"an older version (rollback)", func() []byte { return pack(t, trusted, accepted-500, keeper, goodLate) },
-				"refused", "rollback refused", []string{"Specification refused, nothing changed", "rollback refused"}},
+				"refused", "rollback refused", []string{"specification refused, nothing changed", "rollback refused"}},
 			{"an archive whose checksum does not match", func() []byte {
 				return pack(t, trusted, next(), keeper, goodLate.with("checksum", strings.Repeat("ab", 32)))
-			}, "failed", "checksum mismatch", []string{"Entry late", "checksum mismatch"}},
+			}, "failed", "checksum mismatch", []string{"machine=late", "checksum mismatch"}},
 			{"an archive that 404s", func() []byte {
 				return pack(t, trusted, next(), keeper, goodLate.with("source", archives.url("missing.tar.gz")))
-			}, "failed", "404", []string{"Entry late", "404"}},
+			}, "failed", "404", []string{"machine=late", "404"}},
 		}
 		for _, tc := range cases {
 			t.Run("refuses "+tc.name, func(t *testing.T) {

@@ -222,6 +222,8 @@ func (a *applier) splay(ctx context.Context) {
 // log writes one line per result.
 func (a *applier) log(r Result) {
 	switch {
+	case r.Failed() && r.Err != nil:
+		a.cfg.Logger.Error("machine "+string(r.Action)+" failed", "machine", r.Name, "reason", r.Reason, "error", r.Err, "duration", r.Duration)
 	case r.Failed():
 		a.cfg.Logger.Error("machine "+string(r.Action)+" failed", "machine", r.Name, "reason", r.Reason, "duration", r.Duration)
 	case r.Changed() || r.Action == ActionAdopt || r.Action == ActionReplace || r.Action == ActionLeave:

@@ -4,34 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mms-io/mms/internal/testarchive"
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/spec"
 )
-
-// hangingSource is an archive server that answers nothing until the test ends, and says when a
-// request arrived.
-func hangingSource(t *testing.T) (url string, asked <-chan struct{}) {
-	t.Helper()
-	release := make(chan struct{})
-	ch := make(chan struct{}, 100)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ch <- struct{}{}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(func() { close(release); srv.Close() })
-	return srv.URL + "/hangs.tgz", ch
-}
 
 func TestPreemption(t *testing.T) {
 	t.Run("a newer specification cancels the download in progress and applies at once", func(t *testing.T) {
@@ -39,7 +21,7 @@ func TestPreemption(t *testing.T) {
 		dir := t.TempDir()
 		obs := f.start(dir, time.Hour, nil)
 
-		url, asked := hangingSource(t)
+		url, asked := testarchive.Hanging(t)
 		sum := sha256.Sum256([]byte("never served"))
 		hung := spec.Entry{Name: "web", Source: url, Checksum: hex.EncodeToString(sum[:]), VerifyChecksum: hex.EncodeToString(sum[:])}
 		first := f.put(nil, hung)

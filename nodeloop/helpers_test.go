@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/internal/testarchive"
+	"github.com/mms-io/mms/internal/testnats"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/spec"
@@ -41,22 +41,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
-	nc, err := kvspec.Connect(ctx, ns.ClientURL(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := testnats.Connect(t, testnats.Start(t).ClientURL())
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +83,7 @@ func (f *fixture) start(dir string, interval time.Duration, tweak func(*Loop)) *
 		Config:    machines.Config{Dir: dir, Trust: spec.Trust{Keys: []ed25519.PublicKey{f.pub}}, Purge: true, Logger: log},
 		Source:    NewKVSource(f.js, bucket, key, kvspec.WatchOptions{Interval: interval, Logger: log, Conn: f.nc}),
 		Interval:  interval,
-		Observers: []Observer{ObserverFunc(obs.add), LastReportObserver{Dir: dir, Logger: log}},
+		Observers: []Observer{LastReportObserver{Dir: dir, Logger: log}, ObserverFunc(obs.add)},
 	}
 	if tweak != nil {
 		tweak(l)

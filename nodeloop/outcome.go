@@ -63,7 +63,8 @@ func (o Outcome) Has(trigger Trigger) bool {
 func (o Outcome) Accepted() bool { return o.Report != nil && o.Report.Err == nil }
 
 // Observer is told of every Outcome, in the loop's goroutine, before the next pass starts:
-// it must not block for long.
+// it must not block for long. Observers are told in order: put LastReportObserver first, so
+// that mms status agrees with what the others tell.
 type Observer interface {
 	Observe(Outcome)
 }

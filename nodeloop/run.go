@@ -33,7 +33,6 @@ type runner struct {
 	storeTries int
 	storeRetry *time.Timer
 
-	first    bool             // no pass has run yet: the next is TriggerStart
 	pending  map[Trigger]bool // triggers waiting for the next pass
 	latest   *Update          // the newest update from the source
 	refused  bool             // latest was reconciled and refused as a whole
@@ -55,10 +54,15 @@ type flight struct {
 }
 
 func (r *runner) run(ctx context.Context) {
-	r.first = true
 	r.log.Info("node loop starting", "dir", r.cfg.Dir, "interval", r.interval, "purge", r.cfg.Purge)
 	r.openStore()
 	defer r.closeStore()
+	// The start reconcile runs at once, on what the source holds now if it can say.
+	if c, ok := r.l.Source.(Current); ok {
+		u := c.Current()
+		r.latest = &u
+	}
+	r.pending[TriggerStart] = true
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -136,10 +140,6 @@ var order = []Trigger{TriggerStart, TriggerSpecification, TriggerState, TriggerI
 
 // takeTriggers returns and clears the pending triggers, in order.
 func (r *runner) takeTriggers() []Trigger {
-	if r.first {
-		r.first = false
-		r.pending[TriggerStart] = true
-	}
 	var out []Trigger
 	for _, t := range order {
 		if r.pending[t] {
@@ -275,15 +275,16 @@ func (r *runner) logOutcome(o Outcome) {
 		log.Info("reconcile pre-empted by a newer specification", "changed", changed, "failed", failed, "duration", rep.Duration)
 	case failed > 0:
 		log.Error("reconciled with failures", "version", rep.Version, "entries", len(rep.Results), "changed", changed, "failed", failed, "duration", rep.Duration)
-	case changed > 0 || o.Has(TriggerSpecification):
+	case changed > 0 || o.Has(TriggerSpecification) || o.Has(TriggerStart):
 		log.Info("reconciled", "version", rep.Version, "signed", rep.Signed, "entries", len(rep.Results), "changed", changed, "duration", rep.Duration)
 	default:
 		log.Debug("verified, nothing to change", "entries", len(rep.Results), "duration", rep.Duration)
 	}
-	if !rep.Signed && len(r.cfg.Trust.Keys) == 0 && o.Has(TriggerSpecification) {
+	fresh := o.Has(TriggerSpecification) || o.Has(TriggerStart)
+	if !rep.Signed && len(r.cfg.Trust.Keys) == 0 && fresh {
 		log.Warn(UnsignedWarning)
 	}
-	if len(rep.Unknown) > 0 && o.Has(TriggerSpecification) {
+	if len(rep.Unknown) > 0 && fresh {
 		log.Warn("the specification has fields this node does not know, ignored", "fields", fmt.Sprint(rep.Unknown))
 	}
 }

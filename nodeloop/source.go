@@ -35,6 +35,13 @@ type Source interface {
 	Run(ctx context.Context) <-chan Update
 }
 
+// Current is what a Source may also offer: what it holds now, without waiting (a data item is a
+// map lookup). The loop's start reconcile then answers it, rather than finding nothing and
+// reconciling again a moment later.
+type Current interface {
+	Current() Update
+}
+
 // KVSource follows a NATS KV key with kvspec: the watch is a hint and the key the truth (it is
 // read every interval, and a broken or stalled watch is re-created with backoff).
 type KVSource struct {

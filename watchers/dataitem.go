@@ -3,8 +3,10 @@ package watchers
 import (
 	"bytes"
 	"context"
-	"sync"
+	"fmt"
 	"time"
+
+	"github.com/mms-io/mms/nodeloop"
 )
 
 // dataItemCheckInterval is how often the watcher looks at its data item for a new
@@ -13,37 +15,59 @@ import (
 // stores is reconciled within a second rather than at the next interval tick.
 const dataItemCheckInterval = time.Second
 
-// watchDataItem pokes the reconcile loop whenever the data item holds something other than
-// it held at the last look, until ctx ends or the watcher is deleted. seen and seenErr are what
-// it held when the watcher started, which the start reconcile answers.
-func (w *Watcher) watchDataItem(ctx context.Context, wg *sync.WaitGroup, seen []byte, seenErr error) {
-	defer wg.Done()
+// dataItemSource is the nodeloop.Source of a specification in machine data, as filled by
+// Choria's `kv` watcher: it delivers what the item holds at once, then every change.
+type dataItemSource struct {
+	w    *Watcher
+	item string
+}
 
-	tick := time.NewTicker(dataItemCheckInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.terminate:
-			return
-		case <-tick.C:
+// Name implements nodeloop.Source.
+func (s *dataItemSource) Name() string { return "data item " + s.item }
+
+// Run implements nodeloop.Source.
+func (s *dataItemSource) Run(ctx context.Context) <-chan nodeloop.Update {
+	out := make(chan nodeloop.Update, 1)
+	go func() {
+		defer close(out)
+		tick := time.NewTicker(dataItemCheckInterval)
+		defer tick.Stop()
+		var last *nodeloop.Update
+		for {
+			u := s.look()
+			if last == nil || !bytes.Equal(u.Envelope, last.Envelope) || !sameError(u.Err, last.Err) {
+				last = &u
+				// The loop always receives; latest wins if it has not yet.
+				select {
+				case <-out:
+				default:
+				}
+				out <- u
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
 		}
-		env, _, err := w.envelope()
-		if bytes.Equal(env, seen) && sameError(err, seenErr) {
-			continue
-		}
-		seen, seenErr = env, err
-		switch {
-		case err != nil:
-			w.Warnf("Specification data item %q changed to something that is not a specification: %v", w.settings.DataItem, err)
-		case env == nil:
-			w.Warnf("Specification data item %q was removed: keeping every machine as it is", w.settings.DataItem)
-		default:
-			w.Infof("Specification data item %q changed", w.settings.DataItem)
-		}
-		w.poke(TriggerSpecification)
+	}()
+	return out
+}
+
+// Current implements nodeloop.Current: the start reconcile answers what the item holds.
+func (s *dataItemSource) Current() nodeloop.Update { return s.look() }
+
+// look returns what the data item holds now.
+func (s *dataItemSource) look() nodeloop.Update {
+	v, ok := s.w.machine.DataGet(s.item)
+	if !ok {
+		return nodeloop.Update{}
 	}
+	env, err := envelopeFromData(v)
+	if err != nil {
+		return nodeloop.Update{Err: fmt.Errorf("data item %q: %w", s.item, err)}
+	}
+	return nodeloop.Update{Envelope: env}
 }
 
 // sameError tells whether two looks at the data item failed alike (or both succeeded).

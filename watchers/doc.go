@@ -4,13 +4,13 @@
 // go-choria v0.30's watcher constructor, so a machine.yaml may make it wait for other
 // machines' states (foreign_state_required), which the framework checks before each reconcile.
 //
-// The watcher takes the specification envelope either from machine data (`data_item`, filled
-// by Choria's `kv` watcher, as go-choria v0.29.4 did) or straight from a NATS KV key
-// (`bucket` + `key`, watched over the machine's JetStream connection; a data item, which has no
-// change notification, is looked at every second). It reconciles when it
-// starts, on every new specification, on every interval tick (re-verifying what is installed)
-// and on entering one of its states; never two reconciles at once. A missing or deleted
-// specification never removes anything.
+// The watcher runs the node loop (package nodeloop), the same as mms agent: this package only
+// adapts it to Choria. The loop's source is either machine data (`data_item`, filled by
+// Choria's `kv` watcher, as go-choria v0.29.4 did; a data item, which has no change
+// notification, is looked at every second) or a NATS KV key (`bucket` + `key`, followed over the
+// machine's JetStream connection). Its gate is the machine's states and the foreign states the
+// watcher requires; state changes wake it; its observers publish the notification, count the
+// metrics, fire the transitions and save the last report for mms status.
 //
 // Trusted keys come from, strongest first: the Choria setting
 // plugin.choria.machine.signing_key (machine.SignerKey()), a key compiled in with

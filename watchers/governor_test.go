@@ -72,7 +72,7 @@ func TestNewKeys(t *testing.T) {
 	t.Run("takes the Choria signing key over the property", func(t *testing.T) {
 		m, _ := testMachine(t)
 		m.SetSignerKey(keyA)
-		w, err := newWatcher(m, "machines", nil, nil, "", "", "", 0, props(map[string]any{"public_key": keyB}), nil)
+		w, err := newWatcher(m, "machines", nil, nil, "", "", "", 0, props(map[string]any{"public_key": keyB}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func TestNewKeys(t *testing.T) {
 		old := PublicKey
 		PublicKey = keyA
 		t.Cleanup(func() { PublicKey = old })
-		w, err := newWatcher(m, "machines", nil, nil, "", "", "", 0, props(map[string]any{"public_key": keyB}), nil)
+		w, err := newWatcher(m, "machines", nil, nil, "", "", "", 0, props(map[string]any{"public_key": keyB}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestNewKeys(t *testing.T) {
 	t.Run("refuses to start with a malformed Choria signing key instead of panicking later", func(t *testing.T) {
 		m, _ := testMachine(t)
 		m.SetSignerKey("abcd")
-		_, err := newWatcher(m, "machines", nil, nil, "", "", "", 0, props(nil), nil)
+		_, err := newWatcher(m, "machines", nil, nil, "", "", "", 0, props(nil))
 		if err == nil || !strings.Contains(err.Error(), "plugin.choria.machine.signing_key") {
 			t.Fatalf("error %v", err)
 		}

@@ -3,13 +3,13 @@ package watchers
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/nodeloop"
 )
 
 // Waits between attempts to get the machine's JetStream connection, which Choria sets up
@@ -19,33 +19,39 @@ const (
 	connectMaxBackoff = 30 * time.Second
 )
 
-// watchKey follows the specification's KV key and pokes the reconcile loop on every new
-// revision, until ctx ends. kvspec re-creates broken or stalled watches and reads the key
-// every interval, so that a missed update is found.
-func (w *Watcher) watchKey(ctx context.Context, wg *sync.WaitGroup) {
-	defer wg.Done()
+// kvSource is the nodeloop.Source of a specification in a KV key, followed over the
+// machine's own JetStream connection, which Choria sets up after the machines start: it waits
+// for it with backoff, then follows the key with kvspec (the watch is a hint, the key the
+// truth, read every interval; a broken or stalled watch is re-created).
+type kvSource struct {
+	w *Watcher
+}
 
-	js, nc, err := w.jetStream(ctx)
-	if err != nil {
-		return
-	}
+// Name implements nodeloop.Source.
+func (s *kvSource) Name() string { return "kv " + s.w.settings.Bucket + "/" + s.w.settings.Key }
 
-	kw := kvspec.NewWatcher(js, w.settings.Bucket, w.settings.Key, kvspec.WatchOptions{
-		Interval: w.interval,
-		Logger:   newMachineLogger(w),
-		Conn:     nc,
-	})
-	for u := range kw.Run(ctx) {
-		w.mu.Lock()
-		w.kv = kvLatest{value: u.Value, revision: u.Revision, deleted: u.Deleted}
-		w.mu.Unlock()
-		if u.Deleted {
-			w.Warnf("Specification %s/%s was deleted at revision %d: keeping every machine as it is", w.settings.Bucket, w.settings.Key, u.Revision)
-		} else {
-			w.Infof("Specification %s/%s revision %d received", w.settings.Bucket, w.settings.Key, u.Revision)
+// Run implements nodeloop.Source.
+func (s *kvSource) Run(ctx context.Context) <-chan nodeloop.Update {
+	out := make(chan nodeloop.Update)
+	go func() {
+		defer close(out)
+		js, nc, err := s.w.jetStream(ctx)
+		if err != nil {
+			return
 		}
-		w.poke(TriggerSpecification)
-	}
+		kv := nodeloop.NewKVSource(js, s.w.settings.Bucket, s.w.settings.Key, kvspec.WatchOptions{
+			Interval: s.w.interval,
+			Logger:   newMachineLogger(s.w),
+			Conn:     nc,
+		})
+		for u := range kv.Run(ctx) {
+			select {
+			case out <- u:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return out
 }
 
 // jetStream waits for the machine's JetStream connection, retrying with backoff; it fails
@@ -65,9 +71,6 @@ func (w *Watcher) jetStream(ctx context.Context) (jetstream.JetStream, *nats.Con
 		case <-ctx.Done():
 			t.Stop()
 			return nil, nil, ctx.Err()
-		case <-w.terminate:
-			t.Stop()
-			return nil, nil, fmt.Errorf("watcher deleted")
 		case <-t.C:
 		}
 		wait = min(2*wait, connectMaxBackoff)

@@ -22,7 +22,7 @@ func TestKV(t *testing.T) {
 		nd := startNode(t, "kv", choriaConnection(t, b.srv.ClientURL()), s.publicKey())
 
 		// With the key never written, the start reconcile finds nothing and changes nothing.
-		first, _ := nd.n.waitState(t, 0, "from the start reconcile", func(st *StateNotification) bool { return has(st, TriggerStart) })
+		first, _ := nd.n.waitState(t, 0, "from the start reconcile", func(st *StateNotification) bool { return has(st, "start") })
 		if first.Outcome != OutcomeNoSpecification {
 			t.Fatalf("start reconcile: %s", first)
 		}
@@ -30,7 +30,7 @@ func TestKV(t *testing.T) {
 		rev := b.put(t, s.envelope(s.priv, s.entry("web", "1")))
 		waitVersion(t, nd.dir, "web", "1")
 		st, _ := nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
-		if !has(st, TriggerSpecification) || st.Revision != rev || !st.Signed || st.KeySource != KeySourceChoria || st.Source != "kv MACHINES/machines" {
+		if !has(st, "specification") || st.Revision != rev || !st.Signed || st.KeySource != KeySourceChoria || st.Source != "kv MACHINES/machines" {
 			t.Fatalf("state %s triggers %v revision %d (put %d) key source %s", st, st.Triggers, st.Revision, rev, st.KeySource)
 		}
 		if len(st.Outcomes) != 1 || st.Outcomes[0].Name != "web" || st.Outcomes[0].Action != "install" {
@@ -64,12 +64,12 @@ func TestKV(t *testing.T) {
 		before := tree(t, nd.dir)
 
 		b.delete(t)
-		st, i := nd.n.waitState(t, installed+1, "after the deletion", func(st *StateNotification) bool { return has(st, TriggerSpecification) })
+		st, i := nd.n.waitState(t, installed+1, "after the deletion", func(st *StateNotification) bool { return has(st, "specification") })
 		if st.Outcome != OutcomeNoSpecification || len(st.Outcomes) != 0 || !strings.Contains(st.Error, "nothing changed") {
 			t.Fatalf("state after the deletion: %s", st)
 		}
 		// The interval reconciles that follow keep everything too.
-		nd.n.waitState(t, i+1, "from an interval after the deletion", func(st *StateNotification) bool { return has(st, TriggerInterval) })
+		nd.n.waitState(t, i+1, "from an interval after the deletion", func(st *StateNotification) bool { return has(st, "interval") })
 		if after := tree(t, nd.dir); !maps.Equal(before, after) {
 			t.Fatalf("the machines directory changed after the key was deleted:\nbefore %v\nafter  %v", before, after)
 		}
@@ -144,14 +144,14 @@ func TestKV(t *testing.T) {
 		}
 		// The state change itself is a trigger the watcher skips. Once it has, no reconcile
 		// begun in MANAGE is still running: the loop is one goroutine.
-		nd.n.waitLines(t, 1, skippedIn("MAINTENANCE", TriggerState))
+		nd.n.waitLines(t, 1, skippedIn("MAINTENANCE", "state"))
 		before := tree(t, nd.dir)
 		published := nd.n.published()
 
 		b.put(t, s.envelope(s.priv, s.entry("web", "2")))
 		// The new specification and two interval ticks reach the watcher, which skips them all.
-		nd.n.waitLines(t, 1, skippedIn("MAINTENANCE", TriggerSpecification))
-		nd.n.waitLines(t, 2, skippedIn("MAINTENANCE", TriggerInterval))
+		nd.n.waitLines(t, 1, skippedIn("MAINTENANCE", "specification"))
+		nd.n.waitLines(t, 2, skippedIn("MAINTENANCE", "interval"))
 		if p := nd.n.published(); p != published {
 			t.Fatalf("%d states published in maintenance: %s", p-published, nd.n.summary())
 		}
@@ -164,7 +164,7 @@ func TestKV(t *testing.T) {
 		}
 		waitVersion(t, nd.dir, "web", "2")
 		st, _ := nd.n.waitState(t, published, "after resuming", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
-		if !has(st, TriggerState) {
+		if !has(st, "state") {
 			t.Fatalf("caught up by %v, not by the state change", st.Triggers)
 		}
 	})
@@ -198,7 +198,7 @@ func TestDataItem(t *testing.T) {
 		b.put(t, s.envelope(s.priv, s.entry("web", "2")))
 		waitVersion(t, nd.dir, "web", "2")
 		st, _ = nd.n.waitState(t, i+1, "that updated web", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
-		if !has(st, TriggerSpecification) {
+		if !has(st, "specification") {
 			t.Fatalf("updated by %v, not by the new specification", st.Triggers)
 		}
 	})

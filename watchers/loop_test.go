@@ -2,55 +2,27 @@ package watchers
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/mms-io/mms/machines"
+	"github.com/choria-io/go-choria/aagent/machine"
+
+	"github.com/mms-io/mms/internal/testwait"
+	"github.com/mms-io/mms/nodeloop"
 )
 
-// gate is a ReconcileFunc that reports each call and holds it until released.
-type gate struct {
-	calls    atomic.Int32
-	inflight atomic.Int32
-	overlap  atomic.Bool
-	started  chan []byte
-	release  chan struct{}
-}
+// The loop itself (coalescing, pre-emption, fallback, holding the directory) is nodeloop's and
+// tested there; these tests check what the watcher adds: the data item as a source, the
+// machine's states as the gate, and the notifications, through the real core.
 
-func newGate() *gate {
-	return &gate{started: make(chan []byte, 10), release: make(chan struct{})}
-}
-
-func (g *gate) reconcile(ctx context.Context, envelope []byte) *machines.Report {
-	if g.inflight.Add(1) > 1 {
-		g.overlap.Store(true)
-	}
-	defer g.inflight.Add(-1)
-	g.calls.Add(1)
-	g.started <- envelope
-	select {
-	case <-g.release:
-	case <-ctx.Done():
-	}
-	return &machines.Report{Format: 1, Signed: true}
-}
-
-func (g *gate) waitStart(t *testing.T) []byte {
-	t.Helper()
-	select {
-	case env := <-g.started:
-		return env
-	case <-time.After(10 * time.Second):
-		t.Fatal("reconcile did not start within 10s")
-		return nil
-	}
-}
+// emptySpec is an unsigned v1 specification with no entries: with no key configured the
+// watcher accepts it, as go-choria did.
+const emptySpec = `{"machines":"W10="}`
 
 // runWatcher starts w's loop and stops it when the test ends.
-func runWatcher(t *testing.T, w *Watcher, g *gate) {
+func runWatcher(t *testing.T, w *Watcher) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	wg := &sync.WaitGroup{}
@@ -58,167 +30,103 @@ func runWatcher(t *testing.T, w *Watcher, g *gate) {
 	go w.Run(ctx, wg)
 	t.Cleanup(func() {
 		cancel()
-		close(g.release)
 		wg.Wait()
 	})
 }
 
-func TestLoop(t *testing.T) {
-	const envelope = `{"machines":"W10="}`
+// dataItemWatcher is a watcher of testMachine's machine, on the data item spec.
+func dataItemWatcher(t *testing.T, m *machine.Machine, states []string) *Watcher {
+	t.Helper()
+	w, err := newWatcher(m, "machines", states, nil, "", "", "1h", 0, map[string]any{"data_item": "spec", "splay": "0s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
 
-	t.Run("reconciles on start with the data item's envelope", func(t *testing.T) {
+func TestDataItemSource(t *testing.T) {
+	t.Run("reconciles on start with what the data item holds", func(t *testing.T) {
 		m, n := testMachine(t)
-		if err := m.DataPut("spec", envelope); err != nil {
+		if err := m.DataPut("spec", emptySpec); err != nil {
 			t.Fatal(err)
 		}
-		g := newGate()
-		w, err := newWatcher(m, "machines", []string{"MANAGE"}, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runWatcher(t, w, g)
-
-		if got := string(g.waitStart(t)); got != envelope {
-			t.Fatalf("reconciled %q", got)
-		}
-		g.release <- struct{}{}
+		runWatcher(t, dataItemWatcher(t, m, []string{"MANAGE"}))
 		s := n.next(t)
-		if s.Outcome != OutcomeUnchanged || !slices.Equal(s.Triggers, []string{TriggerStart}) {
+		if s.Outcome != OutcomeUnchanged || !slices.Equal(s.Triggers, []string{"start"}) || s.Format != 1 {
 			t.Fatalf("state %+v", s)
 		}
+		if s.Warning == "" {
+			t.Error("an unsigned specification accepted without a key carries no warning")
+		}
 	})
 
-	t.Run("coalesces every trigger that arrives during a reconcile into one more", func(t *testing.T) {
+	t.Run("reconciles when the data item changes, long before the interval, and says when it is removed", func(t *testing.T) {
 		m, n := testMachine(t)
-		if err := m.DataPut("spec", envelope); err != nil {
+		if err := m.DataPut("spec", emptySpec); err != nil {
 			t.Fatal(err)
 		}
-		g := newGate()
-		w, err := newWatcher(m, "machines", []string{"MANAGE"}, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runWatcher(t, w, g)
-
-		g.waitStart(t)
-		for range 5 {
-			w.poke(TriggerSpecification)
-			w.NotifyStateChance()
-		}
-		g.release <- struct{}{}
-		if s := n.next(t); !slices.Equal(s.Triggers, []string{TriggerStart}) {
-			t.Fatalf("first reconcile triggers %v", s.Triggers)
-		}
-
-		g.waitStart(t)
-		g.release <- struct{}{}
-		if s := n.next(t); !slices.Equal(s.Triggers, []string{TriggerSpecification, TriggerState}) {
-			t.Fatalf("second reconcile triggers %v", s.Triggers)
-		}
-
-		// One more trigger gives exactly one more reconcile, triggered by it alone: nothing
-		// was left queued from the burst.
-		w.poke(TriggerInterval)
-		g.waitStart(t)
-		g.release <- struct{}{}
-		if s := n.next(t); !slices.Equal(s.Triggers, []string{TriggerInterval}) {
-			t.Fatalf("third reconcile triggers %v", s.Triggers)
-		}
-		if c := g.calls.Load(); c != 3 {
-			t.Fatalf("%d reconciles, want 3", c)
-		}
-		if g.overlap.Load() {
-			t.Fatal("two reconciles ran at once")
-		}
-	})
-
-	t.Run("never reconciles without a specification and says so", func(t *testing.T) {
-		m, n := testMachine(t)
-		g := newGate()
-		w, err := newWatcher(m, "machines", []string{"MANAGE"}, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runWatcher(t, w, g)
-
-		s := n.next(t)
-		if s.Outcome != OutcomeNoSpecification || g.calls.Load() != 0 {
-			t.Fatalf("state %+v after %d reconciles", s, g.calls.Load())
-		}
-	})
-
-	t.Run("does not reconcile outside its states", func(t *testing.T) {
-		m, _ := testMachine(t)
-		if err := m.DataPut("spec", envelope); err != nil {
-			t.Fatal(err)
-		}
-		g := newGate()
-		w, err := newWatcher(m, "machines", []string{"MAINTENANCE"}, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.runOnce(context.Background(), []string{TriggerInterval})
-		if g.calls.Load() != 0 {
-			t.Fatal("reconciled in state MANAGE with state_match MAINTENANCE")
-		}
-		if s := w.CurrentState().(*StateNotification); s.Outcome != OutcomeNone {
-			t.Fatalf("state %+v", s)
-		}
-	})
-
-	t.Run("reconciles when the data item changes, long before the interval", func(t *testing.T) {
-		m, n := testMachine(t)
-		if err := m.DataPut("spec", envelope); err != nil {
-			t.Fatal(err)
-		}
-		g := newGate()
-		w, err := newWatcher(m, "machines", []string{"MANAGE"}, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runWatcher(t, w, g)
-		g.waitStart(t)
-		g.release <- struct{}{}
+		runWatcher(t, dataItemWatcher(t, m, []string{"MANAGE"}))
 		n.next(t)
 
-		const next = `{"machines":"W10=","signature":"00"}`
-		if err := m.DataPut("spec", next); err != nil {
+		// The same empty list, as a kv watcher stores a decoded JSON object.
+		if err := m.DataPut("spec", map[string]any{"machines": "W10=", "signature": ""}); err != nil {
 			t.Fatal(err)
 		}
-		if got := string(g.waitStart(t)); got != next {
-			t.Fatalf("reconciled %q", got)
+		if s := n.next(t); !slices.Equal(s.Triggers, []string{"specification"}) || s.Outcome != OutcomeUnchanged {
+			t.Fatalf("state %+v", s)
 		}
-		g.release <- struct{}{}
-		if s := n.next(t); !slices.Equal(s.Triggers, []string{TriggerSpecification}) {
-			t.Fatalf("triggers %v", s.Triggers)
-		}
-
-		// Removing the data item is noticed too, and reported without reconciling.
 		if err := m.DataDelete("spec"); err != nil {
 			t.Fatal(err)
 		}
-		s := n.next(t)
-		if s.Outcome != OutcomeNoSpecification || !slices.Equal(s.Triggers, []string{TriggerSpecification}) || g.calls.Load() != 2 {
-			t.Fatalf("state %+v after %d reconciles", s, g.calls.Load())
+		if s := n.next(t); s.Outcome != OutcomeNoSpecification || !slices.Equal(s.Triggers, []string{"specification"}) {
+			t.Fatalf("state %+v", s)
 		}
 	})
 
-	t.Run("refuses a data item that is not an envelope, without reconciling", func(t *testing.T) {
+	t.Run("refuses a data item that is not an envelope, and says why", func(t *testing.T) {
 		m, n := testMachine(t)
 		if err := m.DataPut("spec", []any{"not", "an", "envelope"}); err != nil {
 			t.Fatal(err)
 		}
-		g := newGate()
-		w, err := newWatcher(m, "machines", nil, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, g.reconcile)
-		if err != nil {
+		runWatcher(t, dataItemWatcher(t, m, nil))
+		s := n.next(t)
+		if s.Outcome != OutcomeNoSpecification || s.Error == "" {
+			t.Fatalf("state %+v", s)
+		}
+	})
+
+	t.Run("does not reconcile outside its states, and reconciles as the machine enters one", func(t *testing.T) {
+		// testdata/maintenance: a machines watcher with state_match [MAINTENANCE], in a machine
+		// that starts in MANAGE, loaded and started by go-choria.
+		m, n, _ := startMachine(t, "maintenance", filepath.Join(t.TempDir(), "machines"), func(m *machine.Machine) error {
+			return m.DataPut("spec", emptySpec)
+		})
+		n.waitLines(t, 1, skippedIn("MANAGE", "start"))
+		if got := n.published(); got != 0 {
+			t.Fatalf("published %d states in MANAGE with state_match MAINTENANCE", got)
+		}
+		// The transition wakes the loop, long before the interval.
+		if err := m.Transition("enter_maintenance"); err != nil {
 			t.Fatal(err)
 		}
-		runWatcher(t, w, g)
-
 		s := n.next(t)
-		if s.Outcome != OutcomeNoSpecification || s.Error == "" || g.calls.Load() != 0 {
-			t.Fatalf("state %+v after %d reconciles", s, g.calls.Load())
+		if s.Outcome != OutcomeUnchanged || !slices.Contains(s.Triggers, "state") {
+			t.Fatalf("state %+v", s)
 		}
+	})
+
+	t.Run("saves its outcome for mms status in the machines directory", func(t *testing.T) {
+		m, n := testMachine(t)
+		if err := m.DataPut("spec", emptySpec); err != nil {
+			t.Fatal(err)
+		}
+		runWatcher(t, dataItemWatcher(t, m, nil))
+		n.next(t)
+		dir := filepath.Dir(m.Directory())
+		testwait.Eventually(t, waitFor, "a last report in "+dir, func() bool {
+			_, ok, err := nodeloop.ReadLastReport(dir)
+			return ok && err == nil
+		})
 	})
 }
 

@@ -86,10 +86,6 @@ type StateNotification struct {
 	PreviousRunTime int64 `json:"previous_run_time"`
 }
 
-// unsignedWarning is carried by every notification of a specification accepted without a key.
-const unsignedWarning = "accepted an unsigned specification: no trusted key is configured " +
-	"(set plugin.choria.machine.signing_key, compile one in, or set the public_key property)"
-
 // CloudEvent returns the notification as a CloudEvent.
 func (s *StateNotification) CloudEvent() cloudevents.Event {
 	return s.Event.CloudEvent(s)

@@ -14,7 +14,7 @@ import (
 
 func TestStateNotification(t *testing.T) {
 	m, _ := testMachine(t)
-	w, err := newWatcher(m, "machines", nil, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"}, nil)
+	w, err := newWatcher(m, "machines", nil, nil, "", "", "1h", 0, map[string]any{"data_item": "spec"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestStateNotification(t *testing.T) {
 		},
 		Duration: 1500 * time.Millisecond,
 	}
-	n := w.notification([]string{TriggerSpecification}, 0, report, nil, time.Second)
+	n := w.notification([]string{"specification"}, 0, report, nil, time.Second)
 
 	t.Run("says the outcome, the version and that it was accepted unsigned", func(t *testing.T) {
 		if n.Outcome != OutcomeFailed || n.Format != 2 || n.SpecVersion != 1700000000000 || n.Signed {

@@ -42,7 +42,7 @@ func TestForeignStateRequired(t *testing.T) {
 		s, _ := n.waitState(t, 0, "a reconcile after network came up", func(s *StateNotification) bool {
 			return s.Outcome == OutcomeUnchanged
 		})
-		if !has(s, TriggerInterval) {
+		if !has(s, "interval") {
 			t.Errorf("reconciled on %v, want the interval", s.Triggers)
 		}
 		if m.State() != "MANAGE" {

@@ -3,36 +3,16 @@ package watchers
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/mms-io/mms/nodeloop"
 )
 
-// kvLatest is the last value the KV watch delivered, in bucket mode.
-type kvLatest struct {
-	value    []byte
-	revision uint64
-	deleted  bool
-}
-
-// envelope returns the specification envelope to reconcile against, with its KV revision in
-// bucket mode. A nil envelope and nil error mean there is no specification: nothing is purged.
-func (w *Watcher) envelope() ([]byte, uint64, error) {
-	if w.settings.DataItem == "" {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.kv.value == nil {
-			return nil, w.kv.revision, nil
-		}
-		return w.kv.value, w.kv.revision, nil
+// source is where the watcher takes its specification from: the data item, or the KV key.
+func (w *Watcher) source() nodeloop.Source {
+	if w.settings.DataItem != "" {
+		return &dataItemSource{w: w, item: w.settings.DataItem}
 	}
-
-	v, ok := w.machine.DataGet(w.settings.DataItem)
-	if !ok {
-		return nil, 0, nil
-	}
-	env, err := envelopeFromData(v)
-	if err != nil {
-		return nil, 0, fmt.Errorf("data item %q: %w", w.settings.DataItem, err)
-	}
-	return env, 0, nil
+	return &kvSource{w: w}
 }
 
 // envelopeFromData turns a machine data value into envelope bytes. go-choria's kv watcher

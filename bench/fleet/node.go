@@ -88,8 +88,8 @@ func startNode(ctx context.Context, root string, i int, s nodeSettings) (*node, 
 		Source:   nodeloop.NewKVSource(js, s.bucket, s.key, kvspec.WatchOptions{Interval: s.interval, Logger: log, Conn: nc}),
 		Interval: s.interval,
 		Observers: []nodeloop.Observer{
-			nodeloop.ObserverFunc(func(o nodeloop.Outcome) { s.observe(i, o) }),
 			nodeloop.LastReportObserver{Dir: n.dir, Logger: log},
+			nodeloop.ObserverFunc(func(o nodeloop.Outcome) { s.observe(i, o) }),
 		},
 	}
 	go func() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
@@ -19,7 +18,7 @@ import (
 	"time"
 
 	"github.com/mms-io/mms/embednats"
-	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/internal/testnats"
 	"github.com/mms-io/mms/machines/archive"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,17 +42,7 @@ func natsServer(t *testing.T) *embednats.Server {
 // jsFor connects the test to url.
 func jsFor(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
-	nc, err := kvspec.Connect(ctx, url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := testnats.Connect(t, url)
 	return js
 }
 

@@ -124,8 +124,9 @@ func TestAgentCommand(t *testing.T) {
 		if err := kv.Purge(ctx, defaultKey); err != nil {
 			t.Fatal(err)
 		}
-		// Several intervals pass with no specification: still nothing may be removed.
-		testwait.Eventually(t, waitLong, "several intervals", func() bool { return strings.Count(p.stderr.String(), "no specification yet") >= 3 })
+		// Several intervals pass with no specification: they keep verifying what the last
+		// accepted one installed, and still nothing may be removed.
+		testwait.Eventually(t, waitLong, "several intervals", func() bool { return strings.Count(p.stderr.String(), "interval fallback") >= 3 })
 		if !fileSays(filepath.Join(dir, "hello", "greeting.txt"), "stay") {
 			t.Fatal("the machine was removed after the key was deleted")
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
@@ -50,6 +52,7 @@ func configureDemo(app *fisk.Application) {
 // demoRun is one run of mms demo: what the steps set up for the ones after them.
 type demoRun struct {
 	dir     string // machines directory
+	store   *install.Store
 	work    string // temporary directory: NATS data, machine sources, key
 	log     *slog.Logger
 	ui      *stepPrinter
@@ -73,6 +76,15 @@ func (c *demoCommand) run() error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	if err := claimDemoDir(c.dir); err != nil {
+		return usageError("demo: %v", err)
+	}
+	// Held for the whole demo: an agent or mms apply on the directory stops it here.
+	st, err := install.Open(c.dir)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer st.Close()
 	work, err := os.MkdirTemp("", "mms-demo-")
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -84,6 +96,7 @@ func (c *demoCommand) run() error {
 	}
 	d := &demoRun{
 		dir:     c.dir,
+		store:   st,
 		work:    work,
 		log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		ui:      newStepPrinter(os.Stdout),
@@ -211,7 +224,8 @@ func (d *demoRun) startAgent(ctx context.Context) (string, error) {
 	loop := &nodeloop.Loop{
 		Config:    cfg,
 		Source:    nodeloop.NewKVSource(js, defaultBucket, defaultKey, kvspec.WatchOptions{Interval: nodeloop.DefaultInterval, Logger: d.log, Conn: nc}),
-		Observers: []nodeloop.Observer{nodeloop.ObserverFunc(d.seen.add), nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: d.log}},
+		Observers: []nodeloop.Observer{nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: d.log}, nodeloop.ObserverFunc(d.seen.add)},
+		Store:     d.store,
 	}
 	actx, stop := context.WithCancel(ctx)
 	d.stopAgent, d.agentDone = stop, make(chan struct{})
@@ -273,6 +287,32 @@ func (d *demoRun) pack(entries []spec.Entry) ([]byte, error) {
 	d.version = max(d.version+1, spec.VersionAt(now))
 	env, _, err := spec.Pack(list, spec.PackOptions{Format: 2, Version: d.version, Issued: now, Key: d.priv})
 	return env, err
+}
+
+// demoMarker is the file the demo leaves in a machines directory it took while it was empty,
+// so that a later demo may use it again and no demo uses any other.
+const demoMarker = ".mms-demo"
+
+// claimDemoDir checks that dir is one the demo may deploy into, purging what it does not list:
+// empty (it is then marked as the demo's), or marked by an earlier demo. A directory that holds
+// anything else (machines, an agent's record) is refused: the demo would purge its machines
+// and record its own version, after which the operator's specification is refused as a rollback.
+func claimDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return os.WriteFile(filepath.Join(dir, demoMarker), []byte("made by mms demo; delete the directory when done\n"), 0o644)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, demoMarker)); err == nil {
+		return nil
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return fmt.Errorf("%s holds what the demo did not create (%s): give --dir a new or empty directory", dir, strings.Join(names, ", "))
 }
 
 // stagingLeft lists the staging directories in dir.

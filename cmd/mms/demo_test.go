@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mms-io/mms/internal/testwait"
 )
 
 func TestDemoCommand(t *testing.T) {
@@ -56,19 +58,50 @@ func TestDemoCommand(t *testing.T) {
 		}
 	})
 
-	t.Run("fails with a non-zero exit, leaving it alone, when a hand-placed machine is in the way", func(t *testing.T) {
+	t.Run("refuses a directory that holds machines it did not create, touching nothing", func(t *testing.T) {
 		work := t.TempDir()
 		dir := filepath.Join(work, "mms-demo", "machines")
 		if err := os.MkdirAll(filepath.Join(dir, "hello"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		writeText(t, filepath.Join(dir, "hello", "machine.yaml"), "mine")
+		before := dirSnapshot(t, dir)
 		r := mms(t, work, "demo")
-		if r.code != 1 || !strings.Contains(r.stdout, "The demo failed at step 5") {
-			t.Fatalf("exit %d, want 1 and a failure at step 5:\n%s%s", r.code, r.stdout, r.stderr)
+		if r.code != 2 || !strings.Contains(r.stderr, "holds what the demo did not create (hello)") {
+			t.Fatalf("exit %d, want 2 and the reason:\n%s%s", r.code, r.stdout, r.stderr)
 		}
-		if !fileSays(filepath.Join(dir, "hello", "machine.yaml"), "mine") {
-			t.Fatal("the demo changed a machine mms did not install")
+		sameTree(t, "the machines directory", dirSnapshot(t, dir), before)
+	})
+
+	t.Run("refuses a directory an agent manages, which it would purge and freeze", func(t *testing.T) {
+		work, dir := machinesDir(t)
+		arch := newArchives(t)
+		key := newSigner(t)
+		url := natsServer(t).ClientURL()
+		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--public-key", key.pub, "--purge", "--splay", "0s")
+		putSpec(t, url, key.pack(t, 1, arch.machine(t, "web", "real")))
+		testwait.Eventually(t, waitLong, "the agent's install", func() bool { return fileSays(filepath.Join(dir, "web", "greeting.txt"), "real") })
+		r := mms(t, work, "demo", "--dir", dir)
+		if r.code != 2 || !strings.Contains(r.stderr, "holds what the demo did not create") {
+			t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		p.stop(t)
+		if !fileSays(filepath.Join(dir, "web", "greeting.txt"), "real") {
+			t.Fatal("the demo touched the agent's machine")
+		}
+	})
+
+	t.Run("refuses its own directory while another process holds it, naming it", func(t *testing.T) {
+		work := t.TempDir()
+		if r := mms(t, work, "demo"); r.code != 0 {
+			t.Fatalf("first demo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		dir := filepath.Join(work, "mms-demo", "machines")
+		p := startMMS(t, work, "agent", "--dir", dir, "--insecure", "--embedded-port", "0")
+		waitForLog(t, p, "node loop starting")
+		r := mms(t, work, "demo")
+		if r.code == 0 || !strings.Contains(r.stderr, "locked") || !strings.Contains(r.stderr, "(mms agent)") {
+			t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})
 

@@ -60,3 +60,20 @@ func (s *Server) Count(path string) int {
 func (s *Server) Total() int64 {
 	return s.total.Load()
 }
+
+// Hanging starts a server that answers nothing until the test ends, and returns the URL of an
+// archive on it and a channel that receives when a download of it starts: a source that hangs.
+func Hanging(t testing.TB) (url string, asked <-chan struct{}) {
+	t.Helper()
+	release := make(chan struct{})
+	ch := make(chan struct{}, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ch <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	return srv.URL + "/hangs.tgz", ch
+}

@@ -1,7 +1,6 @@
 package watchers
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -9,36 +8,22 @@ import (
 	"github.com/choria-io/go-choria/aagent/watchers/event"
 
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/nodeloop"
 )
 
-// runOnce reconciles once, if the machine is in one of the watcher's states, then notifies,
-// counts and transitions.
-func (w *Watcher) runOnce(ctx context.Context, triggers []string) {
-	if !w.ShouldWatch() {
-		w.Debugf("Not reconciling in state %s%s (triggered by %v)", w.machine.State(), w.requiredStates(), triggers)
-		return
+// observe is the watcher's nodeloop.Observer: it publishes the pass as the watcher's state
+// notification, counts it in the metrics and fires the success or failure transition.
+func (w *Watcher) observe(o nodeloop.Outcome) {
+	triggers := make([]string, 0, len(o.Triggers))
+	for _, t := range o.Triggers {
+		triggers = append(triggers, string(t))
 	}
-
-	started := time.Now()
-	envelope, revision, err := w.envelope()
-
-	var report *machines.Report
-	switch {
-	case err != nil:
-		w.Errorf("Not reconciling: %v", err)
-	case envelope == nil:
-		w.Infof("Not reconciling: no specification in %s", w.sourceName())
-	default:
-		report = w.reconcile(ctx, envelope)
-	}
-
-	n := w.notification(triggers, revision, report, err, time.Since(started))
+	n := w.notification(triggers, o.Revision, o.Report, o.SourceErr, o.Took)
 	w.mu.Lock()
 	w.state = n
 	w.mu.Unlock()
 
-	w.log(n, report)
-	recordMetrics(w.machine.Name(), w.name, n.Outcome, report)
+	recordMetrics(w.machine.Name(), w.name, n.Outcome, o.Report)
 	w.NotifyWatcherState(w.CurrentState())
 
 	var terr error
@@ -87,32 +72,9 @@ func (w *Watcher) notification(triggers []string, revision uint64, r *machines.R
 	if r.Err != nil {
 		n.Error = r.Err.Error()
 	} else if !r.Signed && len(w.keys) == 0 {
-		n.Warning = unsignedWarning
+		n.Warning = nodeloop.UnsignedWarning
 	}
 	return n
-}
-
-// log writes the reconcile's outcome to the machine's log.
-func (w *Watcher) log(n *StateNotification, r *machines.Report) {
-	switch n.Outcome {
-	case OutcomeRefused:
-		w.Errorf("Specification refused, nothing changed: %s", n.Error)
-	case OutcomeFailed, OutcomeChanged:
-		w.Infof("Reconciled: %s", n.String())
-	default:
-		w.Debugf("Reconciled: %s", n.String())
-	}
-	if n.Warning != "" {
-		w.Warnf("%s", n.Warning)
-	}
-	if r != nil && len(r.Unknown) > 0 {
-		w.Warnf("Specification has fields this node does not know, ignored: %v", r.Unknown)
-	}
-	for _, m := range n.Outcomes {
-		if m.Failed {
-			w.Errorf("Entry %s: %s failed: %s %s", m.Name, m.Action, m.Reason, m.Error)
-		}
-	}
 }
 
 // requiredStates describes the foreign machine states the watcher waits for, as they are now,
