@@ -49,7 +49,7 @@ func TestManager(t *testing.T) {
 		if err != nil {
 			t.Fatalf("properties: %v", err)
 		}
-		if s.Bucket != "MACHINES" || s.Key != "machines" || !s.PurgeUnknown || s.MachinesDirectory != "/etc/choria/machines" {
+		if s.Bucket != "MACHINES" || s.Key != "machines" || !s.Node.Purge || s.MachinesDirectory != "/etc/choria/machines" {
 			t.Fatalf("settings %+v", s)
 		}
 		if _, err := watchers.ParseInterval(d.Interval); err != nil {

@@ -191,7 +191,7 @@ func (r *runner) pass(ctx context.Context) {
 			return
 		}
 	}
-	cfg.FullVerify = r.l.FullVerifyInterval > 0 && (r.verified.IsZero() || started.Sub(r.verified) >= r.l.FullVerifyInterval)
+	cfg.FullVerify = cfg.FullVerify || r.l.FullVerifyInterval > 0 && (r.verified.IsZero() || started.Sub(r.verified) >= r.l.FullVerifyInterval)
 
 	fctx, cancel := context.WithCancel(ctx)
 	f := &flight{update: target, triggers: triggers, fallback: fallback, fullVerify: cfg.FullVerify, started: started, cancel: cancel, done: make(chan *machines.Report, 1)}

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/mms-io/mms/machines"
-	"github.com/mms-io/mms/machines/archive"
-	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
 )
@@ -15,32 +13,18 @@ import (
 // coreConfig builds the core's configuration from the watcher's settings; prepare completes
 // it before each reconcile.
 func (w *Watcher) coreConfig() machines.Config {
-	fo := fetch.DefaultOptions()
-	fo.AllowedSchemes = w.settings.AllowSchemes
-	fo.MaxBytes = w.settings.MaxDownloadBytes
-	fo.Timeout = w.settings.DownloadTimeout
-	fo.MaxRedirects = w.settings.MaxRedirects
-	fo.Logger = newMachineLogger(w)
-
-	limits := archive.DefaultLimits()
-	limits.MaxUnpackedBytes = w.settings.MaxUnpackedBytes
-	limits.MaxFiles = w.settings.MaxFiles
-	limits.MaxPathLength = w.settings.MaxPathLength
-
-	return machines.Config{
+	cfg := machines.Config{
 		Dir: w.settings.MachinesDirectory,
 		// With no key the watcher acts on unsigned specifications, as go-choria v0.29.4 did,
 		// and every notification says so.
 		Trust:           spec.Trust{Keys: w.keys, InsecureAllowUnsigned: len(w.keys) == 0},
-		Purge:           w.settings.PurgeUnknown,
-		Fetch:           fo,
-		Archive:         limits,
-		Matcher:         w.settings.Matcher,
 		Governor:        w.governor(),
 		GovernorTimeout: w.settings.GovernorTimeout,
-		Splay:           w.settings.Splay,
 		Logger:          newMachineLogger(w),
 	}
+	cfg.Fetch.Logger = cfg.Logger
+	w.settings.Node.Apply(&cfg)
+	return cfg
 }
 
 // prepare gives the reconcile the node as Choria sees it now: its identity and facts, which

@@ -1,9 +1,12 @@
 package watchers
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mms-io/mms/nodeloop"
 )
 
 const (
@@ -34,13 +37,11 @@ func TestParseProperties(t *testing.T) {
 				t.Errorf("machines directory %q", s.MachinesDirectory)
 			}
 		}},
-		{"fills every limit with its default", map[string]any{"data_item": "spec"}, func(t *testing.T, s *Settings) {
-			if s.MaxDownloadBytes != DefaultMaxDownloadBytes || s.MaxUnpackedBytes != DefaultMaxUnpackedBytes ||
-				s.MaxFiles != DefaultMaxFiles || s.DownloadTimeout != DefaultDownloadTimeout ||
-				s.GovernorTimeout != DefaultGovernorTimeout || strings.Join(s.AllowSchemes, ",") != "http,https" {
+		{"fills every setting with the node loop's default", map[string]any{"data_item": "spec"}, func(t *testing.T, s *Settings) {
+			if !reflect.DeepEqual(s.Node, nodeloop.DefaultSettings()) || s.GovernorTimeout != DefaultGovernorTimeout {
 				t.Errorf("defaults not filled: %+v", s)
 			}
-			if s.FullVerifyInterval != 0 || s.PurgeUnknown {
+			if s.Node.FullVerifyInterval != 0 || s.Node.Purge {
 				t.Errorf("optional settings on by default: %+v", s)
 			}
 		}},
@@ -50,10 +51,11 @@ func TestParseProperties(t *testing.T) {
 			"download_timeout": "30s", "governor_timeout": "1m", "full_verify_interval": "1h",
 			"allow_schemes": []any{"HTTPS"},
 		}, func(t *testing.T, s *Settings) {
-			if !s.PurgeUnknown || s.MachinesDirectory != "/srv/machines" || s.MaxDownloadBytes != 1024 ||
-				s.MaxUnpackedBytes != 2048 || s.MaxFiles != 10 || s.DownloadTimeout != 30*time.Second ||
-				s.GovernorTimeout != time.Minute || s.FullVerifyInterval != time.Hour ||
-				strings.Join(s.AllowSchemes, ",") != "https" {
+			n := s.Node
+			if !n.Purge || s.MachinesDirectory != "/srv/machines" || n.MaxDownloadBytes != 1024 ||
+				n.MaxUnpackedBytes != 2048 || n.MaxFiles != 10 || n.DownloadTimeout != 30*time.Second ||
+				s.GovernorTimeout != time.Minute || n.FullVerifyInterval != time.Hour ||
+				strings.Join(n.AllowSchemes, ",") != "https" {
 				t.Errorf("settings %+v", s)
 			}
 		}},
@@ -61,8 +63,8 @@ func TestParseProperties(t *testing.T) {
 			"data_item": "spec", "max_path_length": 200, "max_redirects": 1, "max_matcher_length": 100,
 			"max_matcher_nodes": 50, "max_matcher_steps": 1000, "max_matcher_bytes": "4096", "max_matcher_time": "250ms",
 		}, func(t *testing.T, s *Settings) {
-			m := s.Matcher
-			if s.MaxPathLength != 200 || s.MaxRedirects != 1 || m.MaxLength != 100 || m.MaxNodes != 50 ||
+			m := s.Node.Matcher
+			if s.Node.MaxPathLength != 200 || s.Node.MaxRedirects != 1 || m.MaxLength != 100 || m.MaxNodes != 50 ||
 				m.MaxSteps != 1000 || m.MaxBytes != 4096 || m.MaxTime != 250*time.Millisecond {
 				t.Errorf("settings %+v", s)
 			}
@@ -106,16 +108,18 @@ func TestParseProperties(t *testing.T) {
 		{"refuses a misspelt property", map[string]any{"data_item": "spec", "purge_unkown": true}, machineDir, "purge_unkown"},
 		{"refuses a relative machines directory", map[string]any{"data_item": "spec", "machines_directory": "machines"}, machineDir, "absolute"},
 		{"refuses to guess the machines directory of a machine without a directory", map[string]any{"data_item": "spec"}, "", "machines_directory is required"},
-		{"refuses a zero download limit", map[string]any{"data_item": "spec", "max_download_bytes": 0}, machineDir, "max_download_bytes must be above zero"},
-		{"refuses a negative unpacked limit", map[string]any{"data_item": "spec", "max_unpacked_bytes": -1}, machineDir, "max_unpacked_bytes must be above zero"},
-		{"refuses a zero file limit", map[string]any{"data_item": "spec", "max_files": 0}, machineDir, "max_files must be above zero"},
-		{"refuses a zero download timeout", map[string]any{"data_item": "spec", "download_timeout": "0s"}, machineDir, "download_timeout must be above zero"},
-		{"refuses a full verify interval below the minimum", map[string]any{"data_item": "spec", "full_verify_interval": "1s"}, machineDir, "full_verify_interval"},
+		{"refuses a zero download limit", map[string]any{"data_item": "spec", "max_download_bytes": 0}, machineDir, "max_download_bytes: 0 is below the minimum of 1"},
+		{"refuses a negative unpacked limit", map[string]any{"data_item": "spec", "max_unpacked_bytes": -1}, machineDir, "max_unpacked_bytes: -1 is below the minimum"},
+		{"refuses a zero file limit", map[string]any{"data_item": "spec", "max_files": 0}, machineDir, "max_files: 0 is below the minimum"},
+		{"refuses a zero download timeout", map[string]any{"data_item": "spec", "download_timeout": "0s"}, machineDir, "download_timeout: 0s is below the minimum"},
+		{"refuses a negative full verify interval", map[string]any{"data_item": "spec", "full_verify_interval": "-1s"}, machineDir, "full_verify_interval: -1s is below the minimum"},
+		{"refuses a splay over an hour", map[string]any{"data_item": "spec", "splay": "2h"}, machineDir, "splay: 2h0m0s is above the maximum of 1h0m0s"},
+		{"refuses the interval as a property, naming where it goes", map[string]any{"data_item": "spec", "interval": "5m"}, machineDir, "the watcher's own interval"},
 		{"refuses a scheme other than http and https", map[string]any{"data_item": "spec", "allow_schemes": []any{"ftp"}}, machineDir, `scheme "ftp" is not supported`},
 		{"refuses an empty scheme list", map[string]any{"data_item": "spec", "allow_schemes": []any{}}, machineDir, "at least one"},
-		{"refuses a negative redirect limit", map[string]any{"data_item": "spec", "max_redirects": -1}, machineDir, "max_redirects must not be negative"},
-		{"refuses a zero matcher time", map[string]any{"data_item": "spec", "max_matcher_time": "0s"}, machineDir, "max_matcher_time must be above zero"},
-		{"refuses a negative matcher length", map[string]any{"data_item": "spec", "max_matcher_length": -5}, machineDir, "max_matcher_length must be above zero"},
+		{"refuses a negative redirect limit", map[string]any{"data_item": "spec", "max_redirects": -1}, machineDir, "max_redirects: -1 is below the minimum of 0"},
+		{"refuses a zero matcher time", map[string]any{"data_item": "spec", "max_matcher_time": "0s"}, machineDir, "max_matcher_time: 0s is below the minimum"},
+		{"refuses a negative matcher length", map[string]any{"data_item": "spec", "max_matcher_length": -5}, machineDir, "max_matcher_length: -5 is below the minimum"},
 		{"refuses a limit that is not a number", map[string]any{"data_item": "spec", "max_files": "many"}, machineDir, "max_files"},
 	}
 	for _, tc := range invalid {
@@ -133,7 +137,7 @@ func TestParseProperties(t *testing.T) {
 
 func TestParseInterval(t *testing.T) {
 	t.Run("defaults an empty interval", func(t *testing.T) {
-		if d, err := ParseInterval(""); err != nil || d != DefaultInterval {
+		if d, err := ParseInterval(""); err != nil || d != nodeloop.DefaultInterval {
 			t.Fatalf("got %v, %v", d, err)
 		}
 	})

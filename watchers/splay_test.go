@@ -4,18 +4,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mms-io/mms/machines"
 )
 
 func TestSplayProperty(t *testing.T) {
-	t.Run("defaults to no splay", func(t *testing.T) {
+	t.Run("defaults to the node loop's splay", func(t *testing.T) {
 		s, err := ParseProperties(map[string]any{"data_item": "spec"}, "/etc/choria/machines/m")
-		if err != nil || s.Splay != DefaultSplay {
+		if err != nil || s.Node.Splay != machines.DefaultSplay {
 			t.Fatalf("splay %v, %v", s, err)
 		}
 	})
 	t.Run("takes a duration", func(t *testing.T) {
 		s, err := ParseProperties(map[string]any{"data_item": "spec", "splay": "10s"}, "/etc/choria/machines/m")
-		if err != nil || s.Splay != 10*time.Second {
+		if err != nil || s.Node.Splay != 10*time.Second {
 			t.Fatalf("splay %v, %v", s, err)
 		}
 	})

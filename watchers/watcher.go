@@ -57,14 +57,15 @@ func newWatcher(machine model.Machine, name string, states []string, required []
 		terminate: make(chan struct{}),
 	}
 
-	w.interval, err = ParseInterval(interval)
-	if err != nil {
-		return nil, fmt.Errorf("machines watcher %q: %w", name, err)
-	}
 	w.settings, err = ParseProperties(rawprop, machine.Directory())
 	if err != nil {
 		return nil, fmt.Errorf("machines watcher %q: %w", name, err)
 	}
+	w.interval, err = ParseInterval(interval)
+	if err != nil {
+		return nil, fmt.Errorf("machines watcher %q: %w", name, err)
+	}
+	w.settings.Node.Interval = w.interval
 	w.keys, w.keySource, err = TrustedKeys(machine.SignerKey(), PublicKey, w.settings.PublicKeys)
 	if err != nil {
 		return nil, fmt.Errorf("machines watcher %q: %w", name, err)
@@ -108,7 +109,7 @@ func (w *Watcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 		Config:             w.coreConfig(),
 		Source:             source,
 		Interval:           w.interval,
-		FullVerifyInterval: w.settings.FullVerifyInterval,
+		FullVerifyInterval: w.settings.Node.FullVerifyInterval,
 		Prepare:            w.prepare,
 		Active:             w.active,
 		Wake:               w.StateChangeC(),

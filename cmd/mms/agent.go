@@ -9,12 +9,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/kvspec"
-	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,20 +29,16 @@ const natsStoreDir = ".mms/nats"
 func init() { registerCommand(configureAgent) }
 
 type agentCommand struct {
-	node     nodeFlags
-	kv       kvFlags
-	interval time.Duration
-	splay    time.Duration
-	port     int
+	node nodeFlags
+	kv   kvFlags
+	port int
 }
 
 func configureAgent(app *fisk.Application) {
 	c := &agentCommand{}
 	cmd := app.Command("agent", "Keeps a machines directory reconciled with the specification in NATS Key-Value").Action(action(c.run))
-	c.node.register(cmd)
+	c.node.register(cmd, nodeloop.ScopeLoop)
 	c.kv.register(cmd, "The NATS server URL (default: an embedded server on 127.0.0.1 storing its data under DIR/"+natsStoreDir+")")
-	cmd.Flag("interval", "How often to re-verify and repair the machines directory and read the key, besides watching it").Default(nodeloop.DefaultInterval.String()).DurationVar(&c.interval)
-	cmd.Flag("splay", "The longest random wait before this node starts downloading, so that a fleet does not download from the source in the same instant (0 for none)").Default(machines.DefaultSplay.String()).DurationVar(&c.splay)
 	cmd.Flag("embedded-port", "The port of the embedded NATS server when no --server is given (0 picks a free one)").Default(fmt.Sprint(defaultEmbeddedPort)).IntVar(&c.port)
 }
 
@@ -53,13 +47,7 @@ func (c *agentCommand) run() error {
 	if err != nil {
 		return err
 	}
-	if c.interval <= 0 {
-		return usageError("--interval must be positive")
-	}
-	if c.splay < 0 {
-		return usageError("--splay must not be negative")
-	}
-	cfg.Splay = c.splay
+	settings := c.node.settings
 	log := cfg.Logger
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -104,11 +92,12 @@ func (c *agentCommand) run() error {
 		}
 	}
 	loop := &nodeloop.Loop{
-		Config:    cfg,
-		Source:    nodeloop.NewKVSource(js, c.kv.bucket, c.kv.key, kvspec.WatchOptions{Interval: c.interval, Logger: log, Conn: nc}),
-		Interval:  c.interval,
-		Observers: []nodeloop.Observer{nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: log}},
-		Store:     st,
+		Config:             cfg,
+		Source:             nodeloop.NewKVSource(js, c.kv.bucket, c.kv.key, kvspec.WatchOptions{Interval: settings.Interval, Logger: log, Conn: nc}),
+		Interval:           settings.Interval,
+		FullVerifyInterval: settings.FullVerifyInterval,
+		Observers:          []nodeloop.Observer{nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: log}},
+		Store:              st,
 	}
 	loop.Run(ctx)
 	return nil

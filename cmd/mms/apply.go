@@ -27,7 +27,7 @@ func configureApply(app *fisk.Application) {
 	c := &applyCommand{}
 	cmd := app.Command("apply", "Reconciles a machines directory with a specification once (bootstrap, cron, tests)").Action(action(c.run))
 	cmd.Arg("spec", "The specification envelope file (- for standard input)").Required().StringVar(&c.file)
-	c.node.register(cmd)
+	c.node.register(cmd, nodeloop.ScopeReconcile)
 	cmd.Flag("dry-run", "Prints the plan and changes nothing").UnNegatableBoolVar(&c.dryRun)
 	cmd.Flag("reset-rollback", "Forgets the specification version accepted before in DIR, so that a lower one applies (on purpose only)").UnNegatableBoolVar(&c.reset)
 }

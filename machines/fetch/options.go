@@ -48,6 +48,10 @@ var ErrInvalidOptions = errors.New("invalid fetch options")
 // supportedSchemes are the URL schemes the underlying http.Client can speak.
 var supportedSchemes = []string{"http", "https"}
 
+// SupportedSchemes returns the URL schemes a source may be allowed to use: the one list every
+// host's setting and error refers to.
+func SupportedSchemes() []string { return slices.Clone(supportedSchemes) }
+
 var schemeRe = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
 
 // Options configures a Fetcher. Build it with DefaultOptions and change what you need; the
@@ -83,7 +87,7 @@ type Options struct {
 // 5 redirects, 256 MiB, 3 retries starting at 1s.
 func DefaultOptions() Options {
 	return Options{
-		AllowedSchemes: []string{"http", "https"},
+		AllowedSchemes: SupportedSchemes(),
 		ConnectTimeout: DefaultConnectTimeout,
 		Timeout:        DefaultTimeout,
 		MaxRedirects:   DefaultMaxRedirects,
