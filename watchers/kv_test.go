@@ -23,13 +23,13 @@ func TestKV(t *testing.T) {
 
 		// With the key never written, the start reconcile finds nothing and changes nothing.
 		first, _ := nd.n.waitState(t, 0, "from the start reconcile", func(st *StateNotification) bool { return has(st, "start") })
-		if first.Outcome != OutcomeNoSpecification {
+		if first.Outcome != SummaryNoSpecification {
 			t.Fatalf("start reconcile: %s", first)
 		}
 
 		rev := b.put(t, s.envelope(s.priv, s.entry("web", "1")))
 		waitVersion(t, nd.dir, "web", "1")
-		st, _ := nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
+		st, _ := nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == SummaryChanged })
 		if !has(st, "specification") || st.Revision != rev || !st.Signed || st.KeySource != KeySourceChoria || st.Source != "kv MACHINES/machines" {
 			t.Fatalf("state %s triggers %v revision %d (put %d) key source %s", st, st.Triggers, st.Revision, rev, st.KeySource)
 		}
@@ -60,12 +60,12 @@ func TestKV(t *testing.T) {
 		b.put(t, s.envelope(s.priv, s.entry("web", "1"), s.entry("db", "1")))
 		waitVersion(t, nd.dir, "web", "1")
 		waitVersion(t, nd.dir, "db", "1")
-		_, installed := nd.n.waitState(t, 0, "that installed both", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
+		_, installed := nd.n.waitState(t, 0, "that installed both", func(st *StateNotification) bool { return st.Outcome == SummaryChanged })
 		before := tree(t, nd.dir)
 
 		b.delete(t)
 		st, i := nd.n.waitState(t, installed+1, "after the deletion", func(st *StateNotification) bool { return has(st, "specification") })
-		if st.Outcome != OutcomeNoSpecification || len(st.Outcomes) != 0 || !strings.Contains(st.Error, "nothing changed") {
+		if st.Outcome != SummaryNoSpecification || len(st.Outcomes) != 0 || !strings.Contains(st.Error, "nothing changed") {
 			t.Fatalf("state after the deletion: %s", st)
 		}
 		// The interval reconciles that follow keep everything too.
@@ -100,7 +100,7 @@ func TestKV(t *testing.T) {
 
 		b.put(t, s.envelope(s.priv, s.entry("web", "1")))
 		waitVersion(t, nd.dir, "web", "1")
-		_, installed := nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
+		_, installed := nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == SummaryChanged })
 		before := tree(t, nd.dir)
 
 		_, other, err := ed25519.GenerateKey(rand.Reader)
@@ -109,17 +109,17 @@ func TestKV(t *testing.T) {
 		}
 		rev := b.put(t, s.envelope(other, s.entry("web", "2"), s.entry("evil", "1")))
 		st, i := nd.n.waitState(t, installed+1, "for the badly signed specification", func(st *StateNotification) bool { return st.Revision == rev })
-		if st.Outcome != OutcomeRefused || !strings.Contains(st.Error, "signature") || st.Signed {
+		if st.Outcome != SummaryRefused || !strings.Contains(st.Error, "signature") || st.Signed {
 			t.Fatalf("state for a specification signed by another key: %s", st)
 		}
 		cur, ok := nd.m.WatcherState("machines")
-		if !ok || cur.(*StateNotification).Outcome != OutcomeRefused {
+		if !ok || cur.(*StateNotification).Outcome != SummaryRefused {
 			t.Fatalf("the machine's current watcher state is %v", cur)
 		}
 
 		rev = b.put(t, s.envelope(nil, s.entry("web", "3")))
 		st, _ = nd.n.waitState(t, i+1, "for the unsigned specification", func(st *StateNotification) bool { return st.Revision == rev })
-		if st.Outcome != OutcomeRefused || !strings.Contains(st.Error, "unsigned") && !strings.Contains(st.Error, "signature") {
+		if st.Outcome != SummaryRefused || !strings.Contains(st.Error, "unsigned") && !strings.Contains(st.Error, "signature") {
 			t.Fatalf("state for an unsigned specification: %s", st)
 		}
 		if after := tree(t, nd.dir); !maps.Equal(before, after) {
@@ -134,7 +134,7 @@ func TestKV(t *testing.T) {
 
 		b.put(t, s.envelope(s.priv, s.entry("web", "1")))
 		waitVersion(t, nd.dir, "web", "1")
-		nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
+		nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == SummaryChanged })
 
 		if err := nd.m.Transition("enter_maintenance"); err != nil {
 			t.Fatal(err)
@@ -163,7 +163,7 @@ func TestKV(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitVersion(t, nd.dir, "web", "2")
-		st, _ := nd.n.waitState(t, published, "after resuming", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
+		st, _ := nd.n.waitState(t, published, "after resuming", func(st *StateNotification) bool { return st.Outcome == SummaryChanged })
 		if !has(st, "state") {
 			t.Fatalf("caught up by %v, not by the state change", st.Triggers)
 		}
@@ -181,7 +181,7 @@ func TestDataItem(t *testing.T) {
 
 		b.put(t, s.envelope(s.priv, s.entry("web", "1")))
 		waitVersion(t, nd.dir, "web", "1")
-		st, _ := nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
+		st, _ := nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == SummaryChanged })
 		if !st.Signed || st.Source != "data item machines" {
 			t.Fatalf("state %s", st)
 		}
@@ -194,10 +194,10 @@ func TestDataItem(t *testing.T) {
 
 		// The kv watcher polls every second and the machines watcher looks at the data item
 		// every second; its interval is an hour, so only that look can find the new one.
-		_, i := nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
+		_, i := nd.n.waitState(t, 0, "that installed web", func(st *StateNotification) bool { return st.Outcome == SummaryChanged })
 		b.put(t, s.envelope(s.priv, s.entry("web", "2")))
 		waitVersion(t, nd.dir, "web", "2")
-		st, _ = nd.n.waitState(t, i+1, "that updated web", func(st *StateNotification) bool { return st.Outcome == OutcomeChanged })
+		st, _ = nd.n.waitState(t, i+1, "that updated web", func(st *StateNotification) bool { return st.Outcome == SummaryChanged })
 		if !has(st, "specification") {
 			t.Fatalf("updated by %v, not by the new specification", st.Triggers)
 		}

@@ -52,7 +52,7 @@ func TestDataItemSource(t *testing.T) {
 		}
 		runWatcher(t, dataItemWatcher(t, m, []string{"MANAGE"}))
 		s := n.next(t)
-		if s.Outcome != OutcomeUnchanged || !slices.Equal(s.Triggers, []string{"start"}) || s.Format != 1 {
+		if s.Outcome != SummaryUnchanged || !slices.Equal(s.Triggers, []string{"start"}) || s.Format != 1 {
 			t.Fatalf("state %+v", s)
 		}
 		if s.Warning == "" {
@@ -72,13 +72,13 @@ func TestDataItemSource(t *testing.T) {
 		if err := m.DataPut("spec", map[string]any{"machines": "W10=", "signature": ""}); err != nil {
 			t.Fatal(err)
 		}
-		if s := n.next(t); !slices.Equal(s.Triggers, []string{"specification"}) || s.Outcome != OutcomeUnchanged {
+		if s := n.next(t); !slices.Equal(s.Triggers, []string{"specification"}) || s.Outcome != SummaryUnchanged {
 			t.Fatalf("state %+v", s)
 		}
 		if err := m.DataDelete("spec"); err != nil {
 			t.Fatal(err)
 		}
-		if s := n.next(t); s.Outcome != OutcomeNoSpecification || !slices.Equal(s.Triggers, []string{"specification"}) {
+		if s := n.next(t); s.Outcome != SummaryNoSpecification || !slices.Equal(s.Triggers, []string{"specification"}) {
 			t.Fatalf("state %+v", s)
 		}
 	})
@@ -90,7 +90,7 @@ func TestDataItemSource(t *testing.T) {
 		}
 		runWatcher(t, dataItemWatcher(t, m, nil))
 		s := n.next(t)
-		if s.Outcome != OutcomeNoSpecification || s.Error == "" {
+		if s.Outcome != SummaryNoSpecification || s.Error == "" {
 			t.Fatalf("state %+v", s)
 		}
 	})
@@ -110,7 +110,7 @@ func TestDataItemSource(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := n.next(t)
-		if s.Outcome != OutcomeUnchanged || !slices.Contains(s.Triggers, "state") {
+		if s.Outcome != SummaryUnchanged || !slices.Contains(s.Triggers, "state") {
 			t.Fatalf("state %+v", s)
 		}
 	})

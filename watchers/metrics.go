@@ -78,7 +78,7 @@ func reasonLabel(err error) string {
 }
 
 // recordMetrics counts one reconcile and what it did.
-func recordMetrics(machine, watcher string, outcome Outcome, r *machines.Report) {
+func recordMetrics(machine, watcher string, outcome Summary, r *machines.Report) {
 	reconcilesTotal.WithLabelValues(machine, watcher, string(outcome)).Inc()
 	if r == nil {
 		return

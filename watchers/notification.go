@@ -12,22 +12,22 @@ import (
 	"github.com/mms-io/mms/machines"
 )
 
-// Outcome summarises one reconcile.
-type Outcome string
+// Summary summarises one reconcile: the outcome field of a notification.
+type Summary string
 
 const (
-	// OutcomeChanged means the specification was accepted and the machines directory changed.
-	OutcomeChanged Outcome = "changed"
-	// OutcomeUnchanged means the specification was accepted and nothing needed changing.
-	OutcomeUnchanged Outcome = "unchanged"
-	// OutcomeFailed means the specification was accepted but some entry failed or was refused.
-	OutcomeFailed Outcome = "failed"
-	// OutcomeRefused means the specification as a whole was refused: nothing on disk changed.
-	OutcomeRefused Outcome = "refused"
-	// OutcomeNoSpecification means there was no specification to apply: nothing on disk changed.
-	OutcomeNoSpecification Outcome = "no_specification"
-	// OutcomeNone means no reconcile has run yet.
-	OutcomeNone Outcome = "none"
+	// SummaryChanged means the specification was accepted and the machines directory changed.
+	SummaryChanged Summary = "changed"
+	// SummaryUnchanged means the specification was accepted and nothing needed changing.
+	SummaryUnchanged Summary = "unchanged"
+	// SummaryFailed means the specification was accepted but some entry failed or was refused.
+	SummaryFailed Summary = "failed"
+	// SummaryRefused means the specification as a whole was refused: nothing on disk changed.
+	SummaryRefused Summary = "refused"
+	// SummaryNoSpecification means there was no specification to apply: nothing on disk changed.
+	SummaryNoSpecification Summary = "no_specification"
+	// SummaryNone means no reconcile has run yet.
+	SummaryNone Summary = "none"
 )
 
 // MachineOutcome is what a reconcile did for one entry or managed machine, and why.
@@ -52,7 +52,7 @@ type StateNotification struct {
 	event.Event
 
 	// Outcome summarises the last reconcile.
-	Outcome Outcome `json:"outcome"`
+	Outcome Summary `json:"outcome"`
 	// Triggers says what started it: start, specification, interval, state.
 	Triggers []string `json:"triggers,omitempty"`
 	// Source says where the specification came from: the data item or bucket and key.
@@ -141,18 +141,18 @@ func (s *StateNotification) String() string {
 }
 
 // outcomeOf summarises a report.
-func outcomeOf(r *machines.Report) Outcome {
+func outcomeOf(r *machines.Report) Summary {
 	switch {
 	case r == nil:
-		return OutcomeNoSpecification
+		return SummaryNoSpecification
 	case r.Err != nil:
-		return OutcomeRefused
+		return SummaryRefused
 	case r.Failed():
-		return OutcomeFailed
+		return SummaryFailed
 	case r.Changed():
-		return OutcomeChanged
+		return SummaryChanged
 	}
-	return OutcomeUnchanged
+	return SummaryUnchanged
 }
 
 // managedNames names the machines mms manages once the reconcile of r is done: every entry

@@ -31,7 +31,7 @@ func TestStateNotification(t *testing.T) {
 	n := w.notification([]string{"specification"}, 0, report, nil, time.Second)
 
 	t.Run("says the outcome, the version and that it was accepted unsigned", func(t *testing.T) {
-		if n.Outcome != OutcomeFailed || n.Format != 2 || n.SpecVersion != 1700000000000 || n.Signed {
+		if n.Outcome != SummaryFailed || n.Format != 2 || n.SpecVersion != 1700000000000 || n.Signed {
 			t.Fatalf("notification %+v", n)
 		}
 		if n.Warning == "" || !strings.Contains(n.Warning, "unsigned") {
@@ -65,7 +65,7 @@ func TestStateNotification(t *testing.T) {
 			!got.Outcomes[2].Failed || !strings.Contains(got.Outcomes[2].Error, "expected aa got bb") {
 			t.Fatalf("machines %+v", got.Outcomes)
 		}
-		if got.Outcome != OutcomeFailed || got.SpecVersion != 1700000000000 || got.Warning == "" {
+		if got.Outcome != SummaryFailed || got.SpecVersion != 1700000000000 || got.Warning == "" {
 			t.Fatalf("decoded %+v", got)
 		}
 	})
@@ -108,7 +108,7 @@ func TestStateNotification(t *testing.T) {
 	t.Run("says why a specification was refused and warns of nothing else", func(t *testing.T) {
 		r := &machines.Report{Err: fmt.Errorf("%w: signed by no trusted key", errs.ErrSignature)}
 		n := w.notification(nil, 7, r, nil, time.Second)
-		if n.Outcome != OutcomeRefused || !strings.Contains(n.Error, "signed by no trusted key") || n.Warning != "" || n.Revision != 7 {
+		if n.Outcome != SummaryRefused || !strings.Contains(n.Error, "signed by no trusted key") || n.Warning != "" || n.Revision != 7 {
 			t.Fatalf("notification %+v", n)
 		}
 		if !strings.Contains(n.String(), "refused: signature refused: signed by no trusted key") {
@@ -118,14 +118,14 @@ func TestStateNotification(t *testing.T) {
 
 	t.Run("says when there is no specification", func(t *testing.T) {
 		n := w.notification(nil, 0, nil, nil, 0)
-		if n.Outcome != OutcomeNoSpecification || !strings.Contains(n.Error, "nothing changed") || len(n.Outcomes) != 0 {
+		if n.Outcome != SummaryNoSpecification || !strings.Contains(n.Error, "nothing changed") || len(n.Outcomes) != 0 {
 			t.Fatalf("notification %+v", n)
 		}
 	})
 
 	t.Run("does not warn about a signed specification", func(t *testing.T) {
 		n := w.notification(nil, 0, &machines.Report{Format: 1, Signed: true}, nil, 0)
-		if n.Warning != "" || n.Outcome != OutcomeUnchanged || !strings.Contains(n.String(), "unchanged v1 signed") {
+		if n.Warning != "" || n.Outcome != SummaryUnchanged || !strings.Contains(n.String(), "unchanged v1 signed") {
 			t.Fatalf("notification %+v %s", n, n.String())
 		}
 	})
@@ -143,7 +143,7 @@ func TestStateNotification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, ok := v.(*StateNotification); !ok || got.Outcome != OutcomeFailed {
+		if got, ok := v.(*StateNotification); !ok || got.Outcome != SummaryFailed {
 			t.Fatalf("decoded %#v", v)
 		}
 		if creator.EventType() != "io.choria.machine.watcher.machines.v1.state" {

@@ -28,9 +28,9 @@ func (w *Watcher) observe(o nodeloop.Outcome) {
 
 	var terr error
 	switch n.Outcome {
-	case OutcomeRefused, OutcomeFailed:
+	case SummaryRefused, SummaryFailed:
 		terr = w.FailureTransition()
-	case OutcomeChanged:
+	case SummaryChanged:
 		terr = w.SuccessTransition()
 	}
 	if terr != nil {

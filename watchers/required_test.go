@@ -40,7 +40,7 @@ func TestForeignStateRequired(t *testing.T) {
 			t.Fatal(err)
 		}
 		s, _ := n.waitState(t, 0, "a reconcile after network came up", func(s *StateNotification) bool {
-			return s.Outcome == OutcomeUnchanged
+			return s.Outcome == SummaryUnchanged
 		})
 		if !has(s, "interval") {
 			t.Errorf("reconciled on %v, want the interval", s.Triggers)

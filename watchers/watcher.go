@@ -143,12 +143,12 @@ func (w *Watcher) CurrentState() any {
 	}
 	return &StateNotification{
 		Event:           event.New(w.name, WatcherType, NotificationVersion, w.machine),
-		Outcome:         OutcomeNone,
+		Outcome:         SummaryNone,
 		Source:          w.sourceName(),
 		KeySource:       w.keySource,
 		Outcomes:        []MachineOutcome{},
 		Machines:        []string{},
-		PreviousOutcome: string(OutcomeNone),
+		PreviousOutcome: string(SummaryNone),
 	}
 }
 

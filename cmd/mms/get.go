@@ -26,7 +26,7 @@ func configureGet(app *fisk.Application) {
 }
 
 func (c *getCommand) run() error {
-	keys, err := loadKeys(c.keys)
+	keys, err := loadKeys("--public-key", c.keys)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/mms-io/mms/machines/spec"
 )
 
 // readInput reads a file, or standard input when path is "-". fisk v0.6.4 hands a bare "-"
@@ -21,4 +24,18 @@ func readInput(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return data, nil
+}
+
+// loadKeys loads trusted public keys, each 64 hex characters or a file holding them: the one
+// key loader of every command. what names the argument in errors ("--public-key").
+func loadKeys(what string, args []string) ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for i, k := range args {
+		pk, err := spec.LoadPublicKey(k)
+		if err != nil {
+			return nil, usageError("%s %d: %v", what, i+1, err)
+		}
+		keys = append(keys, pk)
+	}
+	return keys, nil
 }

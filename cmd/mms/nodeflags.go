@@ -92,13 +92,9 @@ func (n *nodeFlags) parseSettings() error {
 
 // keys loads the trusted public keys.
 func (n *nodeFlags) keys() ([]ed25519.PublicKey, error) {
-	var keys []ed25519.PublicKey
-	for i, k := range n.publicKeys {
-		pk, err := spec.LoadPublicKey(k)
-		if err != nil {
-			return nil, usageError("--public-key %d: %v", i+1, err)
-		}
-		keys = append(keys, pk)
+	keys, err := loadKeys("--public-key", n.publicKeys)
+	if err != nil {
+		return nil, err
 	}
 	if len(keys) == 0 && !n.insecure {
 		return nil, usageError("no --public-key given: mms refuses to act on unsigned specifications unless told --insecure")

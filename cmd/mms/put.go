@@ -42,7 +42,7 @@ func configurePut(app *fisk.Application) {
 }
 
 func (c *putCommand) run() error {
-	keys, err := loadKeys(c.keys)
+	keys, err := loadKeys("--public-key", c.keys)
 	if err != nil {
 		return err
 	}
@@ -85,19 +85,6 @@ func (c *putCommand) run() error {
 	}
 	fmt.Printf("Published %s/%s revision %d: %s, %d entries\n", c.kv.bucket, c.kv.key, rev, summary(s), len(s.Entries))
 	return nil
-}
-
-// loadKeys loads the --public-key values.
-func loadKeys(args []string) ([]ed25519.PublicKey, error) {
-	var keys []ed25519.PublicKey
-	for i, k := range args {
-		pk, err := spec.LoadPublicKey(k)
-		if err != nil {
-			return nil, usageError("--public-key %d: %v", i+1, err)
-		}
-		keys = append(keys, pk)
-	}
-	return keys, nil
 }
 
 // checkPublishable refuses what no node would act on: an envelope or payload that does not

@@ -31,13 +31,9 @@ func (c *verifyCommand) run() error {
 	if len(c.keys) == 0 {
 		return usageError("give at least one public key to verify with")
 	}
-	var keys []ed25519.PublicKey
-	for i, k := range c.keys {
-		pk, err := spec.LoadPublicKey(k)
-		if err != nil {
-			return usageError("public key %d: %v", i+1, err)
-		}
-		keys = append(keys, pk)
+	keys, err := loadKeys("public key", c.keys)
+	if err != nil {
+		return err
 	}
 	data, err := readInput(c.file)
 	if err != nil {
