@@ -3,6 +3,7 @@ module github.com/mms-io/mms
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/choria-io/fisk v0.9.0
 	github.com/choria-io/go-choria v0.30.2
 	github.com/cloudevents/sdk-go/v2 v2.16.2

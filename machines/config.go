@@ -51,8 +51,10 @@ type Config struct {
 	// Retry, when set, remembers failed downloads across reconciles and holds an entry back
 	// until its next attempt is due (see RetryMemory); nil retries at every reconcile.
 	Retry *RetryMemory
-	// ResetRollback forgets the specification accepted before in Dir, so that a lower version
-	// is accepted: the deliberate reset an operator asks for, never a default.
+	// ResetRollback judges the specification as if none had been accepted before in Dir, so
+	// that a lower version is accepted; the record of the one before is replaced only once this
+	// one is accepted (a refused specification changes nothing). The deliberate reset an
+	// operator asks for, never a default.
 	ResetRollback bool
 	// Governor, when set, is entered before downloading an entry that names a governor.
 	Governor GovernorFunc

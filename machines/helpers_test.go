@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"github.com/mms-io/mms/machines/install"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,4 +121,19 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		return nil
 	})
 	return out
+}
+
+// acceptedVersion is the version of the specification the directory's record says it
+// accepted last, 0 for none.
+func (f *fixture) acceptedVersion(t *testing.T) int64 {
+	t.Helper()
+	st, err := install.Inspect(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if a := st.Accepted(); a != nil {
+		return a.Version
+	}
+	return 0
 }

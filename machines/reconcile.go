@@ -42,7 +42,7 @@ func reconcile(ctx context.Context, cfg Config, envelope []byte, open func(strin
 		rep.Err = err
 		return rep
 	}
-	if last := st.Accepted(); last == nil || last.Digest != s.Digest {
+	if last := st.Accepted(); cfg.ResetRollback || last == nil || last.Digest != s.Digest {
 		// Written with the first change to the directory, or when the store closes.
 		st.NoteAccepted(spec.NewAccepted(s, cfg.Now()))
 	}
@@ -100,16 +100,19 @@ func prepare(cfg Config, envelope []byte, rep *Report, open func(string) (*insta
 	if err != nil {
 		return cfg, nil, nil, nil, err
 	}
+	// A reset judges the specification as if it were the first, and takes effect only with it:
+	// the record of the one accepted before is replaced when this one is noted as accepted,
+	// never erased on its own (a refused specification would leave the node open to a replay).
+	last := st.Accepted()
 	if cfg.ResetRollback {
-		if err := st.ResetAccepted(); err != nil {
-			done()
-			return cfg, nil, nil, nil, err
-		}
-		cfg.Logger.Warn("forgot the specification accepted before, as asked", "dir", cfg.Dir)
+		last = nil
 	}
-	if err := spec.Admit(s, st.Accepted(), cfg.Now()); err != nil {
+	if err := spec.Admit(s, last, cfg.Now()); err != nil {
 		done()
 		return cfg, nil, nil, nil, err
+	}
+	if cfg.ResetRollback && st.Accepted() != nil {
+		cfg.Logger.Warn("forgetting the specification accepted before, as asked: this one replaces it", "dir", cfg.Dir, "version", s.Version)
 	}
 	return cfg, st, done, s, nil
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/spec"
@@ -329,4 +331,34 @@ func TestResetRollbackIsDeliberate(t *testing.T) {
 	if rep := f.reconcile(f.envelope(nil)); !errors.Is(rep.Err, errs.ErrRollback) {
 		t.Fatalf("the reset was not a one-off: %v", rep.Err)
 	}
+
+	t.Run("a reset with a refused specification changes nothing: an old one replayed later is still refused", func(t *testing.T) {
+		f := newFixture(t)
+		f.ver = 100
+		if rep := f.reconcile(f.envelope(nil)); rep.Err != nil {
+			t.Fatal(rep.Err)
+		}
+		before := f.acceptedVersion(t)
+		data, err := json.Marshal([]spec.Entry{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		issued := time.Now().Add(-2 * time.Hour)
+		expired, _, err := spec.Pack(data, spec.PackOptions{Format: 2, Version: 200, Issued: issued, Expires: issued.Add(time.Hour), Key: f.priv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := f.config()
+		cfg.ResetRollback = true
+		if rep := Reconcile(context.Background(), cfg, expired); !errors.Is(rep.Err, errs.ErrExpired) {
+			t.Fatalf("an expired specification with a reset: %v", rep.Err)
+		}
+		if got := f.acceptedVersion(t); got != before {
+			t.Fatalf("the refused reset changed the record from version %d to %d", before, got)
+		}
+		f.ver = 1
+		if rep := f.reconcile(f.envelope(nil)); !errors.Is(rep.Err, errs.ErrRollback) {
+			t.Fatalf("a replayed older specification after the refused reset: %v", rep.Err)
+		}
+	})
 }

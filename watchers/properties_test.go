@@ -10,8 +10,9 @@ import (
 )
 
 const (
-	keyA = "6a2c1c5b4e2a8a1d8c3f0b9e7d6c5b4a39281706f5e4d3c2b1a0998877665544"
-	keyB = "1122334455667788990011223344556677889900112233445566778899001122"
+	// keyA and keyB are public keys ed25519.GenerateKey made.
+	keyA = "25e9a898c274460b59595bfe06e2023fcfc7c71ea30bbfd894c0c195a686e0be"
+	keyB = "d0961237819fc3c9d53a24da760ab1049da25b24804f33ca64869be3bc1eb7f3"
 )
 
 func TestParseProperties(t *testing.T) {

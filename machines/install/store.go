@@ -256,13 +256,6 @@ func (s *Store) NoteAccepted(a spec.Accepted) {
 	s.dirty = true
 }
 
-// ResetAccepted forgets the last specification accepted, so that the next one is judged as if
-// it were the first: the deliberate reset an operator asks for (after rotating keys, say),
-// never something mms does by itself. It writes the record now.
-func (s *Store) ResetAccepted() error {
-	return s.update(func(r *Record) error { r.Accepted = nil; return nil })
-}
-
 // Adopt records an existing machine directory, which the caller verified against its entry,
 // as managed, so that it may be updated and purged from now on. The directory must be a real
 // directory, not a symlink. A zero InstalledAt is set to now.

@@ -152,14 +152,6 @@ func TestRecordFile(t *testing.T) {
 		if got := s.Accepted(); got == nil || got.Version != acc.Version || got.Digest != acc.Digest || !got.At.Equal(acc.At) || got.Format != 2 {
 			t.Fatalf("Accepted() = %+v, want %+v", got, acc)
 		}
-		if err := s.ResetAccepted(); err != nil {
-			t.Fatal(err)
-		}
-		s.Close()
-		s = openStore(t, dir)
-		if s.Accepted() != nil {
-			t.Fatalf("Accepted() after ResetAccepted = %+v", s.Accepted())
-		}
 	})
 
 	t.Run("treats a missing state.json as an empty record", func(t *testing.T) {

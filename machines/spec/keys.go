@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"filippo.io/edwards25519"
+
 	"github.com/mms-io/mms/machines/errs"
 )
 
@@ -21,7 +23,42 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: public key is not hex: %v", errs.ErrInvalidKey, err)
 	}
+	if err := checkPoint(b); err != nil {
+		return nil, fmt.Errorf("%w: public key %s: %v", errs.ErrInvalidKey, s, err)
+	}
 	return ed25519.PublicKey(b), nil
+}
+
+// lMinusOne is the order of the prime-order subgroup minus one, 2^252 +
+// 27742317777372353535851937790883648492, as a canonical little-endian scalar.
+var lMinusOne = func() *edwards25519.Scalar {
+	b := [32]byte{0xec, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 31: 0x10}
+	s, err := edwards25519.NewScalar().SetCanonicalBytes(b[:])
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// checkPoint refuses a public key that is not a point of the curve's prime-order subgroup:
+// a small-order key (00…00, the identity 01 00…00, and the other six) lets anyone forge
+// signatures that ed25519.Verify accepts, and a key with a torsion component is no key a
+// signer made.
+func checkPoint(b []byte) error {
+	p, err := new(edwards25519.Point).SetBytes(b)
+	if err != nil {
+		return fmt.Errorf("not a point of the curve")
+	}
+	identity := edwards25519.NewIdentityPoint()
+	if new(edwards25519.Point).MultByCofactor(p).Equal(identity) == 1 {
+		return fmt.Errorf("a point of small order, for which forged signatures verify")
+	}
+	// [L]P = [L-1]P + P is the identity exactly when P is in the prime-order subgroup.
+	q := new(edwards25519.Point).ScalarMult(lMinusOne, p)
+	if q.Add(q, p).Equal(identity) != 1 {
+		return fmt.Errorf("not in the prime-order subgroup (it has a small-order component)")
+	}
+	return nil
 }
 
 // ParsePublicKeys decodes several public keys, naming the position of a bad one.
