@@ -25,6 +25,10 @@ const (
 	stateFileMode = 0o600
 )
 
+// MaxRecordBytes bounds state.json: 128 MiB, far above the record of a thousand machines of
+// ten thousand files each. A larger file is not one mms wrote, and is not read into memory.
+const MaxRecordBytes = 128 << 20
+
 // Store is the one writer of a machines directory: it holds the directory's lock from Open to
 // Close, and every change to a machine and to the record goes through it. Its methods are safe
 // for concurrent use.
@@ -104,6 +108,9 @@ func (s *Store) load() error {
 	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w: %w", s.statePath(), ErrRecord, err)
+	}
+	if before.Size() > MaxRecordBytes {
+		return fmt.Errorf("read %s: %w: it is %d bytes, larger than any record mms writes (%d)", s.statePath(), ErrRecord, before.Size(), MaxRecordBytes)
 	}
 	stamp := statStamp(before)
 	if rec, ok := recall(s.statePath(), stamp); ok {

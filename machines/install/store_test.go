@@ -214,3 +214,36 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestRecordBounds(t *testing.T) {
+	t.Run("refuses a state.json that nests too deep, without overflowing the stack", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, ".mms"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		deep := `{"machines":{"web":{"files":` + strings.Repeat("[", 8<<20) + `}}}`
+		if err := os.WriteFile(filepath.Join(dir, ".mms", "state.json"), []byte(deep), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(dir); !errors.Is(err, ErrRecord) {
+			t.Fatalf("Open = %v, want ErrRecord", err)
+		}
+	})
+	t.Run("refuses a state.json larger than any record mms writes, before reading it", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, ".mms"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(filepath.Join(dir, ".mms", "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(MaxRecordBytes + 1); err != nil { // sparse: no disk used
+			t.Fatal(err)
+		}
+		f.Close()
+		if _, err := Open(dir); !errors.Is(err, ErrRecord) || !strings.Contains(err.Error(), "larger than") {
+			t.Fatalf("Open = %v", err)
+		}
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/mms-io/mms/internal/jsondepth"
 )
 
 // evalName is the env variable through which every function reaches the evaluation state. It
@@ -52,8 +54,8 @@ func (e *eval) fact(path string) (any, error) {
 		return nil, nil
 	}
 	if !e.factsChecked {
-		if !gjson.ValidBytes(facts) {
-			return nil, fmt.Errorf("get_fact(%q): node facts are not valid JSON", path)
+		if !validFacts(facts) {
+			return nil, fmt.Errorf("get_fact(%q): node facts are not valid JSON of at most %d levels", path, jsondepth.Max)
 		}
 		e.factsChecked = true
 	}

@@ -219,3 +219,16 @@ func TestRegexpCache(t *testing.T) {
 		}
 	})
 }
+
+func TestDeeplyNestedFacts(t *testing.T) {
+	deep := []byte(strings.Repeat("[", 4<<20))
+	t.Run("refuses facts that nest too deep, without overflowing the stack", func(t *testing.T) {
+		if _, err := NewNode("n", deep, ""); err == nil || !strings.Contains(err.Error(), "levels") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("fails get_fact on such facts set directly", func(t *testing.T) {
+		_, err := mustCompile(t, `get_fact('a') == nil`).Match(Node{Identity: "n", Facts: deep})
+		assertMatcherError(t, err, "levels")
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/mms-io/mms/machines/errs"
+
+	"github.com/mms-io/mms/internal/jsondepth"
 )
 
 // Node is what a matcher is evaluated against: one node's identity, facts and PATH.
@@ -24,8 +26,8 @@ type Node struct {
 
 // NewNode returns a Node after checking that facts, when not empty, is valid JSON.
 func NewNode(identity string, facts []byte, path string) (Node, error) {
-	if len(facts) > 0 && !gjson.ValidBytes(facts) {
-		return Node{}, fmt.Errorf("%w: node %q: facts are not valid JSON", errs.ErrMatcher, identity)
+	if len(facts) > 0 && !validFacts(facts) {
+		return Node{}, fmt.Errorf("%w: node %q: facts are not valid JSON of at most %d levels", errs.ErrMatcher, identity, jsondepth.Max)
 	}
 	return Node{Identity: identity, Facts: facts, Path: path}, nil
 }
@@ -47,8 +49,14 @@ func LoadFacts(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: load facts %s: %w", errs.ErrMatcher, path,
 			limitError(LimitFactsBytes, DefaultMaxFactsBytes, "bytes", "facts file "+path))
 	}
-	if !gjson.ValidBytes(data) {
-		return nil, fmt.Errorf("%w: load facts %s: not valid JSON", errs.ErrMatcher, path)
+	if !validFacts(data) {
+		return nil, fmt.Errorf("%w: load facts %s: not valid JSON of at most %d levels", errs.ErrMatcher, path, jsondepth.Max)
 	}
 	return data, nil
+}
+
+// validFacts tells whether facts are valid JSON that nests within jsondepth.Max, checked
+// before gjson's recursive validator sees them.
+func validFacts(facts []byte) bool {
+	return jsondepth.Check(facts, jsondepth.Max) == nil && gjson.ValidBytes(facts)
 }

@@ -61,8 +61,8 @@ type Entry struct {
 	Governor string `json:"governor,omitempty"`
 }
 
-// fieldSetters maps each known field to where its value goes. Keys are matched without regard
-// to case, as encoding/json (and so go-choria) does.
+// fieldSetters maps each known field to where its value goes. Keys are matched exactly; one
+// that folds to a known key is refused (see foldProblem).
 var fieldSetters = map[string]func(e *Entry) *string{
 	"name":            func(e *Entry) *string { return &e.Name },
 	"source":          func(e *Entry) *string { return &e.Source },
@@ -74,6 +74,16 @@ var fieldSetters = map[string]func(e *Entry) *string{
 	"match":           func(e *Entry) *string { return &e.Match },
 	"governor":        func(e *Entry) *string { return &e.Governor },
 }
+
+// entryFields are the known entry fields, for foldProblem.
+var entryFields = func() []string {
+	var out []string
+	for k := range fieldSetters {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}()
 
 // decodeEntry fills an Entry from one JSON object, returning the unknown field names and the
 // problems found in the fields' types. A field given twice (in any case) is a problem: JSON
@@ -87,7 +97,11 @@ func decodeEntry(item gjson.Result) (Entry, []string, []string) {
 	seen := map[string]string{}
 	item.ForEach(func(key, value gjson.Result) bool {
 		k := key.Str
-		canon := strings.ToLower(k)
+		if p := foldProblem(k, entryFields); p != "" {
+			problems = append(problems, p)
+			return true
+		}
+		canon := k
 		set, ok := fieldSetters[canon]
 		if !ok {
 			unknown = append(unknown, k)

@@ -9,6 +9,8 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/mms-io/mms/machines/errs"
+
+	"github.com/mms-io/mms/internal/jsondepth"
 )
 
 // MaxEnvelopeBytes bounds the specification a node will decode: far above what one NATS message
@@ -47,11 +49,17 @@ func (e *Envelope) SignedBytes() []byte {
 	return e.Payload
 }
 
+// envelopeFields are the known fields of an envelope, for foldProblem.
+var envelopeFields = []string{"machines", "plugins", "signature"}
+
 // DecodeEnvelope parses the KV value: {"machines": base64, "signature": hex} or the plugins
 // manager's {"plugins": base64, "signature": hex}.
 func DecodeEnvelope(data []byte) (*Envelope, error) {
 	if len(data) > MaxEnvelopeBytes {
 		return nil, &errs.LimitError{Name: "max_spec_bytes", Limit: MaxEnvelopeBytes, Unit: "bytes", What: "specification"}
+	}
+	if err := jsondepth.Check(data, jsondepth.Max); err != nil {
+		return nil, fmt.Errorf("%w: envelope: %v", errs.ErrInvalidSpec, err)
 	}
 	root := gjson.ParseBytes(data)
 	if !gjson.ValidBytes(data) || !root.IsObject() {
@@ -60,6 +68,10 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 	fields := map[string]gjson.Result{}
 	var problem error
 	root.ForEach(func(key, value gjson.Result) bool {
+		if p := foldProblem(key.Str, envelopeFields); p != "" {
+			problem = fmt.Errorf("%w: envelope %s", errs.ErrInvalidSpec, p)
+			return false
+		}
 		switch key.Str {
 		case "machines", "plugins", "signature":
 			if _, dup := fields[key.Str]; dup {

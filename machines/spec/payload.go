@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/mms-io/mms/internal/jsondepth"
 )
 
 // Spec is a decoded, validated specification.
@@ -64,6 +66,9 @@ type v2Payload struct {
 func ParsePayload(payload []byte) (*Spec, error) {
 	sum := sha256.Sum256(payload)
 	s := &Spec{Payload: payload, Digest: hex.EncodeToString(sum[:]), SignedBy: -1}
+	if err := jsondepth.Check(payload, jsondepth.Max); err != nil {
+		return nil, &ValidationError{Problems: []string{"payload: " + err.Error()}}
+	}
 	if !gjson.ValidBytes(payload) {
 		return nil, &ValidationError{Problems: []string{"payload is not valid JSON"}}
 	}
@@ -89,12 +94,19 @@ func ParsePayload(payload []byte) (*Spec, error) {
 	return s, nil
 }
 
+// payloadFields are the known fields of a v2 payload, for foldProblem.
+var payloadFields = []string{"expires", "issued", "machines", "version"}
+
 // parseV2 fills the v2 header fields and returns the entries array.
 func (s *Spec) parseV2(root gjson.Result) (gjson.Result, []string) {
 	var problems []string
 	fields := map[string]gjson.Result{}
 	root.ForEach(func(key, value gjson.Result) bool {
 		k := key.Str
+		if p := foldProblem(k, payloadFields); p != "" {
+			problems = append(problems, p)
+			return true
+		}
 		switch k {
 		case "version", "issued", "expires", "machines":
 		default:

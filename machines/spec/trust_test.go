@@ -248,3 +248,18 @@ func TestAdmit(t *testing.T) {
 		}
 	})
 }
+
+func TestDeeplyNested(t *testing.T) {
+	deep := strings.Repeat("[", 12<<20)
+	t.Run("refuses an envelope of 12 MB of nested arrays without overflowing the stack", func(t *testing.T) {
+		_, err := Open([]byte(`{"machines":`+deep+`}`), Trust{InsecureAllowUnsigned: true})
+		if !errors.Is(err, errs.ErrInvalidSpec) || !strings.Contains(err.Error(), "deeper than") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("refuses a payload that nests too deep", func(t *testing.T) {
+		if _, err := ParsePayload([]byte(deep)); err == nil || !strings.Contains(err.Error(), "deeper than") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}

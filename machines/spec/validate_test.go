@@ -41,7 +41,7 @@ func TestEntryValidation(t *testing.T) {
 		{"refuses another checksums file", func(e map[string]any) { e["verify"] = "MD5SUMS" }, `verify must be "SHA256SUMS"`},
 		{"refuses a password without username", func(e map[string]any) { e["password"] = "p" }, `password is given without username`},
 		{"refuses a number where a string belongs", func(e map[string]any) { e["checksum"] = 42 }, `field checksum must be a string`},
-		{"refuses a field given twice in two cases", func(e map[string]any) { e["Name"] = "web" }, `field name given twice`},
+		{"refuses a field given twice in two cases", func(e map[string]any) { e["Name"] = "web" }, `folds to it`},
 		{"refuses a huge matcher", func(e map[string]any) { e["match"] = strings.Repeat("x", MaxFieldLength+1) }, `match is longer than`},
 	}
 	for _, tc := range cases {
@@ -129,11 +129,29 @@ func TestSpecValidation(t *testing.T) {
 			t.Fatalf("unknown = %v", s.Unknown)
 		}
 	})
-	t.Run("matches field names without regard to case, as go-choria does", func(t *testing.T) {
-		e := map[string]any{"Name": "web", "SOURCE": "https://x/y.tgz", "Checksum": sumA, "Verify_Checksum": sumB}
-		s, err := ParsePayload(mustJSON(t, []any{e}))
-		if err != nil || s.Entries[0].Name != "web" || s.Entries[0].VerifyChecksum != sumB {
-			t.Fatalf("got %+v, %v", s, err)
+	for _, tc := range []struct{ name, key, known string }{
+		{"an upper-case field", "SOURCE", "source"},
+		{"a long s for an s (U+017F)", "\u017fource", "source"},
+		{"a Kelvin sign for a k (U+212A)", "chec\u212asum", "checksum"},
+	} {
+		t.Run("refuses "+tc.name+", which go-choria would read as "+tc.known, func(t *testing.T) {
+			raw := `[{"name":"web","source":"https://x/y.tgz","checksum":"` + sumA + `","verify_checksum":"` + sumB + `","` + tc.key + `":"https://evil/z.tgz"}]`
+			_, err := ParsePayload([]byte(raw))
+			if !errors.Is(err, errs.ErrInvalidSpec) || !strings.Contains(err.Error(), "folds to it") || !strings.Contains(err.Error(), tc.known) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+	t.Run("refuses a v2 header field that folds to a known one", func(t *testing.T) {
+		raw := `{"version":5,"Version":9,"issued":"2026-01-02T03:04:05Z","machines":[]}`
+		if _, err := ParsePayload([]byte(raw)); err == nil || !strings.Contains(err.Error(), "folds to it") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("refuses an envelope with Machines beside machines", func(t *testing.T) {
+		raw := `{"machines":"W10=","Machines":"WzFd"}`
+		if _, err := DecodeEnvelope([]byte(raw)); !errors.Is(err, errs.ErrInvalidSpec) || !strings.Contains(err.Error(), `"Machines" is not "machines"`) {
+			t.Fatalf("got %v", err)
 		}
 	})
 }

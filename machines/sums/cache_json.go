@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/mms-io/mms/internal/jsondepth"
 )
 
 // A cache holds a stamp for every file of every managed machine and is read on every
@@ -59,6 +61,9 @@ func appendJSONString(out []byte, s string) []byte {
 
 // UnmarshalJSON reads what MarshalJSON writes, refusing anything else.
 func (c *Cache) UnmarshalJSON(data []byte) error {
+	if err := jsondepth.Check(data, jsondepth.Max); err != nil {
+		return fmt.Errorf("verification cache: %w", err)
+	}
 	if !gjson.ValidBytes(data) {
 		return fmt.Errorf("verification cache is not valid JSON")
 	}
