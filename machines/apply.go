@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mms-io/mms/machines/archive"
+	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/spec"
@@ -167,10 +168,15 @@ func (a *applier) install(ctx context.Context, step Step) error {
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
 	}
-	if files, err = sums.VerifyTree(stg.Path(), strings.ToLower(e.VerifyChecksum), files, false); err != nil {
+	verified, err := sums.VerifyTree(stg.Path(), strings.ToLower(e.VerifyChecksum), files, false)
+	if err != nil {
 		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
 	}
-	return a.st.Commit(stg, a.managed(step, files))
+	if unlisted := sums.Unlisted(files, verified); len(unlisted) > 0 {
+		return fmt.Errorf("%s %q: %w: %s does not list %s: no verification would cover it and no repair restore it (mms archive lists every file)",
+			step.Action, e.Name, errs.ErrUnsafeArchive, sums.FileName, strings.Join(unlisted, ", "))
+	}
+	return a.st.Commit(stg, a.managed(step, verified))
 }
 
 // fetchAndExtract downloads the entry's archive into a file in the staging directory dir,

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,6 +109,9 @@ func loadSums(r *os.Root, root, want string, cache Cache, full bool) (Sums, Stam
 	list, err := Parse(data)
 	if err != nil {
 		return nil, Stamp{}, err
+	}
+	if len(list) == 0 {
+		return nil, Stamp{}, fmt.Errorf("%w: %s lists no file: nothing could be verified or repaired", errs.ErrUnsafeArchive, FileName)
 	}
 	if start.UnixNano()-cur.ChangeNs < int64(RacyWindow) {
 		return list, Stamp{}, nil
@@ -304,4 +308,18 @@ func FileKind(m fs.FileMode) string {
 	default:
 		return m.Type().String()
 	}
+}
+
+// Unlisted returns, sorted, the files of extracted (what an archive unpacked) that verified
+// (what VerifyTree checked against SHA256SUMS) does not hold: files SHA256SUMS does not list,
+// which no later verification would cover and no repair restore.
+func Unlisted(extracted, verified Cache) []string {
+	var out []string
+	for p := range extracted {
+		if _, ok := verified[p]; !ok && p != FileName {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
