@@ -100,10 +100,36 @@ func TestPackAndVerifyCommands(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("$KEY: exit %d %s", r.code, r.stderr)
 		}
-		writeFile(t, dir, "k.key", priv+"\n")
+		keyFile := writeFile(t, dir, "k.key", priv+"\n")
+		if err := os.Chmod(keyFile, 0o600); err != nil {
+			t.Fatal(err)
+		}
 		f := mms(t, dir, "pack", "--format", "v1", "machines.json", "k.key")
 		if f.code != 0 || f.stdout != r.stdout {
 			t.Fatalf("key file: exit %d %s", f.code, f.stderr)
+		}
+	})
+	t.Run("refuses a private key file others may read, saying the chmod that fixes it", func(t *testing.T) {
+		writeFile(t, dir, "open.key", priv+"\n") // 0644
+		r := mms(t, dir, "pack", "--format", "v1", "machines.json", "open.key")
+		if r.code != 1 || !strings.Contains(r.stderr, "readable by others") || !strings.Contains(r.stderr, "chmod 600 open.key") {
+			t.Fatalf("got %+v", r)
+		}
+	})
+	t.Run("refuses a trusted public key file others may write", func(t *testing.T) {
+		pubFile := writeFile(t, dir, "open.pub", pub+"\n")
+		if err := os.Chmod(pubFile, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		r := mms(t, dir, "verify", "spec.json", "open.pub")
+		if r.code == 0 || !strings.Contains(r.stderr, "writable by others") || !strings.Contains(r.stderr, "chmod go-w open.pub") {
+			t.Fatalf("got %+v", r)
+		}
+	})
+	t.Run("says a key file that does not exist does not exist", func(t *testing.T) {
+		r := mms(t, dir, "verify", "spec.json", "signer.pbu")
+		if r.code == 0 || !strings.Contains(r.stderr, "key file signer.pbu does not exist") {
+			t.Fatalf("got %+v", r)
 		}
 	})
 	t.Run("refuses to pack unsigned without --force, and warns with it", func(t *testing.T) {
@@ -166,7 +192,10 @@ func TestPackAndVerifyCommands(t *testing.T) {
 		}
 	})
 	t.Run("a bad private key is a clear error", func(t *testing.T) {
-		if r := mms(t, dir, "pack", "machines.json", "abcd"); r.code != 1 || !strings.Contains(r.stderr, "private key must be 128 hex characters, got 4") {
+		if r := mms(t, dir, "pack", "machines.json", strings.Repeat("ab", 20)); r.code != 1 || !strings.Contains(r.stderr, "does not exist (nor is it 128 hex characters)") {
+			t.Fatalf("got %+v", r)
+		}
+		if r := mms(t, dir, "pack", "machines.json", strings.Repeat("zz", 64)); r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
 			t.Fatalf("got %+v", r)
 		}
 	})

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -93,34 +96,86 @@ func ParsePrivateKey(s string) (ed25519.PrivateKey, error) {
 	return pk, nil
 }
 
-// LoadPrivateKey reads a private key given either as hex text or as the path of a file holding it.
+// LoadPrivateKey reads a private key given either as hex text or as the path of a file holding
+// it. A key file readable by anyone but its owner is refused, with the chmod that fixes it.
 func LoadPrivateKey(arg string) (ed25519.PrivateKey, error) {
-	if st, err := os.Stat(arg); err == nil && st.Mode().IsRegular() {
-		data, err := os.ReadFile(arg)
-		if err != nil {
-			return nil, fmt.Errorf("%w: read key file %s: %v", errs.ErrInvalidKey, arg, err)
+	data, file, err := readKeyArg(arg, 2*ed25519.PrivateKeySize, func(mode fs.FileMode) string {
+		if mode&0o077 != 0 {
+			return fmt.Sprintf("is readable by others (mode %04o): a signing key must be private; chmod 600 %s", mode.Perm(), arg)
 		}
-		pk, err := ParsePrivateKey(string(data))
-		if err != nil {
-			return nil, fmt.Errorf("key file %s: %w", arg, err)
-		}
-		return pk, nil
+		return ""
+	})
+	if err != nil {
+		return nil, err
 	}
-	return ParsePrivateKey(arg)
+	pk, err := ParsePrivateKey(data)
+	if err != nil && file {
+		return nil, fmt.Errorf("key file %s: %w", arg, err)
+	}
+	return pk, err
 }
 
-// LoadPublicKey reads a public key given either as hex text or as the path of a file holding it.
+// LoadPublicKey reads a public key given either as hex text or as the path of a file holding
+// it. A trusted key file that anyone but its owner may write is refused, with the chmod that
+// fixes it: whoever can write it chooses what the node trusts.
 func LoadPublicKey(arg string) (ed25519.PublicKey, error) {
-	if st, err := os.Stat(arg); err == nil && st.Mode().IsRegular() {
-		data, err := os.ReadFile(arg)
-		if err != nil {
-			return nil, fmt.Errorf("%w: read key file %s: %v", errs.ErrInvalidKey, arg, err)
+	data, file, err := readKeyArg(arg, 2*ed25519.PublicKeySize, func(mode fs.FileMode) string {
+		if mode&0o022 != 0 {
+			return fmt.Sprintf("is writable by others (mode %04o): whoever can write it chooses what this node trusts; chmod go-w %s", mode.Perm(), arg)
 		}
-		pk, err := ParsePublicKey(string(data))
-		if err != nil {
-			return nil, fmt.Errorf("key file %s: %w", arg, err)
-		}
-		return pk, nil
+		return ""
+	})
+	if err != nil {
+		return nil, err
 	}
-	return ParsePublicKey(arg)
+	pk, err := ParsePublicKey(data)
+	if err != nil && file {
+		return nil, fmt.Errorf("key file %s: %w", arg, err)
+	}
+	return pk, err
+}
+
+// maxKeyFileBytes bounds what is read of a key file: a key is at most 128 hex characters.
+const maxKeyFileBytes = 4096
+
+// readKeyArg returns the key text arg stands for: the content of the file arg names, after
+// unsafe says nothing against its mode, or arg itself when it is hex of the key's length. An
+// argument that is neither is said to be a missing file, not a malformed key.
+func readKeyArg(arg string, hexLen int, unsafe func(fs.FileMode) string) (text string, file bool, err error) {
+	st, statErr := os.Stat(arg)
+	if statErr != nil {
+		if t := strings.TrimSpace(arg); len(t) == hexLen && isHex(t) {
+			return arg, false, nil
+		}
+		if errors.Is(statErr, fs.ErrNotExist) {
+			return "", false, fmt.Errorf("%w: key file %s does not exist (nor is it %d hex characters)", errs.ErrInvalidKey, arg, hexLen)
+		}
+		return "", false, fmt.Errorf("%w: key file %s: %v", errs.ErrInvalidKey, arg, statErr)
+	}
+	if !st.Mode().IsRegular() {
+		return "", false, fmt.Errorf("%w: key file %s is a %s, not a file", errs.ErrInvalidKey, arg, st.Mode().Type())
+	}
+	if why := unsafe(st.Mode()); why != "" {
+		return "", true, fmt.Errorf("%w: key file %s %s", errs.ErrInvalidKey, arg, why)
+	}
+	f, err := os.Open(arg)
+	if err != nil {
+		return "", true, fmt.Errorf("%w: read key file %s: %v", errs.ErrInvalidKey, arg, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes))
+	if err != nil {
+		return "", true, fmt.Errorf("%w: read key file %s: %v", errs.ErrInvalidKey, arg, err)
+	}
+	return string(data), true, nil
+}
+
+// isHex tells whether s holds only hex digits.
+func isHex(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
 }
