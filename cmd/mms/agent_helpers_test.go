@@ -224,6 +224,12 @@ func staging(t *testing.T, dir string) []string {
 }
 
 // putSpec writes env to a file and publishes it with mms put, failing the test unless it works.
+// put publishes env with mms put, checking it with s's public key as an operator does.
+func (s signer) put(t *testing.T, url string, env []byte, args ...string) result {
+	t.Helper()
+	return putSpec(t, url, env, append(args, "--public-key", s.pub)...)
+}
+
 func putSpec(t *testing.T, url string, env []byte, args ...string) result {
 	t.Helper()
 	dir := t.TempDir()

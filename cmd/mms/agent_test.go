@@ -45,12 +45,12 @@ func TestAgentCommand(t *testing.T) {
 		other := arch.machine(t, "other", "other")
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "INSTALL", "--public-key", key.pub, "--purge", "--identity", "node1", "--splay", "0")
 
-		putSpec(t, url, key.pack(t, 1, v1, other), "--bucket", "INSTALL", "--public-key", key.pub)
+		key.put(t, url, key.pack(t, 1, v1, other), "--bucket", "INSTALL", "--public-key", key.pub)
 		testwait.Eventually(t, waitLong, "first install", func() bool {
 			return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "version 1") && fileSays(filepath.Join(dir, "other", "greeting.txt"), "other")
 		})
 
-		putSpec(t, url, key.pack(t, 2, v2), "--bucket", "INSTALL")
+		key.put(t, url, key.pack(t, 2, v2), "--bucket", "INSTALL")
 		put := time.Now()
 		testwait.Eventually(t, time.Second, "update within a second of mms put", func() bool {
 			return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "version 2")
@@ -78,7 +78,7 @@ func TestAgentCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "STATUS", "--public-key", key.pub)
-		putSpec(t, url, key.pack(t, 42, hello), "--bucket", "STATUS")
+		key.put(t, url, key.pack(t, 42, hello), "--bucket", "STATUS")
 		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "hi") })
 		testwait.Eventually(t, waitLong, "last report", func() bool {
 			_, ok, _ := readLastReport(dir)
@@ -109,7 +109,7 @@ func TestAgentCommand(t *testing.T) {
 		arch := newArchives(t)
 		hello := arch.machine(t, "hello", "stay")
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "DELETE", "--public-key", key.pub, "--purge", "--interval", "50ms", "--verbose")
-		putSpec(t, url, key.pack(t, 1, hello), "--bucket", "DELETE")
+		key.put(t, url, key.pack(t, 1, hello), "--bucket", "DELETE")
 		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "stay") })
 		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 		defer cancel()
@@ -140,9 +140,10 @@ func TestAgentCommand(t *testing.T) {
 		arch := newArchives(t)
 		hello, evil := arch.machine(t, "hello", "good"), arch.machine(t, "hello", "evil")
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "FORGED", "--public-key", key.pub, "--purge")
-		putSpec(t, url, key.pack(t, 1, hello), "--bucket", "FORGED")
+		key.put(t, url, key.pack(t, 1, hello), "--bucket", "FORGED")
 		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "good") })
-		putSpec(t, url, newSigner(t).pack(t, 2, evil), "--bucket", "FORGED")
+		evilKey := newSigner(t)
+		evilKey.put(t, url, evilKey.pack(t, 2, evil), "--bucket", "FORGED")
 		waitForLog(t, p, "specification refused")
 		if !fileSays(filepath.Join(dir, "hello", "greeting.txt"), "good") {
 			t.Fatal("a forged specification changed the machine")
@@ -154,10 +155,10 @@ func TestAgentCommand(t *testing.T) {
 		arch := newArchives(t)
 		hello := arch.machine(t, "hello", "original")
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "REPAIR", "--public-key", key.pub, "--interval", "100ms")
-		putSpec(t, url, key.pack(t, 5, hello), "--bucket", "REPAIR")
+		key.put(t, url, key.pack(t, 5, hello), "--bucket", "REPAIR")
 		greeting := filepath.Join(dir, "hello", "greeting.txt")
 		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(greeting, "original") })
-		putSpec(t, url, key.pack(t, 4, hello), "--bucket", "REPAIR", "--force") // a rollback: refused
+		key.put(t, url, key.pack(t, 4, hello), "--bucket", "REPAIR", "--force") // a rollback: refused
 		waitForLog(t, p, "rollback refused")
 		writeText(t, greeting, "tampered")
 		testwait.Eventually(t, waitLong, "repair", func() bool { return fileSays(greeting, "original") })
@@ -182,7 +183,7 @@ func TestAgentCommand(t *testing.T) {
 			return true
 		}
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--bucket", "SIGTERM", "--public-key", key.pub)
-		putSpec(t, url, key.pack(t, 1, slow), "--bucket", "SIGTERM")
+		key.put(t, url, key.pack(t, 1, slow), "--bucket", "SIGTERM")
 		select {
 		case <-started:
 		case <-time.After(waitLong):
@@ -229,7 +230,7 @@ func TestAgentReconnects(t *testing.T) {
 		arch := newArchives(t)
 		v1, v2 := arch.machine(t, "hello", "before"), arch.machine(t, "hello", "after")
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--public-key", key.pub, "--interval", "500ms")
-		putSpec(t, url, key.pack(t, 1, v1))
+		key.put(t, url, key.pack(t, 1, v1))
 		greeting := filepath.Join(dir, "hello", "greeting.txt")
 		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(greeting, "before") })
 
@@ -268,7 +269,7 @@ func TestAgentEmbeddedServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		putSpec(t, url, env)
+		putSpec(t, url, env, "--unsigned")
 		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "embedded") })
 		if fi, err := os.Stat(filepath.Join(dir, natsStoreDir, "jetstream")); err != nil || !fi.IsDir() {
 			t.Fatalf("JetStream data is not under %s: %v", natsStoreDir, err)

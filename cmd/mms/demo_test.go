@@ -79,7 +79,7 @@ func TestDemoCommand(t *testing.T) {
 		key := newSigner(t)
 		url := natsServer(t).ClientURL()
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--public-key", key.pub, "--purge", "--splay", "0s")
-		putSpec(t, url, key.pack(t, 1, arch.machine(t, "web", "real")))
+		key.put(t, url, key.pack(t, 1, arch.machine(t, "web", "real")))
 		testwait.Eventually(t, waitLong, "the agent's install", func() bool { return fileSays(filepath.Join(dir, "web", "greeting.txt"), "real") })
 		r := mms(t, work, "demo", "--dir", dir)
 		if r.code != 2 || !strings.Contains(r.stderr, "holds what the demo did not create") {

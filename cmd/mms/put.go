@@ -28,6 +28,7 @@ type putCommand struct {
 	history  int
 	replicas int
 	force    bool
+	unsigned bool
 }
 
 func configurePut(app *fisk.Application) {
@@ -39,12 +40,16 @@ func configurePut(app *fisk.Application) {
 	cmd.Flag("history", "Revisions kept per key when the bucket is created").Default(fmt.Sprint(kvspec.DefaultHistory)).IntVar(&c.history)
 	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&c.replicas)
 	cmd.Flag("force", "Publishes a v2 specification even when its version does not grow past the published one (nodes that applied that one will refuse it)").UnNegatableBoolVar(&c.force)
+	cmd.Flag("unsigned", "Publishes without checking the signature, for nodes that trust no key (every node with a key refuses an unsigned specification)").UnNegatableBoolVar(&c.unsigned)
 }
 
 func (c *putCommand) run() error {
 	keys, err := loadKeys("--public-key", c.keys)
 	if err != nil {
 		return err
+	}
+	if len(keys) == 0 && !c.unsigned {
+		return usageError("no --public-key given: mms put checks the signature with the keys the nodes trust, so that nodes do not refuse what it publishes; give --unsigned to publish for nodes that trust none")
 	}
 	data, err := readInput(c.file)
 	if err != nil {
@@ -58,8 +63,8 @@ func (c *putCommand) run() error {
 	if err := checkSpecSize(len(data)); err != nil {
 		return fmt.Errorf("put %s: %w", c.file, err)
 	}
-	if len(keys) == 0 && !s.Signed() {
-		fmt.Fprintln(os.Stderr, "warning: the signature was not checked (no --public-key given)")
+	if len(keys) == 0 {
+		fmt.Fprintln(os.Stderr, "warning: --unsigned: the signature was not checked; every node that trusts a key will refuse this specification if it is not signed by it")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+2*requestTimeout)
@@ -71,7 +76,7 @@ func (c *putCommand) run() error {
 	}
 	defer nc.Close()
 	if !c.force {
-		if err := checkVersionGrows(ctx, c.kv, js, s); err != nil {
+		if err := checkVersionGrows(ctx, c.kv, js, s, keys); err != nil {
 			return fmt.Errorf("put %s: %w", c.file, err)
 		}
 	}
@@ -108,8 +113,11 @@ func checkPublishable(data []byte, keys []ed25519.PublicKey) (*spec.Spec, error)
 }
 
 // checkVersionGrows refuses to replace a published v2 specification with one nodes would
-// refuse as a rollback: a lower version, an equal version with other content, or v1.
-func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, s *spec.Spec) error {
+// refuse as a rollback: a lower version, an equal version with other content, or v1. Only a
+// published value that keys verify binds (with keys given): an unsigned or foreign write to
+// the key, at version 2^63-1 say, is no version any node accepted, and must not block the
+// operator's publish.
+func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, s *spec.Spec, keys []ed25519.PublicKey) error {
 	cur, err := kvspec.Get(ctx, js, kv.bucket, kv.key)
 	if errors.Is(err, kvspec.ErrNotFound) || errors.Is(err, kvspec.ErrNoBucket) {
 		return nil
@@ -117,7 +125,11 @@ func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, 
 	if err != nil {
 		return err
 	}
-	old, err := spec.Open(cur.Value, spec.Trust{InsecureAllowUnsigned: true})
+	old, err := spec.Open(cur.Value, spec.Trust{Keys: keys, InsecureAllowUnsigned: true})
+	if errors.Is(err, errs.ErrSignature) {
+		fmt.Fprintf(os.Stderr, "warning: the published revision %d is not signed by a given --public-key: no node trusting those keys accepted it, so its version does not bind (%v)\n", cur.Revision, err)
+		return nil
+	}
 	if err != nil {
 		return nil // what is published is not a specification: nothing to compare with
 	}

@@ -43,7 +43,7 @@ func TestPutAndGetCommands(t *testing.T) {
 			"a bad name":     `{"machines":"` + b64(`[{"name":"../x","source":"http://h/x.tgz","checksum":"`+hello.Checksum+`","verify_checksum":"`+hello.VerifyChecksum+`"}]`) + `"}`,
 			"a bad matcher":  `{"machines":"` + b64(`[{"name":"x","source":"http://h/x.tgz","checksum":"`+hello.Checksum+`","verify_checksum":"`+hello.VerifyChecksum+`","match":"identity("}]`) + `"}`,
 		} {
-			r := run(t, []byte(content), "put", "--bucket", "INVALID")
+			r := run(t, []byte(content), "put", "--bucket", "INVALID", "--unsigned")
 			if r.code != 1 {
 				t.Errorf("%s: exit %d, want 1; stderr %q", name, r.code, r.stderr)
 			}
@@ -98,16 +98,45 @@ func TestPutAndGetCommands(t *testing.T) {
 	})
 
 	t.Run("refuses to publish a version nodes would refuse as a rollback, unless forced", func(t *testing.T) {
-		putSpec(t, url, key.pack(t, 10, hello), "--bucket", "ROLLBACK")
-		r := run(t, key.pack(t, 9, hello), "put", "--bucket", "ROLLBACK")
+		key.put(t, url, key.pack(t, 10, hello), "--bucket", "ROLLBACK")
+		r := run(t, key.pack(t, 9, hello), "put", "--bucket", "ROLLBACK", "--public-key", key.pub)
 		if r.code != 1 || !strings.Contains(r.stderr, "rollback") || !strings.Contains(r.stderr, "--force") {
 			t.Fatalf("exit %d, stderr %q; want a rollback refusal naming --force", r.code, r.stderr)
 		}
 		if got, _ := published(t, "ROLLBACK"); got.Revision != 1 {
 			t.Fatalf("revision %d published, want only 1", got.Revision)
 		}
-		putSpec(t, url, key.pack(t, 9, hello), "--bucket", "ROLLBACK", "--force")
-		putSpec(t, url, key.pack(t, 11, hello), "--bucket", "ROLLBACK")
+		key.put(t, url, key.pack(t, 9, hello), "--bucket", "ROLLBACK", "--force")
+		key.put(t, url, key.pack(t, 11, hello), "--bucket", "ROLLBACK")
+	})
+
+	t.Run("refuses to publish without a public key unless told --unsigned", func(t *testing.T) {
+		r := run(t, key.pack(t, 1, hello), "put", "--bucket", "NOKEY")
+		if r.code != 2 || !strings.Contains(r.stderr, "no --public-key given") || !strings.Contains(r.stderr, "--unsigned") {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+		if _, err := published(t, "NOKEY"); !errors.Is(err, kvspec.ErrNoBucket) {
+			t.Fatalf("something was published: %v", err)
+		}
+		u := run(t, []byte(`{"machines":"`+b64(`[]`)+`"}`), "put", "--bucket", "NOKEY", "--unsigned")
+		if u.code != 0 || !strings.Contains(u.stderr, "--unsigned: the signature was not checked") {
+			t.Fatalf("--unsigned: exit %d, stderr %q", u.code, u.stderr)
+		}
+	})
+
+	t.Run("a value no given key signed does not block a publish, whatever its version", func(t *testing.T) {
+		// Anyone who may write the key (and no signing key) writes version 2^63-1, unsigned.
+		huge := `{"version":9223372036854775807,"issued":"2026-01-01T00:00:00Z","machines":[]}`
+		if r := run(t, []byte(`{"machines":"`+b64(huge)+`"}`), "put", "--bucket", "FREEZE", "--unsigned"); r.code != 0 {
+			t.Fatalf("planting the unsigned value: exit %d %s", r.code, r.stderr)
+		}
+		r := run(t, key.pack(t, 5, hello), "put", "--bucket", "FREEZE", "--public-key", key.pub)
+		if r.code != 0 || !strings.Contains(r.stderr, "does not bind") {
+			t.Fatalf("the operator's publish: exit %d, stderr %q", r.code, r.stderr)
+		}
+		if got, _ := published(t, "FREEZE"); got.Revision != 2 {
+			t.Fatalf("revision %d published, want 2", got.Revision)
+		}
 	})
 
 	t.Run("get says so when nothing is published", func(t *testing.T) {

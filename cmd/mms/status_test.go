@@ -37,9 +37,9 @@ func TestStatusCommand(t *testing.T) {
 		arch := newArchives(t)
 		hello := arch.machine(t, "hello", "hi")
 		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--public-key", key.pub)
-		putSpec(t, url, key.pack(t, 2, hello))
+		key.put(t, url, key.pack(t, 2, hello))
 		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "hi") })
-		putSpec(t, url, key.pack(t, 1, hello), "--force")
+		key.put(t, url, key.pack(t, 1, hello), "--force")
 		waitForLog(t, p, "rollback refused")
 		testwait.Eventually(t, waitLong, "the refusal is saved", func() bool {
 			lr, ok, _ := readLastReport(dir)
