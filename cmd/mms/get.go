@@ -51,7 +51,7 @@ func (c *getCommand) run() error {
 		return fmt.Errorf("get %s: %w", where, err)
 	}
 	describeSpec(os.Stdout, where, s, keys)
-	if err := spec.Admit(s, nil, time.Now()); err != nil {
+	if err := spec.Admit(s, nil, nil, time.Now()); err != nil {
 		return fmt.Errorf("get %s: %w", where, err)
 	}
 	return nil

@@ -103,7 +103,7 @@ func checkPublishable(data []byte, keys []ed25519.PublicKey) (*spec.Spec, error)
 	if err := checkMatchers(s); err != nil {
 		return nil, err
 	}
-	if err := spec.Admit(s, nil, time.Now()); err != nil {
+	if err := spec.Admit(s, nil, nil, time.Now()); err != nil {
 		return nil, err
 	}
 	for _, u := range s.Unknown {
@@ -134,7 +134,7 @@ func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, 
 		return nil // what is published is not a specification: nothing to compare with
 	}
 	last := spec.NewAccepted(old, cur.Created)
-	if err := spec.Admit(s, &last, time.Now()); errors.Is(err, errs.ErrRollback) {
+	if err := spec.Admit(s, &last, keys, time.Now()); errors.Is(err, errs.ErrRollback) {
 		return fmt.Errorf("%w (published: revision %d, %s); pack it again for a higher version, or pass --force", err, cur.Revision, summary(old))
 	}
 	return nil

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"github.com/mms-io/mms/machines/spec"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mms-io/mms/kvspec"
 )
@@ -125,10 +128,14 @@ func TestPutAndGetCommands(t *testing.T) {
 	})
 
 	t.Run("a value no given key signed does not block a publish, whatever its version", func(t *testing.T) {
-		// Anyone who may write the key (and no signing key) writes version 2^63-1, unsigned.
-		huge := `{"version":9223372036854775807,"issued":"2026-01-01T00:00:00Z","machines":[]}`
-		if r := run(t, []byte(`{"machines":"`+b64(huge)+`"}`), "put", "--bucket", "FREEZE", "--unsigned"); r.code != 0 {
-			t.Fatalf("planting the unsigned value: exit %d %s", r.code, r.stderr)
+		// Anyone who may write the key (and holds no signing key) writes, unsigned, the highest
+		// version a specification issued now may carry.
+		now := time.Now()
+		huge := fmt.Sprintf(`{"version":%d,"issued":%q,"machines":[]}`, spec.VersionAt(now.Add(spec.MaxVersionLead)), now.Format(time.RFC3339))
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		defer cancel()
+		if _, err := kvspec.Put(ctx, jsFor(t, url), "FREEZE", defaultKey, []byte(`{"machines":"`+b64(huge)+`"}`), kvspec.BucketConfig{}); err != nil {
+			t.Fatal(err)
 		}
 		r := run(t, key.pack(t, 5, hello), "put", "--bucket", "FREEZE", "--public-key", key.pub)
 		if r.code != 0 || !strings.Contains(r.stderr, "does not bind") {

@@ -44,7 +44,7 @@ func (c *verifyCommand) run() error {
 		return fmt.Errorf("verify %s: %w", c.file, err)
 	}
 	describeSpec(os.Stdout, c.file, s, keys)
-	if err := spec.Admit(s, nil, time.Now()); err != nil {
+	if err := spec.Admit(s, nil, nil, time.Now()); err != nil {
 		return fmt.Errorf("verify %s: %w", c.file, err)
 	}
 	return nil

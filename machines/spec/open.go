@@ -2,6 +2,7 @@ package spec
 
 import (
 	"crypto/ed25519"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/mms-io/mms/machines/errs"
@@ -41,5 +42,8 @@ func Open(data []byte, trust Trust) (*Spec, error) {
 	}
 	s.Kind = env.Kind
 	s.SignedBy = signedBy
+	if signedBy >= 0 {
+		s.Signer = hex.EncodeToString(trust.Keys[signedBy])
+	}
 	return s, nil
 }

@@ -38,6 +38,8 @@ type Spec struct {
 	// SignedBy is the index of the trusted key that verified the signature; -1 when unsigned
 	// or when no key was configured.
 	SignedBy int
+	// Signer is the trusted key that verified the signature, in hex; "" when unsigned.
+	Signer string
 }
 
 // Signed tells whether a trusted key verified the specification.
@@ -94,6 +96,10 @@ func ParsePayload(payload []byte) (*Spec, error) {
 	return s, nil
 }
 
+// MaxVersionLead is how far a v2 version may be ahead of its issue time, read as Unix
+// milliseconds (mms pack's default): a year.
+const MaxVersionLead = 366 * 24 * time.Hour
+
 // payloadFields are the known fields of a v2 payload, for foldProblem.
 var payloadFields = []string{"expires", "issued", "machines", "version"}
 
@@ -132,6 +138,9 @@ func (s *Spec) parseV2(root gjson.Result) (gjson.Result, []string) {
 	}
 	s.Issued, problems = timeField(fields, "issued", true, problems)
 	s.Expires, problems = timeField(fields, "expires", false, problems)
+	if !s.Issued.IsZero() && s.Version > VersionAt(s.Issued.Add(MaxVersionLead)) {
+		problems = append(problems, fmt.Sprintf("version %d is implausibly far ahead of the issue time %s (mms pack makes it the issue time in Unix milliseconds): a version like it would freeze every node", s.Version, fields["issued"].Str))
+	}
 	if !s.Issued.IsZero() && !s.Expires.IsZero() && !s.Expires.After(s.Issued) {
 		problems = append(problems, fmt.Sprintf("expires (%s) must be after issued (%s)", fields["expires"].Str, fields["issued"].Str))
 	}
@@ -158,6 +167,10 @@ func timeField(fields map[string]gjson.Result, name string, required bool, probl
 	t, err := time.Parse(time.RFC3339, f.Str)
 	if f.Type != gjson.String || err != nil {
 		return time.Time{}, append(problems, fmt.Sprintf("%s must be an RFC3339 time, got %s", name, f.Raw))
+	}
+	if t.IsZero() {
+		// Zero is how "none" reads in memory: a zero expires must not mean "never".
+		return time.Time{}, append(problems, fmt.Sprintf("%s is the zero time %s, which is no time: leave the field out for none", name, f.Str))
 	}
 	return t, problems
 }

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -196,54 +197,54 @@ func TestAdmit(t *testing.T) {
 
 	t.Run("accepts anything valid on a fresh directory", func(t *testing.T) {
 		for _, s := range []*Spec{v1, v2(1, time.Time{}, "web")} {
-			if err := Admit(s, nil, now); err != nil {
+			if err := Admit(s, nil, nil, now); err != nil {
 				t.Fatal(err)
 			}
 		}
 	})
 	t.Run("accepts a higher version and the same spec again", func(t *testing.T) {
 		s9 := v2(9, time.Time{}, "web")
-		if err := Admit(v2(10, time.Time{}, "web"), accepted(s9), now); err != nil {
+		if err := Admit(v2(10, time.Time{}, "web"), accepted(s9), nil, now); err != nil {
 			t.Fatal(err)
 		}
-		if err := Admit(s9, accepted(s9), now); err != nil {
+		if err := Admit(s9, accepted(s9), nil, now); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("refuses an older version", func(t *testing.T) {
-		err := Admit(v2(7, time.Time{}, "web"), accepted(v2(9, time.Time{}, "web")), now)
+		err := Admit(v2(7, time.Time{}, "web"), accepted(v2(9, time.Time{}, "web")), nil, now)
 		if !errors.Is(err, errs.ErrRollback) || !strings.Contains(err.Error(), "spec version 7 is older than version 9 already applied") {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("refuses an equal version with different content", func(t *testing.T) {
-		err := Admit(v2(9, time.Time{}, "db"), accepted(v2(9, time.Time{}, "web")), now)
+		err := Admit(v2(9, time.Time{}, "db"), accepted(v2(9, time.Time{}, "web")), nil, now)
 		if !errors.Is(err, errs.ErrRollback) || !strings.Contains(err.Error(), "needs a higher version") {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("refuses v1 once v2 was accepted", func(t *testing.T) {
-		if err := Admit(v1, accepted(v2(3, time.Time{}, "web")), now); !errors.Is(err, errs.ErrRollback) {
+		if err := Admit(v1, accepted(v2(3, time.Time{}, "web")), nil, now); !errors.Is(err, errs.ErrRollback) {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("accepts v2 after v1, and v1 after v1", func(t *testing.T) {
-		if err := Admit(v2(1, time.Time{}, "web"), accepted(v1), now); err != nil {
+		if err := Admit(v2(1, time.Time{}, "web"), accepted(v1), nil, now); err != nil {
 			t.Fatal(err)
 		}
-		if err := Admit(v1, accepted(v1), now); err != nil {
+		if err := Admit(v1, accepted(v1), nil, now); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("refuses an expired spec, even one already applied", func(t *testing.T) {
 		s := v2(4, now.Add(-time.Second), "web")
 		for _, last := range []*Accepted{nil, accepted(s)} {
-			err := Admit(s, last, now)
+			err := Admit(s, last, nil, now)
 			if !errors.Is(err, errs.ErrExpired) || !strings.Contains(err.Error(), "spec expired at 2026-11-23T11:59:59Z") {
 				t.Fatalf("got %v", err)
 			}
 		}
-		if err := Admit(v2(4, now.Add(time.Minute), "web"), nil, now); err != nil {
+		if err := Admit(v2(4, now.Add(time.Minute), "web"), nil, nil, now); err != nil {
 			t.Fatalf("unexpired: %v", err)
 		}
 	})
@@ -260,6 +261,96 @@ func TestDeeplyNested(t *testing.T) {
 	t.Run("refuses a payload that nests too deep", func(t *testing.T) {
 		if _, err := ParsePayload([]byte(deep)); err == nil || !strings.Contains(err.Error(), "deeper than") {
 			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestRollbackFreezes(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	pubA, privA, _ := ed25519.GenerateKey(rand.Reader)
+	pubB, privB, _ := ed25519.GenerateKey(rand.Reader)
+	signed := func(priv ed25519.PrivateKey, trust []ed25519.PublicKey, version int64) *Spec {
+		env, _, err := Pack(mustJSON(t, []any{goodEntry("web")}), PackOptions{Format: 2, Version: version, Issued: now.Add(-time.Hour), Key: priv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(env, Trust{Keys: trust, InsecureAllowUnsigned: len(trust) == 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	accepted := func(s *Spec) *Accepted { a := NewAccepted(s, now); return &a }
+
+	t.Run("a version accepted with no key does not bind specifications signed by a key configured later", func(t *testing.T) {
+		insecure := accepted(signed(nil, nil, 9_000))
+		if !insecure.Unsigned {
+			t.Fatal("not recorded as unsigned")
+		}
+		if err := Admit(signed(privA, []ed25519.PublicKey{pubA}, 5), insecure, []ed25519.PublicKey{pubA}, now); err != nil {
+			t.Fatalf("refused: %v", err)
+		}
+	})
+	t.Run("a version signed by a key no longer trusted does not bind the keys trusted now", func(t *testing.T) {
+		// During a rotation the old key A (now stolen) published a huge version.
+		frozen := accepted(signed(privA, []ed25519.PublicKey{pubA, pubB}, 9_000))
+		if frozen.Key != hex.EncodeToString(pubA) {
+			t.Fatalf("key recorded %q", frozen.Key)
+		}
+		next := signed(privB, []ed25519.PublicKey{pubB}, 5)
+		if err := Admit(next, frozen, []ed25519.PublicKey{pubA, pubB}, now); !errors.Is(err, errs.ErrRollback) {
+			t.Fatalf("while A is trusted its version binds: %v", err)
+		}
+		if err := Admit(next, frozen, []ed25519.PublicKey{pubB}, now); err != nil {
+			t.Fatalf("once A is removed its version still binds: %v", err)
+		}
+	})
+	t.Run("a version from a record written before the key was kept binds, as it always did", func(t *testing.T) {
+		old := &Accepted{Format: 2, Version: 9_000, Digest: "x", At: now}
+		if err := Admit(signed(privB, []ed25519.PublicKey{pubB}, 5), old, []ed25519.PublicKey{pubB}, now); !errors.Is(err, errs.ErrRollback) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("a specification issued more than a day ahead of the node's clock is refused", func(t *testing.T) {
+		env, _, err := Pack(mustJSON(t, []any{goodEntry("web")}), PackOptions{Format: 2, Version: 5, Issued: now.Add(48 * time.Hour), Key: privA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(env, Trust{Keys: []ed25519.PublicKey{pubA}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Admit(s, nil, []ed25519.PublicKey{pubA}, now); !errors.Is(err, errs.ErrInvalidSpec) || !strings.Contains(err.Error(), "after this node's clock") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestImplausibleTimesAndVersions(t *testing.T) {
+	entries := []any{goodEntry("web")}
+	for _, tc := range []struct {
+		name    string
+		payload map[string]any
+		want    string
+	}{
+		{"refuses a zero expires, which would read as never", map[string]any{"version": 5, "issued": "2026-01-02T03:04:05Z", "expires": "0001-01-01T00:00:00Z", "machines": entries}, "expires is the zero time"},
+		{"refuses a zero issue time", map[string]any{"version": 5, "issued": "0001-01-01T00:00:00Z", "machines": entries}, "issued is the zero time"},
+		{"refuses a version implausibly far ahead of its issue time", map[string]any{"version": int64(1) << 62, "issued": "2026-01-02T03:04:05Z", "machines": entries}, "implausibly far ahead"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParsePayload(mustJSON(t, tc.payload))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("accepts the version mms pack makes, and small ones", func(t *testing.T) {
+		issued := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		for _, v := range []int64{1, 42, VersionAt(issued)} {
+			p := map[string]any{"version": v, "issued": issued.Format(time.RFC3339), "machines": entries}
+			if _, err := ParsePayload(mustJSON(t, p)); err != nil {
+				t.Fatalf("version %d: %v", v, err)
+			}
 		}
 	})
 }
