@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +89,39 @@ func TestSHA256SUMSMustCoverTheArchive(t *testing.T) {
 		rep := f.reconcile(f.envelope(nil, f.handmade(t, "web", files, "hook.sh", "machine.yaml")))
 		if r := result(t, rep, "web"); r.Failed() || r.Action != ActionInstall {
 			t.Fatalf("result %+v", r)
+		}
+	})
+}
+
+func TestNoCredentialOnDisk(t *testing.T) {
+	t.Run("the record, the report and the log name a source by scheme, host and path only", func(t *testing.T) {
+		f := newFixture(t)
+		e := f.entry("web", "1", map[string]string{"a.txt": "a"})
+		e.Source += "?token=TOKEN-SECRET"
+		e.Username, e.Password = "USER-SECRET", "PASS-SECRET"
+		var logs bytes.Buffer
+		cfg := f.config()
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		rep := Reconcile(context.Background(), cfg, f.envelope(nil, e))
+		if r := result(t, rep, "web"); r.Failed() {
+			t.Fatalf("result %+v", r)
+		}
+		state, err := os.ReadFile(filepath.Join(f.dir, ".mms", "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"TOKEN-SECRET", "USER-SECRET", "PASS-SECRET", "token="} {
+			if strings.Contains(string(state), secret) {
+				t.Errorf("state.json holds %q:\n%s", secret, state)
+			}
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("the log holds %q:\n%s", secret, logs.String())
+			}
+			for _, r := range rep.Results {
+				if strings.Contains(r.Reason, secret) {
+					t.Errorf("the report holds %q: %+v", secret, r)
+				}
+			}
 		}
 	})
 }

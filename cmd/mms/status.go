@@ -13,6 +13,7 @@ import (
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
@@ -76,7 +77,7 @@ func (c *statusCommand) run() error {
 		fmt.Fprintf(w, "\n  %s\n", name)
 		fmt.Fprintf(w, "           checksum: %s\n", m.Checksum)
 		fmt.Fprintf(w, "    verify_checksum: %s\n", m.VerifyChecksum)
-		fmt.Fprintf(w, "             source: %s\n", m.Source)
+		fmt.Fprintf(w, "             source: %s\n", fetch.Source{URL: m.Source}) // records of older mms kept more of the URL
 		fmt.Fprintf(w, "          installed: %s\n", m.InstalledAt.UTC().Format(time.RFC3339))
 		fmt.Fprintf(w, "            on disk: %s\n", onDisk)
 	}

@@ -40,7 +40,7 @@ func (f *Fetcher) once(ctx context.Context, a attempt, w io.Writer, h hash.Hash,
 		code := resp.StatusCode
 		reason := statusError(code)
 		if resp.Request != nil && resp.Request.URL.String() != a.url {
-			reason = fmt.Errorf("%w from %s", reason, resp.Request.URL.Redacted())
+			reason = fmt.Errorf("%w from %s", reason, Display(resp.Request.URL))
 		}
 		return 0, code, reason, code == http.StatusTooManyRequests || code >= 500
 	}

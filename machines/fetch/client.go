@@ -65,14 +65,17 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 		return redirectsLimit(f.opts.MaxRedirects)
 	}
 	prev := via[len(via)-1]
-	to := req.URL.Redacted()
+	to := Display(req.URL)
+	// No Referer, ever: net/http sends the previous URL, query string (tokens) and all, to the
+	// next host.
+	req.Header.Del("Referer")
 	if !f.opts.schemeAllowed(req.URL.Scheme) {
 		return &redirectError{fmt.Sprintf("redirect to %s refused: scheme %q is not allowed (allowed: %s; add it with --allow-scheme)",
 			to, req.URL.Scheme, strings.Join(f.opts.AllowedSchemes, ", "))}
 	}
 	for _, r := range via {
 		if r.URL.Scheme == "https" && req.URL.Scheme != "https" {
-			return &redirectError{fmt.Sprintf("redirect from %s to %s refused: it downgrades https to %s", prev.URL.Redacted(), to, req.URL.Scheme)}
+			return &redirectError{fmt.Sprintf("redirect from %s to %s refused: it downgrades https to %s", Display(prev.URL), to, req.URL.Scheme)}
 		}
 	}
 	origin := via[0]

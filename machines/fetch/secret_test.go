@@ -157,8 +157,36 @@ func TestPasswordNeverAppears(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := newFetcher(t).FetchToFile(context.Background(), Source{URL: "http://alice:" + secret + "@127.0.0.1/x"}, sum(testBody), path)
-		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "alice:xxxxx@") {
+		if err == nil || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "alice") || !strings.Contains(err.Error(), "http://127.0.0.1/x") {
 			t.Fatalf("want a redacted refusal, got %v", err)
+		}
+	})
+}
+
+func TestNoTokenLeaves(t *testing.T) {
+	t.Run("never sends a Referer, with its query string, to the host a redirect leads to", func(t *testing.T) {
+		var referers []string
+		target, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+			referers = append(referers, r.Header.Get("Referer"))
+			w.Write(testBody)
+		})
+		origin, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL+"/web.tgz", http.StatusFound)
+		})
+		var out bytes.Buffer
+		if _, err := newFetcher(t).Fetch(context.Background(), Source{URL: origin.URL + "/web.tgz?token=" + secret}, sum(testBody), &out); err != nil {
+			t.Fatal(err)
+		}
+		if len(referers) != 1 || referers[0] != "" {
+			t.Fatalf("the redirect target saw Referer %q", referers)
+		}
+	})
+	t.Run("says where a download failed without its query string", func(t *testing.T) {
+		srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+		var out bytes.Buffer
+		_, err := newFetcher(t).Fetch(context.Background(), Source{URL: srv.URL + "/web.tgz?token=" + secret}, sum(testBody), &out)
+		if err == nil || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "token") || !strings.Contains(err.Error(), "/web.tgz") {
+			t.Fatalf("got %v", err)
 		}
 	})
 }

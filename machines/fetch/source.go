@@ -24,17 +24,18 @@ type Source struct {
 func (s Source) String() string {
 	u, err := url.Parse(s.URL)
 	if err != nil || u.Opaque != "" {
-		// Redacted cannot see userinfo it did not parse, such as in "http:a:pw@h"
+		// url.Parse did not find the parts, such as in "http:a:pw@h": keep what is surely not
+		// a credential.
 		return redactUnparsed(s.URL)
 	}
-	if s.Username != "" || s.Password != "" {
-		if s.Password != "" {
-			u.User = url.UserPassword(s.Username, s.Password)
-		} else {
-			u.User = url.User(s.Username)
-		}
-	}
-	return u.Redacted()
+	return Display(u)
+}
+
+// Display shows a URL as scheme, host and path only: never its userinfo (a username or a
+// password), its query (where tokens live) or its fragment. Every source and redirect mms
+// names in an error, a log line, a report or a file is shown so.
+func Display(u *url.URL) string {
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 }
 
 // Format prints the redacted String for every verb, so that %v, %+v, %#v, %s, %q and even
@@ -63,14 +64,17 @@ func (s Source) credentials(u *url.URL) (user, pass string, ok bool) {
 	return "", "", false
 }
 
-// redactUnparsed hides the userinfo of a URL that url.Parse refused or read as opaque, without
-// parsing it: all of the authority before its last '@' becomes "xxxxx".
+// redactUnparsed shows a URL that url.Parse refused or read as opaque without parsing it: all
+// of the authority before its last '@' becomes "xxxxx", and the query and fragment go.
 func redactUnparsed(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
 	rest, scheme := raw, ""
 	if i := strings.Index(raw, "://"); i >= 0 {
 		scheme, rest = raw[:i+3], raw[i+3:]
 	}
-	end := strings.IndexAny(rest, "/?#")
+	end := strings.IndexAny(rest, "/")
 	if end < 0 {
 		end = len(rest)
 	}

@@ -17,13 +17,15 @@ func TestSourcePrinting(t *testing.T) {
 		want string
 	}{
 		{"shows a URL without credentials as it is", Source{URL: "https://repo.example/web.tgz"}, "https://repo.example/web.tgz"},
-		{"redacts the password in the URL's userinfo", Source{URL: "https://bob:" + secret + "@repo.example/web.tgz"}, "https://bob:xxxxx@repo.example/web.tgz"},
-		{"shows the Username field and redacts the Password field", Source{URL: "https://repo.example/web.tgz", Username: "alice", Password: secret}, "https://alice:xxxxx@repo.example/web.tgz"},
-		{"lets the fields replace the URL's userinfo", Source{URL: "https://bob:" + secret + "@repo.example/w.tgz", Username: "alice", Password: "x"}, "https://alice:xxxxx@repo.example/w.tgz"},
-		{"redacts a password given without a username", Source{URL: "https://repo.example/w.tgz", Password: secret}, "https://:xxxxx@repo.example/w.tgz"},
-		{"shows a username without a password", Source{URL: "https://repo.example/w.tgz", Username: "alice"}, "https://alice@repo.example/w.tgz"},
+		{"leaves out the userinfo of the URL, username and password", Source{URL: "https://bob:" + secret + "@repo.example/web.tgz"}, "https://repo.example/web.tgz"},
+		{"leaves out the Username and Password fields", Source{URL: "https://repo.example/web.tgz", Username: "alice", Password: secret}, "https://repo.example/web.tgz"},
+		{"leaves out a username without a password", Source{URL: "https://alice@repo.example/w.tgz"}, "https://repo.example/w.tgz"},
+		{"leaves out the query, where tokens live", Source{URL: "https://repo.example/w.tgz?token=" + secret + "&x=1"}, "https://repo.example/w.tgz"},
+		{"leaves out the fragment", Source{URL: "https://repo.example/w.tgz#" + secret}, "https://repo.example/w.tgz"},
+		{"keeps the port and an escaped path", Source{URL: "https://repo.example:8443/a%2Fb/w.tgz?sig=" + secret}, "https://repo.example:8443/a%2Fb/w.tgz"},
 		{"redacts the userinfo of a URL that does not parse", Source{URL: "https://bob:" + secret + "@repo.example:%zz/w.tgz"}, "https://xxxxx@repo.example:%zz/w.tgz"},
 		{"redacts a password holding an @ in a URL that does not parse", Source{URL: "https://bob:a@" + secret + "@repo:x/%zz"}, "https://xxxxx@repo:x/%zz"},
+		{"drops the query of a URL that does not parse", Source{URL: "https://repo:x/%zz?token=" + secret}, "https://repo:x/%zz"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
