@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/install"
 )
 
 // LastReportFile is where a Loop keeps the outcome of its last reconcile, for mms status:
@@ -89,7 +90,9 @@ func WriteLastReport(dir string, o Outcome) error {
 		return err
 	}
 	path := filepath.Join(dir, LastReportFile)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	// Through install, which creates .mms and refuses one mms may not trust (a symlink, another
+	// owner, writable by others) before anything is written through it.
+	if _, err := install.StateDir(dir); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".last-report-*.json")

@@ -78,8 +78,8 @@ func Open(machinesDir string) (*Store, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if !fi.IsDir() {
-		return fail(fmt.Errorf("%s is a %s, not a directory", filepath.Join(machinesDir, stateDirName), fi.Mode().Type()))
+	if err := checkStateDir(filepath.Join(machinesDir, stateDirName), fi); err != nil {
+		return fail(err)
 	}
 	if s.state, err = root.OpenRoot(stateDirName); err != nil {
 		return fail(err)

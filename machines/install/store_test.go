@@ -247,3 +247,75 @@ func TestRecordBounds(t *testing.T) {
 		}
 	})
 }
+
+func TestStateDirIsMMSsOwn(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+		want  string
+	}{
+		{"refuses .mms as a symlink, writing nothing through it", func(t *testing.T, dir string) {
+			elsewhere := t.TempDir()
+			if err := os.Symlink(elsewhere, filepath.Join(dir, ".mms")); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+					t.Errorf("mms wrote through the symlink: %v", entries)
+				}
+			})
+		}, "is a symlink"},
+		{"refuses .mms writable by others, saying the chmod", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, ".mms")
+			if err := os.Mkdir(p, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(p, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}, "chmod 700"},
+		{"refuses .mms as a file", func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, ".mms"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tc.setup(t, dir)
+			_, err := Open(dir)
+			if !errors.Is(err, ErrStateDir) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Open = %v", err)
+			}
+			if _, err := StateDir(dir); !errors.Is(err, ErrStateDir) {
+				t.Fatalf("StateDir = %v", err)
+			}
+		})
+	}
+	t.Run("creates .mms 0700 when missing", func(t *testing.T) {
+		dir := t.TempDir()
+		p, err := StateDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Lstat(p); err != nil || fi.Mode().Perm() != 0o700 || !fi.IsDir() {
+			t.Fatalf("%v %v", fi.Mode(), err)
+		}
+	})
+	t.Run("refuses .mms owned by another user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("making a directory another user owns needs root")
+		}
+		dir := t.TempDir()
+		p := filepath.Join(dir, ".mms")
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(dir); !errors.Is(err, ErrStateDir) || !strings.Contains(err.Error(), "owned by uid 65534") {
+			t.Fatalf("Open = %v", err)
+		}
+	})
+}
