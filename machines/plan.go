@@ -187,9 +187,20 @@ func planEntry(e spec.Entry, node match.Node, st *install.Store, full bool, matc
 		cache = managed.Files
 	}
 	files, verr := sums.VerifyTree(target, strings.ToLower(e.VerifyChecksum), cache, full)
+	var strays sums.Strays
+	if verr == nil {
+		if strays, err = sums.FindStrays(target, files); err != nil {
+			return refuse(err)
+		}
+	}
 	switch {
+	case verr == nil && isManaged && !strays.Empty():
+		// Repair reinstalls from the archive: the swap takes the strays away.
+		step.Action, step.Reason = ActionRepair, "installed copy holds what its archive does not: "+strays.String()
 	case verr == nil && isManaged:
 		step.Action, step.Reason, step.Files = ActionKeep, "installed and verified", files
+	case verr == nil && len(strays.Extra) > 0:
+		return refuse(fmt.Errorf("%w: %s verifies against the entry but also holds %s: not adopted, since a later purge would delete them; move them away", errs.ErrNotManaged, target, strays.String()))
 	case verr == nil:
 		step.Action, step.Reason, step.Files = ActionAdopt, "already on disk and verifies against the entry", files
 	case isManaged:

@@ -125,3 +125,111 @@ func TestNoCredentialOnDisk(t *testing.T) {
 		}
 	})
 }
+
+func TestStrays(t *testing.T) {
+	files := map[string]string{"machine.yaml": "name: web\n", "bin/run": "#!/bin/sh\n"}
+
+	// placed installs web elsewhere and moves it into f's directory, as a hand-placed copy.
+	placed := func(t *testing.T, f *fixture, e spec.Entry) string {
+		other := t.TempDir()
+		cfg := f.config()
+		cfg.Dir = other
+		if rep := Reconcile(context.Background(), cfg, f.envelope(nil, e)); rep.Failed() {
+			t.Fatalf("install elsewhere: %+v", rep)
+		}
+		dir := filepath.Join(f.dir, e.Name)
+		if err := os.Rename(filepath.Join(other, e.Name), dir); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+
+	t.Run("does not adopt a hand-placed copy holding a file its SHA256SUMS does not list, nor touch it", func(t *testing.T) {
+		f := newFixture(t)
+		e := f.entry("web", "1", files)
+		dir := placed(t, f, e)
+		if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := result(t, f.reconcile(f.envelope(nil, e)), "web")
+		if r.Action != ActionRefuse || !errors.Is(r.Err, errs.ErrNotManaged) || !strings.Contains(r.Reason, "notes.txt") {
+			t.Fatalf("web: %+v", r)
+		}
+		// A later specification without web purges nothing of it.
+		f.reconcile(f.envelope(nil))
+		if readFile(t, filepath.Join(dir, "notes.txt")) != "mine\n" {
+			t.Fatal("the hand-placed file is gone")
+		}
+	})
+
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, dir string)
+		check  func(t *testing.T, dir string)
+		reason string
+	}{
+		{"removes a file planted in a managed machine", func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "bin", "backdoor"), []byte("x"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, dir string) {
+			if _, err := os.Stat(filepath.Join(dir, "bin", "backdoor")); !os.IsNotExist(err) {
+				t.Fatalf("the planted file is still there: %v", err)
+			}
+		}, "bin/backdoor"},
+		{"takes away a setuid bit", func(t *testing.T, dir string) {
+			if err := os.Chmod(filepath.Join(dir, "bin", "run"), os.ModeSetuid|0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, dir string) {
+			if fi, err := os.Stat(filepath.Join(dir, "bin", "run")); err != nil || fi.Mode()&os.ModeSetuid != 0 {
+				t.Fatalf("mode %v, %v", fi.Mode(), err)
+			}
+		}, "which no archive mms installs gives"},
+		{"takes away world write from the machine directory", func(t *testing.T, dir string) {
+			if err := os.Chmod(dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, dir string) {
+			if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm()&0o022 != 0 {
+				t.Fatalf("mode %v, %v", fi.Mode(), err)
+			}
+		}, "which no archive mms installs gives"},
+	} {
+		t.Run("repair "+tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			e := f.entry("web", "1", files)
+			env := f.envelope(nil, e)
+			if r := result(t, f.reconcile(env), "web"); r.Failed() {
+				t.Fatalf("install: %+v", r)
+			}
+			dir := filepath.Join(f.dir, "web")
+			tc.tamper(t, dir)
+			r := result(t, f.reconcile(env), "web")
+			if r.Action != ActionRepair || r.Failed() || !strings.Contains(r.Reason, tc.reason) {
+				t.Fatalf("web: %+v", r)
+			}
+			tc.check(t, dir)
+			if r := result(t, f.reconcile(env), "web"); r.Action != ActionKeep {
+				t.Fatalf("after the repair: %+v", r)
+			}
+		})
+	}
+}
+
+func TestStraysKeepEmptyDirectories(t *testing.T) {
+	t.Run("an empty directory in a managed machine is no stray", func(t *testing.T) {
+		f := newFixture(t)
+		e := f.entry("web", "1", map[string]string{"machine.yaml": "name: web\n"})
+		env := f.envelope(nil, e)
+		if r := result(t, f.reconcile(env), "web"); r.Failed() {
+			t.Fatalf("install: %+v", r)
+		}
+		if err := os.MkdirAll(filepath.Join(f.dir, "web", "data", "cache"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if r := result(t, f.reconcile(env), "web"); r.Action != ActionKeep {
+			t.Fatalf("web: %+v", r)
+		}
+	})
+}

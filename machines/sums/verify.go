@@ -59,6 +59,11 @@ func VerifyTree(root string, verifyChecksum string, cache Cache, full bool) (Cac
 		return nil, fmt.Errorf("verify %q: %w", name, err)
 	}
 	defer r.Close()
+	if fi, err := r.Lstat("."); err != nil {
+		return nil, fmt.Errorf("verify %q: %w", name, err)
+	} else if unsafeMode(fi.Mode()) {
+		return nil, fmt.Errorf("verify %q: %w", name, unsafeError(".", fi.Mode()))
+	}
 
 	list, sumsStamp, err := loadSums(r, root, want, cache, full)
 	if err != nil {
@@ -168,6 +173,9 @@ func (v *verifier) file(e Entry) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%w: not a regular file (%s)", errs.ErrChecksum, FileKind(fi.Mode()))
 	}
+	if unsafeMode(fi.Mode()) {
+		return unsafeError(e.Path, fi.Mode())
+	}
 
 	cur := NewStamp(fi, e.SHA256)
 	if old, ok := v.cache[e.Path]; ok && old.SHA256 == e.SHA256 && sameFile(old, cur) {
@@ -182,10 +190,14 @@ func (v *verifier) file(e Entry) error {
 	if sum != e.SHA256 {
 		return fmt.Errorf("%w: expected %s got %s", errs.ErrChecksum, e.SHA256, sum)
 	}
-	if !st.racy {
-		v.fresh[e.Path] = st.Stamp
+	if st.racy {
+		// Too recent to trust by stamp: recorded without one (Inode 0 never matches), so that
+		// the cache still says which files the tree's SHA256SUMS lists, and the next
+		// verification hashes it again.
+		v.fresh[e.Path] = Stamp{SHA256: e.SHA256}
+		return nil
 	}
-
+	v.fresh[e.Path] = st.Stamp
 	return nil
 }
 
@@ -206,6 +218,9 @@ func (v *verifier) dir(dir string) (*os.Root, error) {
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s is not a directory (%s)", errs.ErrChecksum, dir, FileKind(fi.Mode()))
+	}
+	if unsafeMode(fi.Mode()) {
+		return nil, unsafeError(dir, fi.Mode())
 	}
 	r, err := parent.OpenRoot(base)
 	if err != nil {
@@ -322,4 +337,15 @@ func Unlisted(extracted, verified Cache) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// unsafeMode tells whether m carries a bit no archive mms installs may give (extraction keeps
+// at most 0755): setuid, setgid, sticky, or write for group or others.
+func unsafeMode(m fs.FileMode) bool {
+	return m&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 || m.Perm()&0o022 != 0
+}
+
+// unsafeError says that p has a mode its archive cannot have given it.
+func unsafeError(p string, m fs.FileMode) error {
+	return fmt.Errorf("%w: %s has mode %v, which no archive mms installs gives (no setuid, setgid, sticky, or write for others)", errs.ErrChecksum, p, m)
 }

@@ -107,8 +107,13 @@ func TestVerifyTree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cache) != 0 {
-			t.Fatalf("freshly written files were cached: %v", cache)
+		for p, st := range cache {
+			if st.Inode != 0 {
+				t.Fatalf("freshly written %s was cached with a stamp a later check would trust: %+v", p, st)
+			}
+		}
+		if len(cache) != len(webFiles) {
+			t.Fatalf("the cache lists %d files, want the %d SHA256SUMS lists: %v", len(cache), len(webFiles), cache)
 		}
 	})
 
