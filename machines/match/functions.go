@@ -24,6 +24,7 @@ const (
 	fnGetFact      = "get_fact"
 	fnAdd          = "mms add"
 	fnStep         = "mms step"
+	fnSpend        = "mms spend"
 )
 
 // userFunctions are the functions an expression may call; each gets the evaluation state as a
@@ -63,6 +64,7 @@ func runtimeOptions() []expr.Option {
 		expr.Function(fnGetFact, callGetFact, new(func(*eval, string) any)),
 		expr.Function(fnAdd, callAdd, new(func(*eval, any, any) any)),
 		expr.Function(fnStep, callStep, new(func(*eval, any) any)),
+		expr.Function(fnSpend, callSpend, new(func(*eval, any) any)),
 	}
 }
 
@@ -122,6 +124,19 @@ func callAdd(params ...any) (any, error) {
 		return as + bs, nil
 	}
 	return runtime.Add(a, b), nil
+}
+
+// stringBuilders are the allowed builtins that build a new string as long as their argument
+// (the others that return a string, trim and its kin, return a part of it): each result is
+// counted against max_matcher_bytes, so that a loop of them is bounded.
+var stringBuilders = map[string]bool{"upper": true, "lower": true}
+
+// callSpend wraps every call of a string-building builtin, counting the string it built.
+func callSpend(params ...any) (any, error) {
+	if s, ok := params[1].(string); ok {
+		params[0].(*eval).spend(len(s))
+	}
+	return params[1], nil
 }
 
 // callStep wraps the body of every closure (the predicate of all, map, filter ...), so that

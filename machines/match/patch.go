@@ -43,7 +43,9 @@ func (p *patterns) Visit(node *ast.Node) {
 //
 //   - identity(x) and the other user functions get the evaluation state as first argument;
 //   - a + b, where either side may be a string, becomes a call that counts the bytes built;
-//   - the body of every closure is wrapped in a call that counts the iteration.
+//   - the body of every closure is wrapped in a call that counts the iteration;
+//   - every call of a builtin that builds a string (upper, lower) is wrapped in a call that
+//     counts the bytes it built.
 //
 // The rewritten nodes keep the type the checker had found, so that typing is unchanged.
 type guard struct{}
@@ -65,6 +67,19 @@ func (guard) Visit(node *ast.Node) {
 		call := &ast.CallNode{
 			Callee:    &ast.IdentifierNode{Value: fnAdd},
 			Arguments: []ast.Node{&ast.IdentifierNode{Value: evalName}, n.Left, n.Right},
+		}
+		if t := n.Type(); t != nil {
+			call.SetType(t)
+		}
+		ast.Patch(node, call)
+
+	case *ast.BuiltinNode:
+		if !stringBuilders[n.Name] {
+			return
+		}
+		call := &ast.CallNode{
+			Callee:    &ast.IdentifierNode{Value: fnSpend},
+			Arguments: []ast.Node{&ast.IdentifierNode{Value: evalName}, n},
 		}
 		if t := n.Type(); t != nil {
 			call.SetType(t)
