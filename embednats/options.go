@@ -40,7 +40,20 @@ type Options struct {
 	Cluster *ClusterOptions
 	// Logger, when not nil, receives the server's notices, warnings and errors.
 	Logger *slog.Logger
+	// User and Password, when set, are the only credentials the server accepts: a client
+	// without them is refused. Empty means an open server (tests and simulators).
+	User, Password string
+	// MaxMemory and MaxStore bound what JetStream may hold in memory and on disk, in bytes;
+	// 0 means DefaultMaxMemory and DefaultMaxStore.
+	MaxMemory, MaxStore int64
 }
+
+// JetStream's bounds when Options leave them out: far above what a few specifications and
+// statuses take, far below what fills a node's disk.
+const (
+	DefaultMaxMemory int64 = 64 << 20  // 64 MiB
+	DefaultMaxStore  int64 = 256 << 20 // 256 MiB
+)
 
 // ClusterOptions configure the route listener of a cluster member.
 type ClusterOptions struct {
@@ -68,6 +81,15 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.Name == "" {
 		o.Name = DefaultName
+	}
+	if (o.User == "") != (o.Password == "") {
+		return o, fmt.Errorf("%w: User and Password go together", ErrOptions)
+	}
+	if o.MaxMemory <= 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
+	if o.MaxStore <= 0 {
+		o.MaxStore = DefaultMaxStore
 	}
 	if o.Cluster != nil {
 		c := *o.Cluster

@@ -45,6 +45,11 @@ func (s *Server) start() error {
 		JetStream:  true,
 		StoreDir:   o.StoreDir,
 		NoSigs:     true,
+
+		JetStreamMaxMemory: o.MaxMemory,
+		JetStreamMaxStore:  o.MaxStore,
+		Username:           o.User,
+		Password:           o.Password,
 	}
 	if so.Port == 0 {
 		so.Port = server.RANDOM_PORT

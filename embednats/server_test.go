@@ -140,3 +140,34 @@ func TestRestart(t *testing.T) {
 		}
 	})
 }
+
+func TestAuthentication(t *testing.T) {
+	const password = "a-password-only-this-test-knows"
+	srv, err := Start(Options{StoreDir: t.TempDir(), User: "agent", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	t.Run("refuses a client without the credentials", func(t *testing.T) {
+		if nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(0)); err == nil {
+			nc.Close()
+			t.Fatal("connected without credentials")
+		}
+		if nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("agent", "wrong"), nats.MaxReconnects(0)); err == nil {
+			nc.Close()
+			t.Fatal("connected with a wrong password")
+		}
+	})
+	t.Run("accepts the credentials it was given", func(t *testing.T) {
+		nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("agent", password))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.Close()
+	})
+	t.Run("refuses a user without a password", func(t *testing.T) {
+		if _, err := Start(Options{StoreDir: t.TempDir(), User: "agent"}); !errors.Is(err, ErrOptions) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}

@@ -71,13 +71,23 @@ func (c *agentCommand) run() error {
 		if c.node.verbose {
 			srvLog = log
 		}
-		srv, err := startEmbedded(cfg.Dir, c.port, srvLog)
+		creds, err := agentCreds(cfg.Dir)
+		if err != nil {
+			return err
+		}
+		srv, err := startEmbedded(cfg.Dir, c.port, creds, srvLog)
 		if err != nil {
 			return err
 		}
 		defer srv.Shutdown()
 		url = srv.ClientURL()
-		fmt.Printf("Embedded NATS server listening on %s (JetStream data in %s)\n", url, filepath.Join(cfg.Dir, natsStoreDir))
+		creds.URL = url
+		if err := writeCreds(cfg.Dir, creds); err != nil {
+			return err
+		}
+		c.kv.user, c.kv.password = creds.User, creds.Password
+		fmt.Printf("Embedded NATS server listening on %s, for clients with the credentials in %s (JetStream data in %s)\n",
+			url, filepath.Join(cfg.Dir, install.StateDirName, credsFile), filepath.Join(cfg.Dir, natsStoreDir))
 	}
 	nc, js, err := c.kv.connect(ctx, url, kvspec.LogEvents(log))
 	if err != nil {
@@ -104,13 +114,14 @@ func (c *agentCommand) run() error {
 }
 
 // startEmbedded starts an embedded NATS server with JetStream on 127.0.0.1:port, its data
-// under dir's mms state directory; log receives the server's own lines.
-func startEmbedded(dir string, port int, log *slog.Logger) (*embednats.Server, error) {
+// under dir's mms state directory, accepting only creds, with JetStream's memory and store
+// bounded; log receives the server's own lines.
+func startEmbedded(dir string, port int, creds embeddedCreds, log *slog.Logger) (*embednats.Server, error) {
 	store := filepath.Join(dir, natsStoreDir)
 	if err := os.MkdirAll(store, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded NATS server: %w", err)
 	}
-	srv, err := embednats.Start(embednats.Options{Port: port, StoreDir: store, Logger: log.With("component", "nats-server")})
+	srv, err := embednats.Start(embednats.Options{Port: port, StoreDir: store, Logger: log.With("component", "nats-server"), User: creds.User, Password: creds.Password})
 	if err != nil {
 		return nil, fmt.Errorf("%w (is port %d taken? pick another with --embedded-port, or give --server)", err, port)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"github.com/mms-io/mms/internal/testwait"
+	"github.com/nats-io/nats.go"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -269,7 +270,25 @@ func TestAgentEmbeddedServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		putSpec(t, url, env, "--unsigned")
+		// The server is closed to anyone without the agent's credentials, which mms put
+		// finds in the machines directory it is given.
+		if r := mms(t, work, "get", "--server", url); r.code == 0 || !strings.Contains(r.stderr, "uthorization") {
+			t.Fatalf("mms get without the credentials: exit %d, %s", r.code, r.stderr)
+		}
+		if nc, err := nats.Connect(url, nats.MaxReconnects(0)); err == nil {
+			nc.Close()
+			t.Fatal("an anonymous client connected to the embedded server")
+		}
+		creds := filepath.Join(dir, ".mms", credsFile)
+		if fi, err := os.Stat(creds); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("the credentials file: %v %v", fi, err)
+		}
+		if b, _ := os.ReadFile(creds); !strings.Contains(string(b), url) {
+			t.Fatalf("the credentials file does not name %s:\n%s", url, b)
+		}
+		if r := mms(t, work, "put", writeFile(t, work, "spec.json", string(env)), "--dir", dir, "--unsigned"); r.code != 0 {
+			t.Fatalf("mms put --dir: exit %d, %s", r.code, r.stderr)
+		}
 		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "embedded") })
 		if fi, err := os.Stat(filepath.Join(dir, natsStoreDir, "jetstream")); err != nil || !fi.IsDir() {
 			t.Fatalf("JetStream data is not under %s: %v", natsStoreDir, err)

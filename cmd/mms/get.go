@@ -20,7 +20,8 @@ type getCommand struct {
 func configureGet(app *fisk.Application) {
 	c := &getCommand{}
 	cmd := app.Command("get", "Prints the specification published in the NATS Key-Value bucket, decoded and verified").Action(action(c.run))
-	c.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens)")
+	c.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens; give --dir for its credentials)")
+	c.kv.registerDir(cmd)
 	cmd.Flag("public-key", "A trusted public key: exits 0 only when one of them verifies the signature; repeat for rotation").StringsVar(&c.keys)
 	cmd.Flag("raw", "Prints the stored envelope as it is, for mms verify or mms put").UnNegatableBoolVar(&c.raw)
 }
@@ -32,7 +33,11 @@ func (c *getCommand) run() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+requestTimeout)
 	defer cancel()
-	nc, js, err := c.kv.connect(ctx, c.kv.serverURL())
+	url, err := c.kv.serverURL()
+	if err != nil {
+		return err
+	}
+	nc, js, err := c.kv.connect(ctx, url)
 	if err != nil {
 		return err
 	}

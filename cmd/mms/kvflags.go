@@ -36,6 +36,11 @@ type kvFlags struct {
 	tlsCA   string
 	bucket  string
 	key     string
+	// dir, for put and get, is the machines directory of a local mms agent whose embedded
+	// server (and its credentials) to use.
+	dir string
+	// user and password are the embedded server's credentials, from dir or the agent itself.
+	user, password string
 }
 
 func (k *kvFlags) register(cmd *fisk.CmdClause, serverHelp string) {
@@ -48,12 +53,28 @@ func (k *kvFlags) register(cmd *fisk.CmdClause, serverHelp string) {
 	cmd.Flag("key", "The key of the specification in the bucket").Default(defaultKey).StringVar(&k.key)
 }
 
-// serverURL is --server, $NATS_URL or the default server.
-func (k *kvFlags) serverURL() string {
-	if k.server == "" {
-		return defaultServer
+// registerDir adds --dir, for the commands that may reach a local mms agent's embedded server.
+func (k *kvFlags) registerDir(cmd *fisk.CmdClause) {
+	cmd.Flag("dir", "The machines directory of a local mms agent: use its embedded server with the credentials it keeps there").PlaceHolder("DIR").ExistingDirVar(&k.dir)
+}
+
+// serverURL is --server, $NATS_URL, the embedded server of the agent of --dir, or the default
+// server. With --dir it also takes that server's credentials.
+func (k *kvFlags) serverURL() (string, error) {
+	if k.dir != "" {
+		c, err := readCreds(k.dir)
+		if err != nil {
+			return "", usageError("--dir %s: %v (is mms agent running there with its embedded server?)", k.dir, err)
+		}
+		k.user, k.password = c.User, c.Password
+		if k.server == "" {
+			return c.URL, nil
+		}
 	}
-	return k.server
+	if k.server == "" {
+		return defaultServer, nil
+	}
+	return k.server, nil
 }
 
 // connect connects to url and returns JetStream on that connection; opts add to kvspec's
@@ -67,6 +88,9 @@ func (k *kvFlags) connect(ctx context.Context, url string, opts ...nats.Option) 
 	}
 	if k.tlsCA != "" {
 		opts = append(opts, nats.RootCAs(k.tlsCA))
+	}
+	if k.user != "" {
+		opts = append(opts, nats.UserInfo(k.user, k.password))
 	}
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()

@@ -35,7 +35,8 @@ func configurePut(app *fisk.Application) {
 	c := &putCommand{}
 	cmd := app.Command("put", "Checks a specification and publishes it to the NATS Key-Value bucket the nodes watch").Action(action(c.run))
 	cmd.Arg("spec", "The specification envelope file, as mms pack prints it (- for standard input)").Required().StringVar(&c.file)
-	c.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens)")
+	c.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens; give --dir for its credentials)")
+	c.kv.registerDir(cmd)
 	cmd.Flag("public-key", "A public key the nodes trust: the signature must verify with one of them; repeat for rotation").StringsVar(&c.keys)
 	cmd.Flag("history", "Revisions kept per key when the bucket is created").Default(fmt.Sprint(kvspec.DefaultHistory)).IntVar(&c.history)
 	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&c.replicas)
@@ -69,7 +70,10 @@ func (c *putCommand) run() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+2*requestTimeout)
 	defer cancel()
-	url := c.kv.serverURL()
+	url, err := c.kv.serverURL()
+	if err != nil {
+		return err
+	}
 	nc, js, err := c.kv.connect(ctx, url)
 	if err != nil {
 		return err
