@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mms-io/mms/machines/errs"
@@ -186,6 +187,31 @@ func TestStrays(t *testing.T) {
 				t.Fatalf("mode %v, %v", fi.Mode(), err)
 			}
 		}, "which no archive mms installs gives"},
+		{"restores the mode its archive gave a file", func(t *testing.T, dir string) {
+			if err := os.Chmod(filepath.Join(dir, "bin", "run"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, dir string) {
+			if fi, err := os.Stat(filepath.Join(dir, "bin", "run")); err != nil || fi.Mode().Perm() != 0o644 {
+				t.Fatalf("mode %v, %v", fi.Mode(), err)
+			}
+		}, "its archive gave it 0644"},
+		{"takes back a file given to another owner", func(t *testing.T, dir string) {
+			if os.Geteuid() != 0 {
+				t.Skip("giving a file to another user needs root")
+			}
+			if err := os.Chown(filepath.Join(dir, "machine.yaml"), 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, dir string) {
+			fi, err := os.Stat(filepath.Join(dir, "machine.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uid, _ := fi.Sys().(*syscall.Stat_t); uid == nil || int(uid.Uid) != os.Geteuid() {
+				t.Fatalf("owner %+v", fi.Sys())
+			}
+		}, "owned by uid 65534"},
 		{"takes away world write from the machine directory", func(t *testing.T, dir string) {
 			if err := os.Chmod(dir, 0o777); err != nil {
 				t.Fatal(err)

@@ -13,6 +13,9 @@ type Stamp struct {
 	Inode uint64 `json:"inode"`
 	// SHA256 is the hex sha256 the file had when the stamp was taken.
 	SHA256 string `json:"sha256"`
+	// Mode is the permission bits the file was installed with (from its archive); 0 when not
+	// known (records of older mms). A file whose mode differs is repaired.
+	Mode uint32 `json:"mode,omitempty"`
 }
 
 // Cache maps a slash-separated path inside a machine directory to the stamp taken when it was

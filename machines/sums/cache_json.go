@@ -14,7 +14,8 @@ import (
 
 // A cache holds a stamp for every file of every managed machine and is read on every
 // reconcile, so it is stored compactly and decoded without reflection: each stamp is the array
-// [size, mtime_ns, ctime_ns, inode, "sha256"], keyed by path.
+// [size, mtime_ns, ctime_ns, inode, "sha256", mode], keyed by path (mode left out when not
+// known).
 
 // MarshalJSON writes the cache as {"path": [size, mtime_ns, ctime_ns, inode, "sha256"], ...},
 // paths sorted. A stamp whose path or hash is not valid UTF-8 cannot travel in JSON and is left
@@ -48,6 +49,10 @@ func (c Cache) MarshalJSON() ([]byte, error) {
 		out = strconv.AppendUint(out, s.Inode, 10)
 		out = append(out, ',')
 		out = appendJSONString(out, s.SHA256)
+		if s.Mode != 0 {
+			out = append(out, ',')
+			out = strconv.AppendUint(out, uint64(s.Mode), 10)
+		}
 		out = append(out, ']')
 	}
 	return append(out, '}'), nil
@@ -118,14 +123,20 @@ func decodeStamp(v gjson.Result) (Stamp, error) {
 			err = fmt.Errorf("stamp sha256 must be a string, got %s", f.Raw)
 		case i == 4:
 			s.SHA256 = f.Str
+		case i == 5 && f.Type != gjson.Number:
+			err = fmt.Errorf("stamp mode must be an integer, got %s", f.Raw)
+		case i == 5:
+			var m uint64
+			m, err = strconv.ParseUint(f.Raw, 10, 32)
+			s.Mode = uint32(m) & 0o777
 		}
 		i++
-		return err == nil && i <= 5
+		return err == nil && i <= 6
 	})
 	switch {
 	case err != nil:
 		return Stamp{}, err
-	case i != 5:
+	case i != 5 && i != 6: // the mode is left out when not known, as older mms wrote it
 		return Stamp{}, errStampForm
 	}
 	return s, nil

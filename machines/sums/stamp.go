@@ -19,6 +19,7 @@ func NewStamp(fi fs.FileInfo, sha256hex string) Stamp {
 	st := sysStamp(fi)
 	st.Size = fi.Size()
 	st.SHA256 = sha256hex
+	st.Mode = uint32(fi.Mode().Perm())
 	return st
 }
 

@@ -176,9 +176,16 @@ func (v *verifier) file(e Entry) error {
 	if unsafeMode(fi.Mode()) {
 		return unsafeError(e.Path, fi.Mode())
 	}
+	if uid, ok := ownerOf(fi); ok && uid != os.Geteuid() {
+		return fmt.Errorf("%w: %s is owned by uid %d, not by uid %d that installed it", errs.ErrChecksum, e.Path, uid, os.Geteuid())
+	}
 
 	cur := NewStamp(fi, e.SHA256)
-	if old, ok := v.cache[e.Path]; ok && old.SHA256 == e.SHA256 && sameFile(old, cur) {
+	old, cached := v.cache[e.Path]
+	if cached && old.Mode != 0 && old.Mode != cur.Mode {
+		return fmt.Errorf("%w: %s has mode %04o, its archive gave it %04o", errs.ErrChecksum, e.Path, cur.Mode, old.Mode)
+	}
+	if cached && old.SHA256 == e.SHA256 && sameFile(old, cur) {
 		v.fresh[e.Path] = old
 		return nil
 	}
@@ -190,13 +197,19 @@ func (v *verifier) file(e Entry) error {
 	if sum != e.SHA256 {
 		return fmt.Errorf("%w: expected %s got %s", errs.ErrChecksum, e.SHA256, sum)
 	}
+	// The mode to hold the file to from now on: its archive's, once known.
+	expected := cur.Mode
+	if cached && old.Mode != 0 {
+		expected = old.Mode
+	}
 	if st.racy {
 		// Too recent to trust by stamp: recorded without one (Inode 0 never matches), so that
 		// the cache still says which files the tree's SHA256SUMS lists, and the next
 		// verification hashes it again.
-		v.fresh[e.Path] = Stamp{SHA256: e.SHA256}
+		v.fresh[e.Path] = Stamp{SHA256: e.SHA256, Mode: expected}
 		return nil
 	}
+	st.Stamp.Mode = expected
 	v.fresh[e.Path] = st.Stamp
 	return nil
 }
@@ -348,4 +361,13 @@ func unsafeMode(m fs.FileMode) bool {
 // unsafeError says that p has a mode its archive cannot have given it.
 func unsafeError(p string, m fs.FileMode) error {
 	return fmt.Errorf("%w: %s has mode %v, which no archive mms installs gives (no setuid, setgid, sticky, or write for others)", errs.ErrChecksum, p, m)
+}
+
+// ownerOf returns the uid that owns the file fi describes, where the platform says.
+func ownerOf(fi fs.FileInfo) (int, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(st.Uid), true
 }
