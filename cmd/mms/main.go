@@ -43,8 +43,8 @@ func newApp() *fisk.Application {
 	for _, configure := range commands {
 		configure(app)
 	}
-	app.Command("version", "Prints the version of mms").Action(action(func() error {
-		fmt.Println(version)
+	app.Command("version", "Prints the version of mms, its VCS revision and the go-choria release it is built with").Action(action(func() error {
+		fmt.Println(versionText())
 		return nil
 	}))
 	return app

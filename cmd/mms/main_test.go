@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -76,4 +77,11 @@ func runCmd(t testing.TB, bin, dir string, stdin []byte, env []string, args ...s
 func mms(t testing.TB, dir string, args ...string) result {
 	t.Helper()
 	return runCmd(t, mmsPath(t), dir, nil, nil, args...)
+}
+
+func TestVersionCommand(t *testing.T) {
+	r := mms(t, t.TempDir(), "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "mms ") || !strings.Contains(r.stdout, "revision ") {
+		t.Fatalf("mms version: %+v", r)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mms-io/mms/machines/errs"
@@ -50,7 +51,7 @@ func Pack(machines []byte, opts PackOptions) ([]byte, *Spec, error) {
 		}
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, trimmed); err != nil {
-			return nil, nil, &ValidationError{Problems: []string{fmt.Sprintf("machines file is not valid JSON: %v", err)}}
+			return nil, nil, &ValidationError{Problems: []string{"machines file is not valid JSON: " + jsonProblem(trimmed)}}
 		}
 		p := v2Payload{
 			Version:  json.Number(fmt.Sprint(opts.Version)),
@@ -72,7 +73,11 @@ func Pack(machines []byte, opts PackOptions) ([]byte, *Spec, error) {
 		return nil, nil, err
 	}
 	if len(s.Unknown) > 0 && !opts.AllowUnknown {
-		return nil, nil, &ValidationError{Problems: suffixAll(s.Unknown, " is not known to mms (a typo? allow unknown fields to pack it anyway)")}
+		var problems []string
+		for _, u := range s.Unknown {
+			problems = append(problems, u+" is not known to mms"+didYouMean(u)+" (allow unknown fields to pack it anyway)")
+		}
+		return nil, nil, &ValidationError{Problems: problems}
 	}
 	env, err := EncodeEnvelope(payload, opts.Key)
 	if err != nil {
@@ -82,10 +87,20 @@ func Pack(machines []byte, opts PackOptions) ([]byte, *Spec, error) {
 	return env, s, nil
 }
 
-func suffixAll(items []string, suffix string) []string {
-	out := make([]string, len(items))
-	for i, it := range items {
-		out[i] = it + suffix
+// didYouMean names the known field an unknown one (`entry "web": field cheksum`) is nearest
+// to, as ": did you mean checksum?", or "".
+func didYouMean(unknown string) string {
+	i := strings.LastIndex(unknown, "field ")
+	if i < 0 {
+		return ""
 	}
-	return out
+	name := unknown[i+len("field "):]
+	known := entryFields
+	if !strings.HasPrefix(unknown, "entry ") {
+		known = payloadFields
+	}
+	if k, ok := closest(name, known); ok {
+		return ": did you mean " + k + "?"
+	}
+	return ""
 }

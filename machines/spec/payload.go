@@ -72,7 +72,7 @@ func ParsePayload(payload []byte) (*Spec, error) {
 		return nil, &ValidationError{Problems: []string{"payload: " + err.Error()}}
 	}
 	if !gjson.ValidBytes(payload) {
-		return nil, &ValidationError{Problems: []string{"payload is not valid JSON"}}
+		return nil, &ValidationError{Problems: []string{"payload is not valid JSON: " + jsonProblem(payload)}}
 	}
 	root := gjson.ParseBytes(payload)
 	var problems []string

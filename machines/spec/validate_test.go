@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mms-io/mms/machines/errs"
 )
@@ -209,4 +210,30 @@ func TestDuplicateKeysAreRefused(t *testing.T) {
 			t.Errorf("%s: got %v", payload, err)
 		}
 	}
+}
+
+func TestHelpfulErrors(t *testing.T) {
+	t.Run("says where a machines file stops being JSON, by line and column", func(t *testing.T) {
+		file := "[\n  {\"name\": \"web\",\n   \"source\": \"https://x/y.tgz\" \"checksum\": \"a\"}\n]"
+		_, _, err := Pack([]byte(file), PackOptions{Format: 2, Version: 1, Issued: time.Now()})
+		if err == nil || !strings.Contains(err.Error(), "line 3, column") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("names the known field a typo resembles", func(t *testing.T) {
+		e := goodEntry("web")
+		e["cheksum"] = e["checksum"]
+		_, _, err := Pack(mustJSON(t, []any{e}), PackOptions{Format: 2, Version: 1, Issued: time.Now()})
+		if err == nil || !strings.Contains(err.Error(), "field cheksum is not known to mms: did you mean checksum?") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("suggests nothing for a field like no known one", func(t *testing.T) {
+		e := goodEntry("web")
+		e["rollout_policy"] = "x"
+		_, _, err := Pack(mustJSON(t, []any{e}), PackOptions{Format: 2, Version: 1, Issued: time.Now()})
+		if err == nil || strings.Contains(err.Error(), "did you mean") {
+			t.Fatalf("got %v", err)
+		}
+	})
 }
