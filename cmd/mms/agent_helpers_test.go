@@ -29,15 +29,7 @@ import (
 const waitLong = 20 * time.Second
 
 // natsServer starts an embedded NATS server in the test process.
-func natsServer(t *testing.T) *embednats.Server {
-	t.Helper()
-	srv, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv
-}
+func natsServer(t *testing.T) *embednats.Server { return testnats.Start(t) }
 
 // jsFor connects the test to url.
 func jsFor(t *testing.T, url string) jetstream.JetStream {
