@@ -122,3 +122,30 @@ func Get(ctx context.Context, js jetstream.JetStream, bucket, key string) (Entry
 	}
 	return Entry{Value: e.Value(), Revision: e.Revision(), Created: e.Created()}, nil
 }
+
+// History returns the revisions of key the bucket still keeps (its history setting bounds
+// them), newest first, without deletions and purges. It returns an error wrapping
+// ErrNotFound when none is kept, and ErrNoBucket when the bucket does not exist.
+func History(ctx context.Context, js jetstream.JetStream, bucket, key string) ([]Entry, error) {
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("kvspec: history %s/%s: %w", bucket, key, ErrNoBucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kvspec: history %s/%s: %w", bucket, key, err)
+	}
+	entries, err := kv.History(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("kvspec: history %s/%s: %w", bucket, key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kvspec: history %s/%s: %w", bucket, key, err)
+	}
+	var out []Entry
+	for i := len(entries) - 1; i >= 0; i-- {
+		if e := entries[i]; e.Operation() == jetstream.KeyValuePut {
+			out = append(out, Entry{Value: e.Value(), Revision: e.Revision(), Created: e.Created()})
+		}
+	}
+	return out, nil
+}

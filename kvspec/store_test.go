@@ -138,3 +138,43 @@ func TestGet(t *testing.T) {
 		}
 	})
 }
+
+func TestHistory(t *testing.T) {
+	srv := startServer(t)
+	_, js := connect(t, srv.ClientURL())
+	ctx := testCtx(t, waitFor)
+
+	t.Run("returns the kept revisions newest first, without deletions", func(t *testing.T) {
+		for _, v := range []string{"v1", "v2"} {
+			if _, err := Put(ctx, js, "hist", "spec", []byte(v), BucketConfig{History: 5}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		kv, err := js.KeyValue(ctx, "hist")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := kv.Delete(ctx, "spec"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Put(ctx, js, "hist", "spec", []byte("v3"), BucketConfig{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := History(ctx, js, "hist", "spec")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var values []string
+		for _, e := range got {
+			values = append(values, string(e.Value))
+		}
+		if strings.Join(values, ",") != "v3,v2,v1" || got[0].Revision <= got[1].Revision {
+			t.Fatalf("history %v", got)
+		}
+	})
+	t.Run("says when the bucket does not exist", func(t *testing.T) {
+		if _, err := History(ctx, js, "nobucket", "spec"); !errors.Is(err, ErrNoBucket) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}

@@ -1,6 +1,9 @@
 package nodeloop
 
 import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -109,5 +112,45 @@ func TestHoldsTheDirectory(t *testing.T) {
 			}
 			return false
 		})
+	})
+}
+
+func TestFallbackAfterRestart(t *testing.T) {
+	t.Run("after a restart, while the newest specification is refused, keeps repairing what the last accepted one installed", func(t *testing.T) {
+		f := newFixture(t)
+		dir := t.TempDir()
+		ctx, stop := context.WithCancel(context.Background())
+		first := f.startCtx(ctx, dir, time.Hour)
+		good := f.put(nil, f.entry("web", "v1"))
+		first.wait(t, "the install", func(o []Outcome, _ []string) bool { _, ok := lastFor(o, good, TriggerSpecification); return ok })
+		stop()
+		first.stopped(t)
+
+		// While the node is down, a specification no trusted key signed is published.
+		_, other, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := f.put(other, f.entry("web", "evil"))
+
+		obs := f.start(dir, 20*time.Millisecond, nil)
+		obs.wait(t, "the refusal", func(o []Outcome, _ []string) bool {
+			r, ok := lastFor(o, bad, TriggerStart)
+			if !ok {
+				r, ok = lastFor(o, bad, TriggerSpecification)
+			}
+			return ok && r.Report.Err != nil
+		})
+		file := filepath.Join(dir, "web", "say.txt")
+		if err := os.WriteFile(file, []byte("tampered"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		obs.wait(t, "a repair of the revision accepted before the restart", func(o []Outcome, _ []string) bool {
+			r, ok := lastFor(o, good, TriggerFallback)
+			return ok && r.Report.Changed()
+		})
+		if b, _ := os.ReadFile(file); string(b) != "v1" {
+			t.Fatalf("after the repair the file says %q", b)
+		}
 	})
 }

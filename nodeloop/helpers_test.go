@@ -74,6 +74,31 @@ func (f *fixture) put(priv ed25519.PrivateKey, entries ...spec.Entry) uint64 {
 	return rev
 }
 
+// startCtx runs a Loop over dir until ctx ends; stopped waits for it.
+func (f *fixture) startCtx(ctx context.Context, dir string, interval time.Duration) *observed {
+	f.t.Helper()
+	obs := &observed{changed: make(chan struct{}), done: make(chan struct{})}
+	log := slog.New(obs.logHandler())
+	l := &Loop{
+		Config:    machines.Config{Dir: dir, Trust: spec.Trust{Keys: []ed25519.PublicKey{f.pub}}, Purge: true, Logger: log},
+		Source:    NewKVSource(f.js, bucket, key, kvspec.WatchOptions{Interval: interval, Logger: log, Conn: f.nc}),
+		Interval:  interval,
+		Observers: []Observer{ObserverFunc(obs.add)},
+	}
+	go func() { defer close(obs.done); l.Run(ctx) }()
+	return obs
+}
+
+// stopped waits until the loop of startCtx has returned.
+func (o *observed) stopped(t *testing.T) {
+	t.Helper()
+	select {
+	case <-o.done:
+	case <-time.After(waitLong):
+		t.Fatal("the loop did not stop")
+	}
+}
+
 // start runs a Loop over dir until the test ends and returns what it observes.
 func (f *fixture) start(dir string, interval time.Duration, tweak func(*Loop)) *observed {
 	f.t.Helper()
@@ -101,6 +126,7 @@ type observed struct {
 	outcomes []Outcome
 	logs     []string
 	changed  chan struct{} // closed and replaced on every addition
+	done     chan struct{} // closed when a loop of startCtx returns
 }
 
 func (o *observed) add(out Outcome) {

@@ -3,6 +3,8 @@ package nodeloop
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/mms-io/mms/internal/backoff"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/install"
+	"github.com/mms-io/mms/machines/spec"
 )
 
 // Waits between attempts to take hold of the machines directory (another mms process holds
@@ -43,6 +46,7 @@ type runner struct {
 
 // flight is a reconcile in progress.
 type flight struct {
+	ctx        context.Context
 	update     *Update
 	triggers   []Trigger
 	fallback   bool
@@ -194,7 +198,7 @@ func (r *runner) pass(ctx context.Context) {
 	cfg.FullVerify = cfg.FullVerify || r.l.FullVerifyInterval > 0 && (r.verified.IsZero() || started.Sub(r.verified) >= r.l.FullVerifyInterval)
 
 	fctx, cancel := context.WithCancel(ctx)
-	f := &flight{update: target, triggers: triggers, fallback: fallback, fullVerify: cfg.FullVerify, started: started, cancel: cancel, done: make(chan *machines.Report, 1)}
+	f := &flight{ctx: ctx, update: target, triggers: triggers, fallback: fallback, fullVerify: cfg.FullVerify, started: started, cancel: cancel, done: make(chan *machines.Report, 1)}
 	r.flight = f
 	st := r.store
 	go func() { f.done <- machines.ReconcileStore(fctx, cfg, st, target.Envelope) }()
@@ -242,9 +246,49 @@ func (r *runner) finish(rep *machines.Report) {
 		}
 	} else if f.update == r.latest {
 		r.refused = true
+		if r.accepted == nil && rep.Err != nil && f.ctx.Err() == nil {
+			r.accepted = r.recoverAccepted(f.ctx)
+		}
 	}
 	r.logOutcome(out)
 	r.notify(out)
+}
+
+// historyTimeout bounds the look through the source's kept revisions.
+const historyTimeout = 10 * time.Second
+
+// recoverAccepted finds, among the revisions the source keeps, the specification the machines
+// directory's record says was accepted last (by its payload's digest), so that the interval
+// keeps repairing what it installed while the newest is refused, also after a restart. Nil
+// when the source keeps no history or no longer keeps that revision.
+func (r *runner) recoverAccepted(ctx context.Context) *Update {
+	h, ok := r.l.Source.(History)
+	if !ok || r.store == nil {
+		return nil
+	}
+	last := r.store.Accepted()
+	if last == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
+	defer cancel()
+	revisions, err := h.History(ctx)
+	if err != nil {
+		r.log.Warn("could not look for the last accepted specification among the kept revisions", "error", err)
+		return nil
+	}
+	for i := range revisions {
+		env, err := spec.DecodeEnvelope(revisions[i].Envelope)
+		if err != nil {
+			continue
+		}
+		if sum := sha256.Sum256(env.Payload); hex.EncodeToString(sum[:]) == last.Digest {
+			r.log.Info("the newest specification is refused: repairing what the last accepted one installed, found among the kept revisions", "revision", revisions[i].Revision, "version", last.Version)
+			return &revisions[i]
+		}
+	}
+	r.log.Warn("the newest specification is refused, and the last accepted one is no longer kept: nothing is repaired until a specification is accepted", "version", last.Version)
+	return nil
 }
 
 // notify tells every observer, in order.

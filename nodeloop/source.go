@@ -42,18 +42,43 @@ type Current interface {
 	Current() Update
 }
 
+// History is what a Source may also offer: the revisions it still keeps, newest first. After a
+// restart, when the newest specification is refused, the loop finds the one the machines
+// directory accepted last among them, and keeps repairing what it installed.
+type History interface {
+	History(ctx context.Context) ([]Update, error)
+}
+
 // KVSource follows a NATS KV key with kvspec: the watch is a hint and the key the truth (it is
 // read every interval, and a broken or stalled watch is re-created with backoff).
 type KVSource struct {
 	// Watcher follows the key; see kvspec.NewWatcher.
 	Watcher *kvspec.Watcher
-	// Bucket and Key name it, for Name.
+	// Bucket and Key name it.
 	Bucket, Key string
+	// JS, when set, lets History read the key's kept revisions.
+	JS jetstream.JetStream
 }
 
 // NewKVSource follows key in bucket over js; see kvspec.NewWatcher for opts.
 func NewKVSource(js jetstream.JetStream, bucket, key string, opts kvspec.WatchOptions) *KVSource {
-	return &KVSource{Watcher: kvspec.NewWatcher(js, bucket, key, opts), Bucket: bucket, Key: key}
+	return &KVSource{Watcher: kvspec.NewWatcher(js, bucket, key, opts), Bucket: bucket, Key: key, JS: js}
+}
+
+// History implements History from the bucket's kept revisions of the key.
+func (s *KVSource) History(ctx context.Context) ([]Update, error) {
+	if s.JS == nil {
+		return nil, nil
+	}
+	entries, err := kvspec.History(ctx, s.JS, s.Bucket, s.Key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Update, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, Update{Envelope: e.Value, Revision: e.Revision, Created: e.Created})
+	}
+	return out, nil
 }
 
 // Name implements Source.

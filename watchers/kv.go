@@ -3,6 +3,7 @@ package watchers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -25,6 +26,20 @@ const (
 // truth, read every interval; a broken or stalled watch is re-created).
 type kvSource struct {
 	w *Watcher
+
+	mu sync.Mutex
+	kv *nodeloop.KVSource // once the connection is there
+}
+
+// History implements nodeloop.History, once the connection is there.
+func (s *kvSource) History(ctx context.Context) ([]nodeloop.Update, error) {
+	s.mu.Lock()
+	kv := s.kv
+	s.mu.Unlock()
+	if kv == nil {
+		return nil, nil
+	}
+	return kv.History(ctx)
 }
 
 // Name implements nodeloop.Source.
@@ -44,6 +59,9 @@ func (s *kvSource) Run(ctx context.Context) <-chan nodeloop.Update {
 			Logger:   newMachineLogger(s.w),
 			Conn:     nc,
 		})
+		s.mu.Lock()
+		s.kv = kv
+		s.mu.Unlock()
 		for u := range kv.Run(ctx) {
 			select {
 			case out <- u:
