@@ -13,10 +13,6 @@ import (
 	"github.com/mms-io/mms/machines/install"
 )
 
-// LastReportFile is where a Loop keeps the outcome of its last reconcile, for mms status:
-// beside the install record, in the machines directory's mms state directory.
-const LastReportFile = ".mms/last-report.json"
-
 // maxLastReportBytes bounds what ReadLastReport reads of the last report.
 const maxLastReportBytes = 1 << 20 // 1 MiB
 
@@ -89,11 +85,11 @@ func WriteLastReport(dir string, o Outcome) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, LastReportFile)
 	// Through install, which creates .mms and refuses one mms may not trust (a symlink, another
 	// owner, writable by others) before anything is written through it.
-	if _, err := install.StateDir(dir); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	path, err := install.StatePath(dir, install.LastReportName)
+	if err != nil {
+		return fmt.Errorf("write the last report of %s: %w", dir, err)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".last-report-*.json")
 	if err != nil {
@@ -115,7 +111,7 @@ func WriteLastReport(dir string, o Outcome) error {
 
 // ReadLastReport reads dir's last report; ok is false when there is none.
 func ReadLastReport(dir string) (lr LastReport, ok bool, err error) {
-	path := filepath.Join(dir, LastReportFile)
+	path := install.StatePathFor(dir, install.LastReportName)
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return lr, false, nil

@@ -58,9 +58,10 @@ type flight struct {
 }
 
 func (r *runner) run(ctx context.Context) {
-	r.log.Info("node loop starting", "dir", r.cfg.Dir, "interval", r.interval, "purge", r.cfg.Purge)
+	// Logged once the directory is held (or the attempt failed, which openStore says).
 	r.openStore()
 	defer r.closeStore()
+	r.log.Info("node loop starting", "dir", r.cfg.Dir, "interval", r.interval, "purge", r.cfg.Purge, "held", r.store != nil)
 	// The start reconcile runs at once, on what the source holds now if it can say.
 	if c, ok := r.l.Source.(Current); ok {
 		u := c.Current()

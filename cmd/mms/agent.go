@@ -22,9 +22,9 @@ import (
 // server: the standard NATS port, so that mms put and mms get find it without flags.
 const defaultEmbeddedPort = 4222
 
-// natsStoreDir is where the embedded server keeps JetStream's files, inside the machines
-// directory's mms state directory.
-const natsStoreDir = ".mms/nats"
+// natsStoreDir is where the embedded server keeps JetStream's files, as help and messages
+// name it.
+var natsStoreDir = filepath.Join(install.StateDirName, install.NATSStoreName)
 
 func init() { registerCommand(configureAgent) }
 
@@ -87,7 +87,7 @@ func (c *agentCommand) run() error {
 		}
 		c.kv.user, c.kv.password = creds.User, creds.Password
 		fmt.Printf("Embedded NATS server listening on %s, for clients with the credentials in %s (JetStream data in %s)\n",
-			url, filepath.Join(cfg.Dir, install.StateDirName, credsFile), filepath.Join(cfg.Dir, natsStoreDir))
+			url, install.StatePathFor(cfg.Dir, install.CredentialsName), filepath.Join(cfg.Dir, natsStoreDir))
 	}
 	nc, js, err := c.kv.connect(ctx, url, kvspec.LogEvents(log))
 	if err != nil {
@@ -117,7 +117,10 @@ func (c *agentCommand) run() error {
 // under dir's mms state directory, accepting only creds, with JetStream's memory and store
 // bounded; log receives the server's own lines.
 func startEmbedded(dir string, port int, creds embeddedCreds, log *slog.Logger) (*embednats.Server, error) {
-	store := filepath.Join(dir, natsStoreDir)
+	store, err := install.StatePath(dir, install.NATSStoreName)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS server: %w", err)
+	}
 	if err := os.MkdirAll(store, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded NATS server: %w", err)
 	}

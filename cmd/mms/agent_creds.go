@@ -8,17 +8,16 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/google/renameio/v2"
 
 	"github.com/mms-io/mms/machines/install"
 )
 
-// credsFile holds the credentials of mms agent's embedded NATS server, in DIR/.mms, mode
-// 0600: made at the agent's first start, kept across restarts, read by mms put and mms get
-// given --dir. Loopback is not an authentication boundary: every local user reaches the port.
-const credsFile = "nats-credentials.json"
+// The credentials of mms agent's embedded NATS server are kept in DIR/.mms
+// (install.CredentialsName), mode 0600: made at the agent's first start, kept across restarts,
+// read by mms put and mms get given --dir. Loopback is not an authentication boundary: every
+// local user reaches the port.
 
 // embeddedUser is the one user of the embedded server.
 const embeddedUser = "mms"
@@ -51,7 +50,7 @@ func agentCreds(dir string) (embeddedCreds, error) {
 
 // writeCreds saves c for the local clients, readable by the owner only.
 func writeCreds(dir string, c embeddedCreds) error {
-	state, err := install.StateDir(dir)
+	path, err := install.StatePath(dir, install.CredentialsName)
 	if err != nil {
 		return err
 	}
@@ -59,7 +58,6 @@ func writeCreds(dir string, c embeddedCreds) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(state, credsFile)
 	if err := renameio.WriteFile(path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -69,7 +67,7 @@ func writeCreds(dir string, c embeddedCreds) error {
 // readCreds reads the credentials mms agent left in dir; an error wrapping fs.ErrNotExist
 // means the agent never started its embedded server there.
 func readCreds(dir string) (embeddedCreds, error) {
-	path := filepath.Join(dir, install.StateDirName, credsFile)
+	path := install.StatePathFor(dir, install.CredentialsName)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return embeddedCreds{}, fmt.Errorf("read the embedded server's credentials: %w", err)

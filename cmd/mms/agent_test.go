@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"github.com/mms-io/mms/internal/testwait"
+	"github.com/mms-io/mms/machines/install"
 	"github.com/nats-io/nats.go"
 	"net/http"
 	"os"
@@ -279,7 +280,7 @@ func TestAgentEmbeddedServer(t *testing.T) {
 			nc.Close()
 			t.Fatal("an anonymous client connected to the embedded server")
 		}
-		creds := filepath.Join(dir, ".mms", credsFile)
+		creds := install.StatePathFor(dir, install.CredentialsName)
 		if fi, err := os.Stat(creds); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("the credentials file: %v %v", fi, err)
 		}

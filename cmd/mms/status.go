@@ -19,8 +19,8 @@ import (
 	"github.com/mms-io/mms/nodeloop"
 )
 
-// stateFile is the install record of a machines directory.
-const stateFile = ".mms/state.json"
+// stateFile is the install record of a machines directory, as messages name it.
+var stateFile = filepath.Join(install.StateDirName, install.RecordName)
 
 func init() { registerCommand(configureStatus) }
 
@@ -37,7 +37,7 @@ func configureStatus(app *fisk.Application) {
 // run reads the record without taking the directory's lock, so that it works while an agent
 // runs: the record is always replaced atomically, so what it reads is one complete version.
 func (c *statusCommand) run() error {
-	path := filepath.Join(c.dir, stateFile)
+	path := install.StatePathFor(c.dir, install.RecordName)
 	data, err := os.ReadFile(path)
 	w := os.Stdout
 	var rec install.Record

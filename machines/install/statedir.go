@@ -50,3 +50,32 @@ func checkStateDir(path string, fi fs.FileInfo) error {
 	}
 	return nil
 }
+
+// The files and directories mms keeps in DIR/.mms besides the lock and the record: each has
+// its name here, so that install knows every path under .mms.
+const (
+	// LastReportName is the outcome of the last reconcile, for mms status.
+	LastReportName = "last-report.json"
+	// CredentialsName holds the credentials of mms agent's embedded NATS server (0600).
+	CredentialsName = "nats-credentials.json"
+	// NATSStoreName is the embedded NATS server's JetStream store.
+	NATSStoreName = "nats"
+	// RecordName is the record of what mms installed (state.json).
+	RecordName = stateFileName
+)
+
+// StatePath returns the path of name (one of the names above) in DIR/.mms, after StateDir has
+// checked (and, when missing, created) DIR/.mms: the way every writer under .mms starts.
+func StatePath(machinesDir, name string) (string, error) {
+	dir, err := StateDir(machinesDir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, name), nil
+}
+
+// StatePathFor returns where name is kept in DIR/.mms, without checking or creating anything:
+// for readers, such as mms status, which must not create .mms.
+func StatePathFor(machinesDir, name string) string {
+	return filepath.Join(machinesDir, stateDirName, name)
+}
