@@ -24,9 +24,9 @@ const archiveFile = ".archive.tgz"
 
 // applier carries out one plan.
 type applier struct {
-	cfg     Config
-	st      *install.Store
-	fetcher *fetch.Fetcher
+	cfg      Config
+	st       *install.Store
+	fetchers *fetchers
 }
 
 // Apply carries out plan in st: downloads run in parallel up to cfg.Parallel, one failing
@@ -36,11 +36,11 @@ func Apply(ctx context.Context, cfg Config, st *install.Store, plan *Plan) []Res
 	if err != nil {
 		return failAll(plan, err)
 	}
-	f, err := fetch.New(cfg.Fetch)
+	f, err := newFetchers(cfg)
 	if err != nil {
 		return failAll(plan, err)
 	}
-	a := &applier{cfg: cfg, st: st, fetcher: f}
+	a := &applier{cfg: cfg, st: st, fetchers: f}
 	results := make([]Result, len(plan.Steps))
 	var downloads, retires []int
 	for i, step := range plan.Steps {
@@ -192,7 +192,7 @@ func (a *applier) fetchAndExtract(ctx context.Context, e spec.Entry, dir string)
 	defer os.Remove(path)
 	defer f.Close()
 	src := fetch.Source{URL: e.Source, Username: e.Username, Password: e.Password}
-	if _, err := a.fetcher.Fetch(ctx, src, strings.ToLower(e.Checksum), f); err != nil {
+	if _, err := a.fetchers.forURL(e.Source).Fetch(ctx, src, strings.ToLower(e.Checksum), f); err != nil {
 		return nil, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {

@@ -39,6 +39,9 @@ type Config struct {
 	FullVerify bool
 	// Fetch configures downloads; the zero value means fetch.DefaultOptions().
 	Fetch fetch.Options
+	// Sources adds archive sources by URL scheme (the NATS Object Store's obj://, say) beside
+	// the HTTP fetcher Fetch configures, which keeps http and https.
+	Sources map[string]Fetcher
 	// Archive limits extraction; the zero value means archive.DefaultLimits().
 	Archive archive.Limits
 	// Matcher bounds matchers; zero fields take match's defaults.

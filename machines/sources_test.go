@@ -1,0 +1,79 @@
+package machines
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/fetch"
+	"github.com/mms-io/mms/machines/spec"
+)
+
+// memSource serves archives from memory under mem://NAME: a second kind of source, as the
+// Object Store will be, to prove the registry.
+type memSource struct {
+	archives map[string][]byte
+	fetched  int
+}
+
+func (m *memSource) Fetch(_ context.Context, src fetch.Source, want string, w io.Writer) (fetch.Result, error) {
+	m.fetched++
+	body, ok := m.archives[strings.TrimPrefix(src.URL, "mem://")]
+	if !ok {
+		return fetch.Result{}, fmt.Errorf("%w: no archive at %s", errs.ErrFetch, src)
+	}
+	sum := sha256.Sum256(body)
+	if got := hex.EncodeToString(sum[:]); got != want {
+		return fetch.Result{SHA256: got}, fmt.Errorf("%w: expected %s got %s", errs.ErrChecksum, want, got)
+	}
+	_, err := io.Copy(w, bytes.NewReader(body))
+	return fetch.Result{Bytes: int64(len(body)), SHA256: want}, err
+}
+
+func TestSources(t *testing.T) {
+	f := newFixture(t)
+	body, res := machineArchive(t, "web", map[string]string{"machine.yaml": "name: web\n"})
+	mem := &memSource{archives: map[string][]byte{"web": body}}
+	cfg := f.config()
+	cfg.Sources = map[string]Fetcher{"mem": mem}
+	entry := spec.Entry{Name: "web", Source: "mem://web", Checksum: res.Checksum, VerifyChecksum: res.VerifyChecksum}
+
+	t.Run("installs from a source registered for its scheme", func(t *testing.T) {
+		rep := Reconcile(context.Background(), cfg, f.envelope(nil, entry))
+		if r := result(t, rep, "web"); r.Failed() || r.Action != ActionInstall || mem.fetched != 1 {
+			t.Fatalf("web: %+v, fetched %d", r, mem.fetched)
+		}
+	})
+	t.Run("the signed checksum decides, whatever the source", func(t *testing.T) {
+		bad := entry
+		bad.Name, bad.Source = "db", "mem://web"
+		bad.Checksum = strings.Repeat("ab", 32)
+		rep := Reconcile(context.Background(), cfg, f.envelope(nil, entry, bad))
+		if r := result(t, rep, "db"); !errors.Is(r.Err, errs.ErrChecksum) {
+			t.Fatalf("db: %+v", r)
+		}
+	})
+	t.Run("leaves a scheme nobody registered to the HTTP fetcher, which refuses it", func(t *testing.T) {
+		other := entry
+		other.Name, other.Source = "app", "ftp://host/app.tgz"
+		rep := Reconcile(context.Background(), cfg, f.envelope(nil, entry, other))
+		if r := result(t, rep, "app"); !r.Failed() || !strings.Contains(r.Reason+fmt.Sprint(r.Err), "not allowed") {
+			t.Fatalf("app: %+v", r)
+		}
+	})
+	t.Run("refuses a source that would replace the HTTP fetcher", func(t *testing.T) {
+		c := cfg
+		c.Sources = map[string]Fetcher{"https": mem}
+		rep := Reconcile(context.Background(), c, f.envelope(nil, entry))
+		if r := result(t, rep, "web"); !r.Failed() {
+			t.Fatalf("web: %+v", r)
+		}
+	})
+}
