@@ -168,7 +168,7 @@ func (a *applier) install(ctx context.Context, step Step) error {
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
 	}
-	verified, err := sums.VerifyTree(stg.Path(), strings.ToLower(e.VerifyChecksum), files, false)
+	verified, err := sums.VerifyTree(stg.Path(), e.VerifyChecksum, files, false)
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
 	}
@@ -192,7 +192,7 @@ func (a *applier) fetchAndExtract(ctx context.Context, e spec.Entry, dir string)
 	defer os.Remove(path)
 	defer f.Close()
 	src := fetch.Source{URL: e.Source, Username: e.Username, Password: e.Password}
-	if _, err := a.fetchers.forURL(e.Source).Fetch(ctx, src, strings.ToLower(e.Checksum), f); err != nil {
+	if _, err := a.fetchers.forURL(e.Source).Fetch(ctx, src, e.Checksum, f); err != nil {
 		return nil, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -205,8 +205,8 @@ func (a *applier) fetchAndExtract(ctx context.Context, e spec.Entry, dir string)
 func (a *applier) managed(step Step, files sums.Cache) install.Managed {
 	return install.Managed{
 		Name:           step.Name,
-		Checksum:       strings.ToLower(step.Entry.Checksum),
-		VerifyChecksum: strings.ToLower(step.Entry.VerifyChecksum),
+		Checksum:       step.Entry.Checksum,
+		VerifyChecksum: step.Entry.VerifyChecksum,
 		Source:         fetch.Source{URL: step.Entry.Source}.String(),
 		Files:          files,
 	}

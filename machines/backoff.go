@@ -116,6 +116,6 @@ func (p RetryPolicy) wait(failures int) time.Duration {
 func fingerprint(step Step) [sha256.Size]byte {
 	e := step.Entry
 	return sha256.Sum256([]byte(strings.Join([]string{
-		e.Source, e.Username, e.Password, strings.ToLower(e.Checksum), strings.ToLower(e.VerifyChecksum),
+		e.Source, e.Username, e.Password, e.Checksum, e.VerifyChecksum,
 	}, "\x00")))
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/mms-io/mms/machines/errs"
@@ -178,15 +177,15 @@ func planEntry(e spec.Entry, node match.Node, st *install.Store, full bool, matc
 	}
 
 	managed, isManaged := st.Managed(e.Name)
-	if isManaged && !strings.EqualFold(managed.Checksum, e.Checksum) {
+	if isManaged && managed.Checksum != e.Checksum {
 		step.Action, step.Reason = ActionUpdate, fmt.Sprintf("archive checksum changed from %s", short(managed.Checksum))
 		return step
 	}
 	var cache sums.Cache
-	if isManaged && strings.EqualFold(managed.VerifyChecksum, e.VerifyChecksum) {
+	if isManaged && managed.VerifyChecksum == e.VerifyChecksum {
 		cache = managed.Files
 	}
-	files, verr := sums.VerifyTree(target, strings.ToLower(e.VerifyChecksum), cache, full)
+	files, verr := sums.VerifyTree(target, e.VerifyChecksum, cache, full)
 	var strays sums.Strays
 	if verr == nil {
 		if strays, err = sums.FindStrays(target, files); err != nil {

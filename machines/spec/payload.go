@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -198,6 +199,8 @@ func (s *Spec) parseEntries(items gjson.Result) []string {
 				seen[e.Name] = i
 			}
 		}
+		// Checksums are normalised once, here: every layer below compares them as they are.
+		e.Checksum, e.VerifyChecksum = strings.ToLower(e.Checksum), strings.ToLower(e.VerifyChecksum)
 		s.Entries = append(s.Entries, e)
 		i++
 		return true

@@ -237,3 +237,16 @@ func TestHelpfulErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestChecksumsNormalisedOnce(t *testing.T) {
+	e := goodEntry("web")
+	e["checksum"] = strings.ToUpper(e["checksum"].(string))
+	e["verify_checksum"] = strings.ToUpper(e["verify_checksum"].(string))
+	s, err := ParsePayload(mustJSON(t, []any{e}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Entries[0]; got.Checksum != strings.ToLower(got.Checksum) || got.VerifyChecksum != strings.ToLower(got.VerifyChecksum) {
+		t.Fatalf("checksums not lower-cased at parse: %+v", got)
+	}
+}
