@@ -3,6 +3,8 @@ package machines
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,9 +12,11 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/fetch"
+	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
 )
 
@@ -74,6 +78,36 @@ func TestSources(t *testing.T) {
 		rep := Reconcile(context.Background(), c, f.envelope(nil, entry))
 		if r := result(t, rep, "web"); !r.Failed() {
 			t.Fatalf("web: %+v", r)
+		}
+	})
+}
+
+func TestCheckPublishable(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now()
+	trust := spec.Trust{Keys: []ed25519.PublicKey{f.pub}}
+	good := f.entry("web", "1", map[string]string{"machine.yaml": "name: web\n"})
+
+	t.Run("accepts what a node with those keys and limits accepts", func(t *testing.T) {
+		if _, err := CheckPublishable(f.envelope(nil, good), trust, match.Limits{}, now); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("refuses a matcher the node's limits refuse, though it compiles with larger ones", func(t *testing.T) {
+		long := good
+		long.Match = "identity('" + strings.Repeat("a", 200) + "')"
+		env := f.envelope(nil, long)
+		if _, err := CheckPublishable(env, trust, match.Limits{}, now); err != nil {
+			t.Fatalf("default limits: %v", err)
+		}
+		if _, err := CheckPublishable(env, trust, match.Limits{MaxLength: 50}, now); !errors.Is(err, errs.ErrLimit) && !strings.Contains(fmt.Sprint(err), "max_matcher_length") {
+			t.Fatalf("a node allowing 50 characters: %v", err)
+		}
+	})
+	t.Run("refuses a signature the keys do not verify", func(t *testing.T) {
+		_, other, _ := ed25519.GenerateKey(rand.Reader)
+		if _, err := CheckPublishable(f.envelope(other, good), trust, match.Limits{}, now); !errors.Is(err, errs.ErrSignature) {
+			t.Fatalf("got %v", err)
 		}
 	})
 }

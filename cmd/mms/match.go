@@ -98,18 +98,3 @@ func nodeFromFlags(identity, factsFile string) (match.Node, error) {
 	}
 	return match.NewNode(identity, facts, "")
 }
-
-// checkMatchers compiles every entry's matcher, so that a matcher that cannot work on any node
-// is refused before it ships.
-func checkMatchers(s *spec.Spec) error {
-	var problems []string
-	for _, e := range s.Entries {
-		if _, err := match.Compile(e.Match); err != nil {
-			problems = append(problems, fmt.Sprintf("entry %q: %v", e.Name, err))
-		}
-	}
-	if len(problems) > 0 {
-		return &spec.ValidationError{Problems: problems}
-	}
-	return nil
-}

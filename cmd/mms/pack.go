@@ -1,12 +1,15 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/nodeloop"
 )
 
 // Specifications travel as one NATS message, whose default max_payload is 1 MiB.
@@ -74,7 +77,12 @@ func (c *packCommand) run() error {
 	if err != nil {
 		return fmt.Errorf("pack %s: %w", c.machines, err)
 	}
-	if err := checkMatchers(s); err != nil {
+	// What a node that trusts the signing key would say of it, with the node's own limits.
+	trust := spec.Trust{InsecureAllowUnsigned: true}
+	if opts.Key != nil {
+		trust.Keys = []ed25519.PublicKey{opts.Key.Public().(ed25519.PublicKey)}
+	}
+	if _, err := machines.CheckPublishable(env, trust, nodeloop.DefaultSettings().Matcher, now); err != nil {
 		return fmt.Errorf("pack %s: %w", c.machines, err)
 	}
 	if err := checkSpecSize(len(env)); err != nil {

@@ -11,8 +11,10 @@ import (
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -96,18 +98,11 @@ func (c *putCommand) run() error {
 	return nil
 }
 
-// checkPublishable refuses what no node would act on: an envelope or payload that does not
-// validate, a signature none of keys verifies (when keys are given), a matcher that does not
-// compile, an expired specification.
+// checkPublishable refuses what no node trusting keys (none: any node) would act on, with the
+// node's default matcher limits, warning of the fields nodes will ignore.
 func checkPublishable(data []byte, keys []ed25519.PublicKey) (*spec.Spec, error) {
-	s, err := spec.Open(data, spec.Trust{Keys: keys, InsecureAllowUnsigned: true})
+	s, err := machines.CheckPublishable(data, spec.Trust{Keys: keys, InsecureAllowUnsigned: true}, nodeloop.DefaultSettings().Matcher, time.Now())
 	if err != nil {
-		return nil, err
-	}
-	if err := checkMatchers(s); err != nil {
-		return nil, err
-	}
-	if err := spec.Admit(s, nil, nil, time.Now()); err != nil {
 		return nil, err
 	}
 	for _, u := range s.Unknown {
