@@ -3,9 +3,11 @@ package e2e
 import (
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +45,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 
+	touchSources()
 	choriaBin = filepath.Join(dir, "choria")
 	mmsBin = filepath.Join(dir, "mms")
 	for _, b := range []struct{ out, pkg string }{
@@ -73,4 +76,23 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: built the peer %s in %.1fs\n", p.prog.Name, time.Since(started).Seconds())
 	}
 	return m.Run()
+}
+
+// touchSources reads every Go file and go.mod of the module, so that go test's result cache,
+// which tracks the files a test opens and not what the go build it runs reads, runs this suite
+// again whenever the binaries it builds may have changed.
+func touchSources() {
+	root := peer.RepoRoot()
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && (strings.HasSuffix(path, ".go") || d.Name() == "go.mod" || d.Name() == "go.sum") {
+			_, _ = os.ReadFile(path)
+		}
+		return nil
+	})
 }
