@@ -16,7 +16,9 @@ import (
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/machines/sums"
 	"github.com/mms-io/mms/nodeloop"
+	"gopkg.in/yaml.v3"
 )
 
 // stateFile is the install record of a machines directory, as messages name it.
@@ -30,7 +32,7 @@ type statusCommand struct {
 
 func configureStatus(app *fisk.Application) {
 	c := &statusCommand{}
-	cmd := app.Command("status", "Shows what mms manages in a machines directory and the outcome of the last reconcile").Action(action(c.run))
+	cmd := app.Command("status", "Shows what mms manages in a machines directory, whether its files verify now, and the outcome of the last reconcile; exits 0 when healthy, 1 when degraded, 2 on a usage error or an unreadable record").Action(action(c.run))
 	cmd.Flag("dir", "The machines directory (e.g. /etc/choria/machines)").Required().ExistingDirVar(&c.dir)
 }
 
@@ -47,10 +49,10 @@ func (c *statusCommand) run() error {
 		printUnmanaged(w, c.dir, rec)
 		return c.printLast(w)
 	case err != nil:
-		return fmt.Errorf("status %s: %w", c.dir, err)
+		return &exitError{code: 2, err: fmt.Errorf("status %s: %w", c.dir, err)}
 	}
 	if rec, err = install.DecodeRecord(data); err != nil {
-		return fmt.Errorf("status %s: read %s: %w", c.dir, path, err)
+		return &exitError{code: 2, err: fmt.Errorf("status %s: read %s: %w", c.dir, path, err)}
 	}
 	fmt.Fprintf(w, "Machines directory %s\n", c.dir)
 	if a := rec.Accepted; a != nil {
@@ -68,13 +70,22 @@ func (c *statusCommand) run() error {
 	}
 	sort.Strings(names)
 	fmt.Fprintf(w, "  Managed machines: %d\n", len(names))
+	var degraded []string
 	for _, name := range names {
 		m := rec.Machines[name]
-		onDisk := "present"
-		if fi, err := os.Lstat(filepath.Join(c.dir, name)); err != nil || !fi.IsDir() {
+		target := filepath.Join(c.dir, name)
+		onDisk := "present, verified"
+		if fi, err := os.Lstat(target); err != nil || !fi.IsDir() {
 			onDisk = "MISSING (the next reconcile reinstalls it)"
+			degraded = append(degraded, name+" is missing")
+		} else if why := verifyNow(target, m); why != "" {
+			onDisk = "present, FAILS verification (the next reconcile repairs it): " + why
+			degraded = append(degraded, name+" fails verification")
 		}
 		fmt.Fprintf(w, "\n  %s\n", name)
+		if v := machineVersion(target); v != "" {
+			fmt.Fprintf(w, "            version: %s\n", v)
+		}
 		fmt.Fprintf(w, "           checksum: %s\n", m.Checksum)
 		fmt.Fprintf(w, "    verify_checksum: %s\n", m.VerifyChecksum)
 		fmt.Fprintf(w, "             source: %s\n", fetch.Source{URL: m.Source}) // records of older mms kept more of the URL
@@ -85,14 +96,65 @@ func (c *statusCommand) run() error {
 	for name, in := range rec.Pending {
 		fmt.Fprintf(w, "\n  Unfinished %s of %s (resolved by the next reconcile)\n", in.Op, name)
 	}
-	return c.printLast(w)
+	if err := c.printLast(w); err != nil {
+		return err
+	}
+	if last, ok, _ := readLastReport(c.dir); ok && last.Refused != "" {
+		degraded = append(degraded, "the last specification was refused")
+	} else if ok {
+		for _, r := range last.Results {
+			if r.Failed {
+				degraded = append(degraded, "the last reconcile failed for "+r.Name)
+			}
+		}
+	}
+	if len(degraded) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("degraded: %s", strings.Join(degraded, "; "))}
+	}
+	return nil
+}
+
+// verifyNow re-verifies a managed machine as the next reconcile would (its files by their
+// stamps, its SHA256SUMS, what it holds beyond it), reading only, and says what fails.
+func verifyNow(target string, m install.Managed) string {
+	files, err := sums.VerifyTree(target, m.VerifyChecksum, m.Files, false)
+	if err != nil {
+		return err.Error()
+	}
+	strays, err := sums.FindStrays(target, files)
+	if err != nil {
+		return err.Error()
+	}
+	if !strays.Empty() {
+		return strays.String()
+	}
+	return ""
+}
+
+// maxMachineYAML bounds what is read of a machine.yaml for its version.
+const maxMachineYAML = 1 << 20
+
+// machineVersion returns the version a machine's machine.yaml declares, "" when it says none.
+func machineVersion(target string) string {
+	f, err := os.Open(filepath.Join(target, "machine.yaml"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var def struct {
+		Version string `yaml:"version"`
+	}
+	if err := yaml.NewDecoder(io.LimitReader(f, maxMachineYAML)).Decode(&def); err != nil {
+		return ""
+	}
+	return def.Version
 }
 
 // printLast prints the outcome of mms agent's last reconcile, when there is one.
 func (c *statusCommand) printLast(w io.Writer) error {
 	lr, ok, err := readLastReport(c.dir)
 	if err != nil {
-		return fmt.Errorf("status %s: %w", c.dir, err)
+		return &exitError{code: 2, err: fmt.Errorf("status %s: %w", c.dir, err)}
 	}
 	if !ok {
 		return nil

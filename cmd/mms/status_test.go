@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"github.com/mms-io/mms/internal/testwait"
+	"github.com/mms-io/mms/machines/spec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +26,7 @@ func TestStatusCommand(t *testing.T) {
 		}
 		writeText(t, filepath.Join(dir, stateFile), `{"machines": {"../evil": {"name": "../evil"}}}`)
 		r := mms(t, t.TempDir(), "status", "--dir", dir)
-		if r.code != 1 || !strings.Contains(r.stderr, "install record unreadable") {
+		if r.code != 2 || !strings.Contains(r.stderr, "install record unreadable") {
 			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
@@ -53,6 +55,34 @@ func TestStatusCommand(t *testing.T) {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("status lacks %q:\n%s", want, r.stdout)
 			}
+		}
+		if r.code != 1 || !strings.Contains(r.stderr, "degraded: hello is missing; the last specification was refused") {
+			t.Errorf("a degraded directory: exit %d, stderr %q, want 1 and why", r.code, r.stderr)
+		}
+	})
+
+	t.Run("is a health check: 0 while every machine verifies, 1 once a file is tampered with", func(t *testing.T) {
+		dir, machinesDir := t.TempDir(), t.TempDir()
+		pub, priv := keyPair(t, dir)
+		arch := newArchives(t)
+		hello := arch.machine(t, "hello", "hi")
+		b, err := json.Marshal([]spec.Entry{hello})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, "machines.json", string(b))
+		writeFile(t, dir, "spec.json", mms(t, dir, "pack", "machines.json", priv).stdout)
+		if r := mms(t, dir, "apply", "spec.json", "--dir", machinesDir, "--public-key", pub); r.code != 0 {
+			t.Fatalf("apply: %+v", r)
+		}
+		r := mms(t, dir, "status", "--dir", machinesDir)
+		if r.code != 0 || !strings.Contains(r.stdout, "on disk: present, verified") || !strings.Contains(r.stdout, "version: ") {
+			t.Fatalf("healthy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		writeText(t, filepath.Join(machinesDir, "hello", "greeting.txt"), "tampered")
+		r = mms(t, dir, "status", "--dir", machinesDir)
+		if r.code != 1 || !strings.Contains(r.stdout, "FAILS verification") || !strings.Contains(r.stderr, "degraded: hello fails verification") {
+			t.Fatalf("tampered: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})
 }

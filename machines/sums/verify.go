@@ -59,18 +59,23 @@ func VerifyTree(root string, verifyChecksum string, cache Cache, full bool) (Cac
 		return nil, fmt.Errorf("verify %q: %w", name, err)
 	}
 	defer r.Close()
-	if fi, err := r.Lstat("."); err != nil {
+	rootInfo, err := r.Lstat(".")
+	if err != nil {
 		return nil, fmt.Errorf("verify %q: %w", name, err)
-	} else if unsafeMode(fi.Mode()) {
-		return nil, fmt.Errorf("verify %q: %w", name, unsafeError(".", fi.Mode()))
 	}
+	if unsafeMode(rootInfo.Mode()) {
+		return nil, fmt.Errorf("verify %q: %w", name, unsafeError(".", rootInfo.Mode()))
+	}
+	// Every file belongs to whoever installed the machine, who owns its directory: a file given
+	// to anyone else is tampering. (So mms status, run by another user, judges the same.)
+	owner, _ := ownerOf(rootInfo)
 
 	list, sumsStamp, err := loadSums(r, root, want, cache, full)
 	if err != nil {
 		return nil, fmt.Errorf("verify %q: %w", name, err)
 	}
 
-	v := verifier{root: r, cache: cache, dirs: map[string]*os.Root{".": r}, fresh: make(Cache, len(list))}
+	v := verifier{root: r, cache: cache, dirs: map[string]*os.Root{".": r}, fresh: make(Cache, len(list)), owner: owner}
 	defer v.close()
 	if full {
 		v.cache = nil
@@ -145,6 +150,8 @@ type verifier struct {
 	// costs one fstatat rather than a walk from the top.
 	dirs  map[string]*os.Root
 	fresh Cache
+	// owner is the uid that owns the machine directory, and so every file in it.
+	owner int
 }
 
 func (v *verifier) close() {
@@ -176,8 +183,8 @@ func (v *verifier) file(e Entry) error {
 	if unsafeMode(fi.Mode()) {
 		return unsafeError(e.Path, fi.Mode())
 	}
-	if uid, ok := ownerOf(fi); ok && uid != os.Geteuid() {
-		return fmt.Errorf("%w: %s is owned by uid %d, not by uid %d that installed it", errs.ErrChecksum, e.Path, uid, os.Geteuid())
+	if uid, ok := ownerOf(fi); ok && uid != v.owner {
+		return fmt.Errorf("%w: %s is owned by uid %d, not by uid %d that installed the machine", errs.ErrChecksum, e.Path, uid, v.owner)
 	}
 
 	cur := NewStamp(fi, e.SHA256)
