@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mms-io/mms/internal/backoff"
+	"github.com/nats-io/nats.go"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/embednats"
@@ -89,7 +92,7 @@ func (c *agentCommand) run() error {
 		fmt.Printf("Embedded NATS server listening on %s, for clients with the credentials in %s (JetStream data in %s)\n",
 			url, install.StatePathFor(cfg.Dir, install.CredentialsName), filepath.Join(cfg.Dir, natsStoreDir))
 	}
-	nc, js, err := c.kv.connect(ctx, url, kvspec.LogEvents(log))
+	nc, js, err := c.connectRetrying(ctx, url, log)
 	if err != nil {
 		return err
 	}
@@ -146,4 +149,32 @@ func createBucket(ctx context.Context, js jetstream.JetStream, bucket string) er
 		return fmt.Errorf("create bucket %s: %w", bucket, err)
 	}
 	return nil
+}
+
+// Waits between attempts to reach the NATS server at start.
+const (
+	connectMinBackoff = time.Second
+	connectMaxBackoff = 30 * time.Second
+)
+
+// connectRetrying connects to url, retrying with backoff while it is not reachable (a node
+// boots before its NATS server, a broker restarts), saying so, until ctx ends. A usage error
+// (flags that do not go together) is not retried.
+func (c *agentCommand) connectRetrying(ctx context.Context, url string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	for attempt := 0; ; attempt++ {
+		nc, js, err := c.kv.connect(ctx, url, kvspec.LogEvents(log))
+		var usage *exitError
+		if err == nil || errors.As(err, &usage) {
+			return nc, js, err
+		}
+		wait := backoff.Jittered(attempt, connectMinBackoff, connectMaxBackoff)
+		log.Warn("cannot reach the NATS server yet; retrying", "server", url, "error", err, "retry_in", wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, fmt.Errorf("stopped before the NATS server %s was reachable: %w", url, err)
+		case <-t.C:
+		}
+	}
 }

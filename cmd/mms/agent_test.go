@@ -299,3 +299,25 @@ func TestAgentEmbeddedServer(t *testing.T) {
 		}
 	})
 }
+
+func TestAgentAtBoot(t *testing.T) {
+	t.Run("waits for a NATS server that is not up yet, says so, and works once it is", func(t *testing.T) {
+		srv := natsServer(t)
+		url := srv.ClientURL()
+		srv.Shutdown() // the node boots before its NATS server
+		key := newSigner(t)
+		work, dir := machinesDir(t)
+		arch := newArchives(t)
+		hello := arch.machine(t, "hello", "late server")
+		p := startMMS(t, work, "agent", "--dir", dir, "--server", url, "--public-key", key.pub, "--splay", "0s")
+		waitForLog(t, p, "cannot reach the NATS server yet; retrying")
+		if err := srv.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		key.put(t, url, key.pack(t, 1, hello))
+		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "late server") })
+		if code := p.stop(t); code != 0 {
+			t.Fatalf("agent exited %d after SIGTERM, want 0", code)
+		}
+	})
+}
