@@ -74,8 +74,9 @@ func (f *fixture) put(priv ed25519.PrivateKey, entries ...spec.Entry) uint64 {
 	return rev
 }
 
-// startCtx runs a Loop over dir until ctx ends; stopped waits for it.
-func (f *fixture) startCtx(ctx context.Context, dir string, interval time.Duration) *observed {
+// run runs a Loop over dir, the fixture's key trusted and followed, until ctx ends, and
+// returns what it observes; tweak may change the Loop first.
+func (f *fixture) run(ctx context.Context, dir string, interval time.Duration, tweak func(*Loop)) *observed {
 	f.t.Helper()
 	obs := &observed{changed: make(chan struct{}), done: make(chan struct{})}
 	log := slog.New(obs.logHandler())
@@ -83,13 +84,22 @@ func (f *fixture) startCtx(ctx context.Context, dir string, interval time.Durati
 		Config:    machines.Config{Dir: dir, Trust: spec.Trust{Keys: []ed25519.PublicKey{f.pub}}, Purge: true, Logger: log},
 		Source:    NewKVSource(f.js, bucket, key, kvspec.WatchOptions{Interval: interval, Logger: log, Conn: f.nc}),
 		Interval:  interval,
-		Observers: []Observer{ObserverFunc(obs.add)},
+		Observers: []Observer{LastReportObserver{Dir: dir, Logger: log}, ObserverFunc(obs.add)},
+	}
+	if tweak != nil {
+		tweak(l)
 	}
 	go func() { defer close(obs.done); l.Run(ctx) }()
 	return obs
 }
 
-// stopped waits until the loop of startCtx has returned.
+// startCtx runs a Loop over dir until ctx ends; stopped waits for it.
+func (f *fixture) startCtx(ctx context.Context, dir string, interval time.Duration) *observed {
+	f.t.Helper()
+	return f.run(ctx, dir, interval, nil)
+}
+
+// stopped waits until the loop has returned.
 func (o *observed) stopped(t *testing.T) {
 	t.Helper()
 	select {
@@ -102,21 +112,9 @@ func (o *observed) stopped(t *testing.T) {
 // start runs a Loop over dir until the test ends and returns what it observes.
 func (f *fixture) start(dir string, interval time.Duration, tweak func(*Loop)) *observed {
 	f.t.Helper()
-	obs := &observed{changed: make(chan struct{})}
-	log := slog.New(obs.logHandler())
-	l := &Loop{
-		Config:    machines.Config{Dir: dir, Trust: spec.Trust{Keys: []ed25519.PublicKey{f.pub}}, Purge: true, Logger: log},
-		Source:    NewKVSource(f.js, bucket, key, kvspec.WatchOptions{Interval: interval, Logger: log, Conn: f.nc}),
-		Interval:  interval,
-		Observers: []Observer{LastReportObserver{Dir: dir, Logger: log}, ObserverFunc(obs.add)},
-	}
-	if tweak != nil {
-		tweak(l)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); l.Run(ctx) }()
-	f.t.Cleanup(func() { cancel(); <-done })
+	obs := f.run(ctx, dir, interval, tweak)
+	f.t.Cleanup(func() { cancel(); <-obs.done })
 	return obs
 }
 

@@ -152,10 +152,5 @@ func (w *Watcher) CurrentState() any {
 	}
 }
 
-// sourceName says where the specification comes from.
-func (w *Watcher) sourceName() string {
-	if w.settings.DataItem != "" {
-		return "data item " + w.settings.DataItem
-	}
-	return "kv " + w.settings.Bucket + "/" + w.settings.Key
-}
+// sourceName says where the specification comes from: its source's name.
+func (w *Watcher) sourceName() string { return w.source().Name() }

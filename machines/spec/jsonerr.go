@@ -31,10 +31,7 @@ func lineColumn(data []byte, offset int64) (line, col int) {
 	}
 	before := data[:offset]
 	line = bytes.Count(before, []byte("\n")) + 1
-	col = int(offset) - bytes.LastIndexByte(before, '\n')
-	if i := bytes.LastIndexByte(before, '\n'); i < 0 {
-		col = int(offset)
-	}
+	col = int(offset) - (bytes.LastIndexByte(before, '\n') + 1)
 	return line, max(col, 1)
 }
 

@@ -250,3 +250,19 @@ func TestChecksumsNormalisedOnce(t *testing.T) {
 		t.Fatalf("checksums not lower-cased at parse: %+v", got)
 	}
 }
+
+func TestLineColumn(t *testing.T) {
+	for _, tc := range []struct {
+		data      string
+		offset    int64
+		line, col int
+	}{
+		{"[1, x]", 5, 1, 5},
+		{"[\n  1, x]", 8, 2, 6},
+		{"[\n\n]", 3, 3, 1},
+	} {
+		if l, c := lineColumn([]byte(tc.data), tc.offset); l != tc.line || c != tc.col {
+			t.Errorf("lineColumn(%q, %d) = %d:%d, want %d:%d", tc.data, tc.offset, l, c, tc.line, tc.col)
+		}
+	}
+}
