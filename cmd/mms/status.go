@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +17,6 @@ import (
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/spec"
-	"github.com/mms-io/mms/machines/sums"
 	"github.com/mms-io/mms/nodeloop"
 	"gopkg.in/yaml.v3"
 )
@@ -27,108 +27,229 @@ var stateFile = filepath.Join(install.StateDirName, install.RecordName)
 func init() { registerCommand(configureStatus) }
 
 type statusCommand struct {
-	dir string
+	dir  string
+	json bool
 }
 
 func configureStatus(app *fisk.Application) {
 	c := &statusCommand{}
 	cmd := app.Command("status", "Shows what mms manages in a machines directory, whether its files verify now, and the outcome of the last reconcile; exits 0 when healthy, 1 when degraded, 2 on a usage error or an unreadable record").Action(action(c.run))
 	cmd.Flag("dir", "The machines directory (e.g. /etc/choria/machines)").Required().ExistingDirVar(&c.dir)
+	jsonFlag(cmd, &c.json)
+}
+
+// statusDoc is what mms status finds, and its --json output (schema "mms.status.v1").
+type statusDoc struct {
+	Schema string `json:"schema"`
+	Dir    string `json:"dir"`
+	// Recorded is false when mms has never recorded anything in Dir.
+	Recorded bool `json:"recorded"`
+	// Accepted is the last specification the node accepted; null when none.
+	Accepted *acceptedDoc `json:"accepted"`
+	// Machines are the machines mms manages, by name.
+	Machines []machineDoc `json:"machines"`
+	// Unmanaged are machine directories mms does not manage (never replaced or removed).
+	Unmanaged []string `json:"unmanaged"`
+	// GoChoriaManagers are directories named like go-choria's managers (mm_NAME).
+	GoChoriaManagers []managerDoc `json:"gochoria_managers"`
+	// Pending are operations a crash left unfinished, resolved by the next reconcile.
+	Pending []pendingDoc `json:"pending"`
+	// LastReconcile is mms agent's last reconcile; null when it has not saved one.
+	LastReconcile *lastReport `json:"last_reconcile"`
+	// Healthy is true when every managed machine verifies and the last reconcile succeeded;
+	// Degraded says what is not, and is the reason for exit code 1.
+	Healthy  bool     `json:"healthy"`
+	Degraded []string `json:"degraded"`
+}
+
+// acceptedDoc is the accepted specification in a statusDoc.
+type acceptedDoc struct {
+	Format  int       `json:"format"`
+	Version int64     `json:"version,omitempty"`
+	Digest  string    `json:"digest"`
+	At      time.Time `json:"at"`
+}
+
+// machineDoc is one managed machine in a statusDoc.
+type machineDoc struct {
+	Name           string    `json:"name"`
+	Version        string    `json:"version,omitempty"`
+	Checksum       string    `json:"checksum"`
+	VerifyChecksum string    `json:"verify_checksum"`
+	Source         string    `json:"source"`
+	InstalledAt    time.Time `json:"installed_at"`
+	// Present is false when the machine's directory is missing.
+	Present bool `json:"present"`
+	// Verified is true when its files verify now; Problem says why not.
+	Verified bool   `json:"verified"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// managerDoc is one mm_NAME directory in a statusDoc.
+type managerDoc struct {
+	Dir     string `json:"dir"`
+	Machine string `json:"machine"`
+	// GoChoria is true when the directory is go-choria's own rendering, retired once mms
+	// manages Machine; Problem says why it is left alone otherwise.
+	GoChoria bool   `json:"gochoria"`
+	Source   string `json:"source,omitempty"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// pendingDoc is one unfinished operation in a statusDoc.
+type pendingDoc struct {
+	Name string `json:"name"`
+	Op   string `json:"op"`
 }
 
 // run reads the record without taking the directory's lock, so that it works while an agent
 // runs: the record is always replaced atomically, so what it reads is one complete version.
 func (c *statusCommand) run() error {
-	path := install.StatePathFor(c.dir, install.RecordName)
-	data, err := os.ReadFile(path)
-	w := os.Stdout
-	var rec install.Record
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		fmt.Fprintf(w, "mms manages nothing in %s yet (no %s)\n", c.dir, stateFile)
-		printUnmanaged(w, c.dir, rec)
-		return c.printLast(w)
-	case err != nil:
-		return &exitError{code: 2, err: fmt.Errorf("status %s: %w", c.dir, err)}
+	doc, err := gatherStatus(c.dir)
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
-	if rec, err = install.DecodeRecord(data); err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("status %s: read %s: %w", c.dir, path, err)}
-	}
-	fmt.Fprintf(w, "Machines directory %s\n", c.dir)
-	if a := rec.Accepted; a != nil {
-		if a.Format == 2 {
-			fmt.Fprintf(w, "  Accepted specification: v2 version %d, digest %s, at %s\n", a.Version, a.Digest, a.At.UTC().Format(time.RFC3339))
-		} else {
-			fmt.Fprintf(w, "  Accepted specification: v1, digest %s, at %s\n", a.Digest, a.At.UTC().Format(time.RFC3339))
-		}
+	if c.json {
+		err = writeJSON(os.Stdout, doc)
 	} else {
-		fmt.Fprintf(w, "  Accepted specification: none yet\n")
+		printStatus(os.Stdout, doc)
 	}
-	names := make([]string, 0, len(rec.Machines))
-	for name := range rec.Machines {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	fmt.Fprintf(w, "  Managed machines: %d\n", len(names))
-	var degraded []string
-	for _, name := range names {
-		m := rec.Machines[name]
-		target := filepath.Join(c.dir, name)
-		onDisk := "present, verified"
-		if fi, err := os.Lstat(target); err != nil || !fi.IsDir() {
-			onDisk = "MISSING (the next reconcile reinstalls it)"
-			degraded = append(degraded, name+" is missing")
-		} else if why := verifyNow(target, m); why != "" {
-			onDisk = "present, FAILS verification (the next reconcile repairs it): " + why
-			degraded = append(degraded, name+" fails verification")
-		}
-		fmt.Fprintf(w, "\n  %s\n", name)
-		if v := machineVersion(target); v != "" {
-			fmt.Fprintf(w, "            version: %s\n", v)
-		}
-		fmt.Fprintf(w, "           checksum: %s\n", m.Checksum)
-		fmt.Fprintf(w, "    verify_checksum: %s\n", m.VerifyChecksum)
-		fmt.Fprintf(w, "             source: %s\n", fetch.Source{URL: m.Source}) // records of older mms kept more of the URL
-		fmt.Fprintf(w, "          installed: %s\n", m.InstalledAt.UTC().Format(time.RFC3339))
-		fmt.Fprintf(w, "            on disk: %s\n", onDisk)
-	}
-	printUnmanaged(w, c.dir, rec)
-	for name, in := range rec.Pending {
-		fmt.Fprintf(w, "\n  Unfinished %s of %s (resolved by the next reconcile)\n", in.Op, name)
-	}
-	if err := c.printLast(w); err != nil {
+	if err != nil {
 		return err
 	}
-	if last, ok, _ := readLastReport(c.dir); ok && last.Refused != "" {
-		degraded = append(degraded, "the last specification was refused")
-	} else if ok {
-		for _, r := range last.Results {
-			if r.Failed {
-				degraded = append(degraded, "the last reconcile failed for "+r.Name)
-			}
-		}
-	}
-	if len(degraded) > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("degraded: %s", strings.Join(degraded, "; "))}
+	if !doc.Healthy {
+		return &exitError{code: 1, err: fmt.Errorf("degraded: %s", strings.Join(doc.Degraded, "; "))}
 	}
 	return nil
 }
 
-// verifyNow re-verifies a managed machine as the next reconcile would (its files by their
-// stamps, its SHA256SUMS, what it holds beyond it), reading only, and says what fails.
-func verifyNow(target string, m install.Managed) string {
-	files, err := sums.VerifyTree(target, m.VerifyChecksum, m.Files, false)
+// gatherStatus reads what mms status shows of dir, changing nothing; an error means the
+// record or the last report cannot be read.
+func gatherStatus(dir string) (*statusDoc, error) {
+	doc := &statusDoc{Schema: "mms.status.v1", Dir: dir, Machines: []machineDoc{}, Unmanaged: []string{},
+		GoChoriaManagers: []managerDoc{}, Pending: []pendingDoc{}, Degraded: []string{}}
+	path := install.StatePathFor(dir, install.RecordName)
+	data, err := os.ReadFile(path)
+	var rec install.Record
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("status %s: %w", dir, err)
+	default:
+		if rec, err = install.DecodeRecord(data); err != nil {
+			return nil, fmt.Errorf("status %s: read %s: %w", dir, path, err)
+		}
+		doc.Recorded = true
+	}
+	if a := rec.Accepted; a != nil {
+		doc.Accepted = &acceptedDoc{Format: a.Format, Version: a.Version, Digest: a.Digest, At: a.At.UTC()}
+	}
+	for _, name := range slices.Sorted(maps.Keys(rec.Machines)) {
+		m := rec.Machines[name]
+		target := filepath.Join(dir, name)
+		found := machines.InspectMachine(dir, machines.EntryOf(m), m, true, false)
+		md := machineDoc{Name: name, Version: machineVersion(target), Checksum: m.Checksum, VerifyChecksum: m.VerifyChecksum,
+			Source:      fetch.Source{URL: m.Source}.String(), // records of older mms kept more of the URL
+			InstalledAt: m.InstalledAt.UTC(), Present: found.Exists && found.IsDir}
+		switch problem := found.Problem(); {
+		case !md.Present:
+			md.Problem = "missing"
+			doc.Degraded = append(doc.Degraded, name+" is missing")
+		case problem != nil:
+			md.Problem = problem.Error()
+			doc.Degraded = append(doc.Degraded, name+" fails verification")
+		default:
+			md.Verified = true
+		}
+		doc.Machines = append(doc.Machines, md)
+	}
+	others, managers := handPlaced(dir, rec)
+	doc.Unmanaged = append(doc.Unmanaged, others...)
+	for _, name := range managers {
+		md := managerDoc{Dir: machines.GoChoriaManagerDir(name), Machine: name}
+		switch m, err := machines.FindGoChoriaManager(dir, name); {
+		case err != nil:
+			md.Problem = err.Error()
+		case m != nil:
+			md.GoChoria, md.Source = true, m.Source
+		}
+		doc.GoChoriaManagers = append(doc.GoChoriaManagers, md)
+	}
+	for _, name := range slices.Sorted(maps.Keys(rec.Pending)) {
+		doc.Pending = append(doc.Pending, pendingDoc{Name: name, Op: string(rec.Pending[name].Op)})
+	}
+	last, ok, err := readLastReport(dir)
 	if err != nil {
-		return err.Error()
+		return nil, fmt.Errorf("status %s: %w", dir, err)
 	}
-	strays, err := sums.FindStrays(target, files)
-	if err != nil {
-		return err.Error()
+	if ok {
+		doc.LastReconcile = &last
+		if last.Refused != "" {
+			doc.Degraded = append(doc.Degraded, "the last specification was refused")
+		}
+		for _, r := range last.Results {
+			if r.Failed {
+				doc.Degraded = append(doc.Degraded, "the last reconcile failed for "+r.Name)
+			}
+		}
 	}
-	if !strays.Empty() {
-		return strays.String()
+	doc.Healthy = len(doc.Degraded) == 0
+	return doc, nil
+}
+
+// printStatus prints doc as text.
+func printStatus(w io.Writer, doc *statusDoc) {
+	if !doc.Recorded {
+		fmt.Fprintf(w, "mms manages nothing in %s yet (no %s)\n", doc.Dir, stateFile)
+	} else {
+		fmt.Fprintf(w, "Machines directory %s\n", doc.Dir)
+		switch a := doc.Accepted; {
+		case a == nil:
+			fmt.Fprintf(w, "  Accepted specification: none yet\n")
+		case a.Format == 2:
+			fmt.Fprintf(w, "  Accepted specification: v2 version %d, digest %s, at %s\n", a.Version, a.Digest, a.At.Format(time.RFC3339))
+		default:
+			fmt.Fprintf(w, "  Accepted specification: v1, digest %s, at %s\n", a.Digest, a.At.Format(time.RFC3339))
+		}
+		fmt.Fprintf(w, "  Managed machines: %d\n", len(doc.Machines))
 	}
-	return ""
+	for _, m := range doc.Machines {
+		onDisk := "present, verified"
+		switch {
+		case !m.Present:
+			onDisk = "MISSING (the next reconcile reinstalls it)"
+		case !m.Verified:
+			onDisk = "present, FAILS verification (the next reconcile repairs it): " + m.Problem
+		}
+		fmt.Fprintf(w, "\n  %s\n", m.Name)
+		if m.Version != "" {
+			fmt.Fprintf(w, "            version: %s\n", m.Version)
+		}
+		fmt.Fprintf(w, "           checksum: %s\n", m.Checksum)
+		fmt.Fprintf(w, "    verify_checksum: %s\n", m.VerifyChecksum)
+		fmt.Fprintf(w, "             source: %s\n", m.Source)
+		fmt.Fprintf(w, "          installed: %s\n", m.InstalledAt.Format(time.RFC3339))
+		fmt.Fprintf(w, "            on disk: %s\n", onDisk)
+	}
+	if len(doc.Unmanaged) > 0 {
+		fmt.Fprintf(w, "\n  Not managed by mms (never replaced or removed): %s\n", strings.Join(doc.Unmanaged, ", "))
+	}
+	if len(doc.GoChoriaManagers) > 0 {
+		fmt.Fprintf(w, "\n  go-choria manager directories:\n")
+		for _, m := range doc.GoChoriaManagers {
+			if m.GoChoria {
+				fmt.Fprintf(w, "    %s: go-choria's manager of %s (%s): retired once mms adopts or replaces %s\n", m.Dir, m.Machine, m.Source, m.Machine)
+			} else {
+				fmt.Fprintf(w, "    %s: left alone: %s\n", m.Dir, m.Problem)
+			}
+		}
+	}
+	for _, p := range doc.Pending {
+		fmt.Fprintf(w, "\n  Unfinished %s of %s (resolved by the next reconcile)\n", p.Op, p.Name)
+	}
+	if lr := doc.LastReconcile; lr != nil {
+		printLast(w, lr)
+	}
 }
 
 // maxMachineYAML bounds what is read of a machine.yaml for its version.
@@ -150,15 +271,8 @@ func machineVersion(target string) string {
 	return def.Version
 }
 
-// printLast prints the outcome of mms agent's last reconcile, when there is one.
-func (c *statusCommand) printLast(w io.Writer) error {
-	lr, ok, err := readLastReport(c.dir)
-	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("status %s: %w", c.dir, err)}
-	}
-	if !ok {
-		return nil
-	}
+// printLast prints the outcome of mms agent's last reconcile.
+func printLast(w io.Writer, lr *lastReport) {
 	from := fmt.Sprintf("revision %d", lr.Revision)
 	if lr.Trigger == string(nodeloop.TriggerApply) {
 		from = "a specification file"
@@ -166,7 +280,7 @@ func (c *statusCommand) printLast(w io.Writer) error {
 	fmt.Fprintf(w, "\nLast reconcile: %s, %s (%s), took %s\n", lr.At.Format(time.RFC3339), from, lr.Trigger, lr.Duration.Round(time.Millisecond))
 	if lr.Refused != "" {
 		fmt.Fprintf(w, "  specification REFUSED, nothing changed: %s\n", lr.Refused)
-		return nil
+		return
 	}
 	for _, r := range lr.Results {
 		status := string(r.Action)
@@ -175,7 +289,6 @@ func (c *statusCommand) printLast(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "  %s %s: %s\n", status, r.Name, r.Reason)
 	}
-	return nil
 }
 
 // handPlaced lists the machine directories in dir that mms does not manage, skipping
@@ -198,31 +311,4 @@ func handPlaced(dir string, rec install.Record) (others, managers []string) {
 		others = append(others, name)
 	}
 	return others, managers
-}
-
-// printUnmanaged lists the machines mms does not manage and go-choria's manager directories.
-func printUnmanaged(w io.Writer, dir string, rec install.Record) {
-	others, managers := handPlaced(dir, rec)
-	if len(others) > 0 {
-		fmt.Fprintf(w, "\n  Not managed by mms (never replaced or removed): %s\n", strings.Join(others, ", "))
-	}
-	printGoChoriaManagers(w, dir, managers)
-}
-
-// printGoChoriaManagers says, for each mm_NAME directory, what the next reconcile does with it:
-// go-choria's own rendering is retired once mms manages NAME; anything else is left alone.
-func printGoChoriaManagers(w io.Writer, dir string, machineNames []string) {
-	if len(machineNames) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "\n  go-choria manager directories:\n")
-	for _, name := range machineNames {
-		m, err := machines.FindGoChoriaManager(dir, name)
-		switch {
-		case err != nil:
-			fmt.Fprintf(w, "    %s: left alone: %v\n", machines.GoChoriaManagerDir(name), err)
-		case m != nil:
-			fmt.Fprintf(w, "    %s: go-choria's manager of %s (%s): retired once mms adopts or replaces %s\n", m.Dir, name, m.Source, name)
-		}
-	}
 }

@@ -79,10 +79,34 @@ func TestStatusCommand(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "on disk: present, verified") || !strings.Contains(r.stdout, "version: ") {
 			t.Fatalf("healthy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
+		doc := statusJSON(t, dir, machinesDir, 0)
+		if !doc.Healthy || len(doc.Machines) != 1 || !doc.Machines[0].Verified || doc.Machines[0].Checksum != hello.Checksum || doc.Accepted == nil || doc.Accepted.Format != 2 {
+			t.Fatalf("healthy --json: %+v", doc)
+		}
 		writeText(t, filepath.Join(machinesDir, "hello", "greeting.txt"), "tampered")
 		r = mms(t, dir, "status", "--dir", machinesDir)
 		if r.code != 1 || !strings.Contains(r.stdout, "FAILS verification") || !strings.Contains(r.stderr, "degraded: hello fails verification") {
 			t.Fatalf("tampered: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
+		doc = statusJSON(t, dir, machinesDir, 1)
+		if doc.Healthy || doc.Machines[0].Verified || !strings.Contains(doc.Machines[0].Problem, "greeting.txt") || len(doc.Degraded) != 1 {
+			t.Fatalf("tampered --json: %+v", doc)
+		}
 	})
+}
+
+// statusJSON runs mms status --json on machinesDir, wants exit code want, and decodes its
+// document strictly.
+func statusJSON(t *testing.T, work, machinesDir string, want int) statusDoc {
+	t.Helper()
+	r := mms(t, work, "status", "--dir", machinesDir, "--json")
+	if r.code != want {
+		t.Fatalf("status --json: exit %d, want %d: %s%s", r.code, want, r.stdout, r.stderr)
+	}
+	var doc statusDoc
+	decodeStrict(t, r.stdout, &doc)
+	if doc.Schema != "mms.status.v1" {
+		t.Fatalf("schema %q", doc.Schema)
+	}
+	return doc
 }
