@@ -89,7 +89,10 @@ func failAll(plan *Plan, err error) []Result {
 // local carries out a step that downloads nothing.
 func (a *applier) local(step Step) Result {
 	start := time.Now()
-	r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Err: step.Err}
+	r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Err: a.cfg.withHint(step.Err)}
+	if r.Err != step.Err {
+		r.Reason = r.Err.Error()
+	}
 	switch step.Action {
 	case ActionKeep:
 		a.st.SetVerified(step.Name, step.Files)
@@ -142,7 +145,8 @@ func (a *applier) download(ctx context.Context, step Step) Result {
 		a.cfg.Retry.record(ctx, step, err, a.cfg.Now())
 	}
 	if err != nil {
-		r.Err, r.Reason = err, err.Error()
+		r.Err = a.cfg.withHint(err)
+		r.Reason = r.Err.Error()
 	}
 	r.Duration = time.Since(start)
 	return r

@@ -2,11 +2,13 @@ package machines
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/mms-io/mms/machines/archive"
+	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
@@ -67,7 +69,33 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// RaiseHint says, in the host's words, how to raise the limit named (errs.LimitError's
+	// Name): "--max-download-bytes", "the max_download_bytes property". A failure or refusal
+	// that hit a limit ends with it. Nil, or "", says nothing.
+	RaiseHint func(limit string) string
 }
+
+// withHint returns err with the host's words on how to raise the limit it hit, when it hit
+// one and the host says how; otherwise err itself.
+func (c Config) withHint(err error) error {
+	var le *errs.LimitError
+	if err == nil || c.RaiseHint == nil || !errors.As(err, &le) {
+		return err
+	}
+	if hint := c.RaiseHint(le.Name); hint != "" {
+		return &hintedError{err: err, hint: hint}
+	}
+	return err
+}
+
+// hintedError is an error with the host's words on how to raise the limit it hit.
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() + " (raise it with " + e.hint + ")" }
+func (e *hintedError) Unwrap() error { return e.err }
 
 // withDefaults fills the zero values and checks the rest.
 func (c Config) withDefaults() (Config, error) {

@@ -39,7 +39,7 @@ func reconcile(ctx context.Context, cfg Config, envelope []byte, open func(strin
 	defer func() { rep.Duration = time.Since(rep.Started) }()
 	cfg, st, done, s, err := prepare(cfg, envelope, rep, open)
 	if err != nil {
-		rep.Err = err
+		rep.Err = cfg.withHint(err)
 		return rep
 	}
 	if last := st.Accepted(); cfg.ResetRollback || last == nil || last.Digest != s.Digest {
@@ -71,13 +71,17 @@ func Preview(cfg Config, envelope []byte) (*Plan, *Report) {
 		return st, st.Close, nil
 	})
 	if err != nil {
-		rep.Err = err
+		rep.Err = cfg.withHint(err)
 		return nil, rep
 	}
 	defer done()
 	plan := MakePlan(s, st, cfg)
 	for _, step := range plan.Steps {
-		rep.Results = append(rep.Results, Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Err: step.Err})
+		r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Err: cfg.withHint(step.Err)}
+		if r.Err != step.Err {
+			r.Reason = r.Err.Error()
+		}
+		rep.Results = append(rep.Results, r)
 	}
 	rep.Duration = time.Since(rep.Started)
 	return plan, rep

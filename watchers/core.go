@@ -8,6 +8,7 @@ import (
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/nodeloop"
 )
 
 // coreConfig builds the core's configuration from the watcher's settings; prepare completes
@@ -21,6 +22,7 @@ func (w *Watcher) coreConfig() machines.Config {
 		Governor:        w.governor(),
 		GovernorTimeout: w.settings.GovernorTimeout,
 		Logger:          newMachineLogger(w),
+		RaiseHint:       PropertyHint,
 	}
 	cfg.Fetch.Logger = cfg.Logger
 	w.settings.Node.Apply(&cfg)
@@ -48,4 +50,13 @@ func (w *Watcher) governor() machines.GovernorFunc {
 		return fin, nil
 	}
 	return governorFunc(enter, w.settings.GovernorTimeout, w.Warnf)
+}
+
+// PropertyHint is how the watcher says to raise a limit (machines.Config.RaiseHint): with its property in the
+// machine.yaml that runs the watcher.
+func PropertyHint(limit string) string {
+	if s, ok := nodeloop.Lookup(limit); ok {
+		return "the " + s.Name + " property of the machines watcher"
+	}
+	return ""
 }

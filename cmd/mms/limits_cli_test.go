@@ -17,6 +17,9 @@ func TestApplyMatcherLimitFlags(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.stdout, "max_matcher_length") || !strings.Contains(r.stdout, "refuse") {
 			t.Fatalf("got %+v", r)
 		}
+		if !strings.Contains(r.stdout, "(raise it with --max-matcher-length)") || strings.Contains(r.stdout, "property") {
+			t.Errorf("the CLI says how to raise a limit in its own words, its flag:\n%s", r.stdout)
+		}
 	})
 	t.Run("a zero limit is a usage error, never unlimited", func(t *testing.T) {
 		if r := mms(t, dir, "apply", "spec.json", "--dir", machinesDir, "--public-key", pub, "--max-matcher-time", "0s"); r.code != 2 {

@@ -130,8 +130,17 @@ func (n *nodeFlags) config() (machines.Config, error) {
 		Trust:      spec.Trust{Keys: keys, InsecureAllowUnsigned: n.insecure},
 		FullVerify: n.fullVerify,
 		Logger:     logger,
+		RaiseHint:  flagHint,
 	}
 	cfg.Fetch.Logger = logger
 	n.settings.Apply(&cfg)
 	return cfg, nil
+}
+
+// flagHint is how the CLI says to raise a limit: with its flag.
+func flagHint(limit string) string {
+	if s, ok := nodeloop.Lookup(limit); ok {
+		return "--" + s.FlagName()
+	}
+	return ""
 }

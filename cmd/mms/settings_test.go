@@ -3,11 +3,15 @@ package main
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/choria-io/fisk"
 
+	"github.com/mms-io/mms/machines/archive"
+	"github.com/mms-io/mms/machines/fetch"
+	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/nodeloop"
 	"github.com/mms-io/mms/watchers"
 )
@@ -119,4 +123,32 @@ func TestSettingsReachEveryHost(t *testing.T) {
 			t.Error("mms agent accepted --max-files 0")
 		}
 	})
+}
+
+// TestEveryLimitHasAHint checks that every limit the core reports by name is a setting, which
+// each host names in its own words when a failure hits it.
+func TestEveryLimitHasAHint(t *testing.T) {
+	limits := []string{fetch.LimitMaxBytes, fetch.LimitMaxRedirects, fetch.LimitTimeout,
+		archive.LimitMaxUnpackedBytes, archive.LimitMaxFiles, archive.LimitMaxPathLength,
+		match.LimitLength, match.LimitNodes, match.LimitSteps, match.LimitBytes, match.LimitTime}
+	for _, name := range limits {
+		st, ok := nodeloop.Lookup(name)
+		if !ok {
+			t.Errorf("limit %s is not a setting of nodeloop.Table", name)
+			continue
+		}
+		if got, want := flagHint(name), "--"+st.FlagName(); got != want {
+			t.Errorf("the CLI's hint for %s is %q, want %q", name, got, want)
+		}
+		if got := watchers.PropertyHint(name); !strings.Contains(got, "the "+name+" property") {
+			t.Errorf("the watcher's hint for %s is %q", name, got)
+		}
+	}
+	// Fixed limits have no setting, and so no hint: before the hosts said it, the error
+	// pointed at a --max-facts-bytes flag that never existed.
+	for _, fixed := range []string{match.LimitFactsBytes, "max_spec_bytes"} {
+		if flagHint(fixed) != "" || watchers.PropertyHint(fixed) != "" {
+			t.Errorf("a hint for %s, which no setting raises", fixed)
+		}
+	}
 }

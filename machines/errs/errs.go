@@ -10,7 +10,6 @@ package errs
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 var (
@@ -40,8 +39,8 @@ var (
 	ErrInsecure = errors.New("refusing to run without a trusted key")
 )
 
-// LimitError reports a limit that was exceeded, naming the limit so that the operator knows
-// which setting to raise. It matches ErrLimit with errors.Is.
+// LimitError reports a limit that was exceeded, naming the limit so that the host can say
+// which of its settings raises it. It matches ErrLimit with errors.Is.
 type LimitError struct {
 	// Name is the limit's canonical name, also the watcher property (max_download_bytes).
 	Name string
@@ -53,10 +52,10 @@ type LimitError struct {
 	What string
 }
 
-// Error says what exceeded which limit and how to raise it.
+// Error says what exceeded which limit. How to raise it is the host's to say, in its own
+// words (a watcher property, a flag): see machines.Config.RaiseHint.
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s: %s exceeds the %s limit of %d %s (raise it with the %s property or --%s)",
-		ErrLimit, e.What, e.Name, e.Limit, e.Unit, e.Name, strings.ReplaceAll(e.Name, "_", "-"))
+	return fmt.Sprintf("%s: %s exceeds the %s limit of %d %s", ErrLimit, e.What, e.Name, e.Limit, e.Unit)
 }
 
 // Is makes errors.Is(err, ErrLimit) true for every *LimitError.
