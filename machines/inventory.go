@@ -36,7 +36,7 @@ type Found struct {
 	// Exists reports whether anything is at Path; IsDir whether it is a directory, and Type
 	// its type when it is not.
 	Exists, IsDir bool
-	Type fs.FileMode
+	Type          fs.FileMode
 	// Checked reports whether its files were verified against the entry's verify_checksum. A
 	// directory mms manages from another archive is not: it is an update whatever it holds.
 	Checked bool
