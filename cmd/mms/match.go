@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/nodeloop"
 )
 
 func init() { registerCommand(configureMatch) }
@@ -17,17 +21,47 @@ type matchCommand struct {
 	file     string
 	identity string
 	facts    string
+	json     bool
+	limits   settingFlags
 }
 
 func configureMatch(app *fisk.Application) {
 	c := &matchCommand{}
-	cmd := app.Command("match", "Evaluates every entry's matcher against this node, or the identity and facts given").Action(action(c.run))
+	cmd := app.Command("match", "Evaluates every entry's matcher against this node, or the identity and facts given, within the node's matcher limits").Action(action(c.run))
 	cmd.Arg("file", "A machines file (JSON array of entries) or a specification envelope (- for standard input)").Required().StringVar(&c.file)
 	cmd.Flag("identity", "The node identity to match (default: this host's name)").StringVar(&c.identity)
 	cmd.Flag("facts", "A JSON file of the node's facts, read by get_fact()").ExistingFileVar(&c.facts)
+	c.limits.register(cmd, isMatcherSetting)
+	jsonFlag(cmd, &c.json)
+}
+
+// matcherLimits are the settings that bound one matcher: mms match takes them as flags, so
+// that it judges as a node with those limits does.
+var matcherLimits = []string{match.LimitLength, match.LimitNodes, match.LimitSteps, match.LimitBytes, match.LimitTime}
+
+func isMatcherSetting(st nodeloop.Setting) bool { return slices.Contains(matcherLimits, st.Name) }
+
+// matchDoc is mms match's --json output (schema "mms.match.v1").
+type matchDoc struct {
+	Schema  string          `json:"schema"`
+	Node    nodeDoc         `json:"node"`
+	Entries []matchEntryDoc `json:"entries"`
+	// Failed counts the matchers that could not be evaluated (exit code 1).
+	Failed int `json:"failed"`
+}
+
+// matchEntryDoc is one entry's result in a matchDoc.
+type matchEntryDoc struct {
+	Name    string `json:"name"`
+	Matcher string `json:"matcher"`
+	Matched bool   `json:"matched"`
+	Error   string `json:"error,omitempty"`
 }
 
 func (c *matchCommand) run() error {
+	if err := c.limits.parseSettings(); err != nil {
+		return err
+	}
 	data, err := readInput(c.file)
 	if err != nil {
 		return err
@@ -40,34 +74,83 @@ func (c *matchCommand) run() error {
 	if err != nil {
 		return err
 	}
-	failed := 0
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ENTRY\tRESULT\tMATCHER\n")
-	for _, e := range s.Entries {
-		result := "matched"
-		m, err := match.Compile(e.Match)
-		var ok bool
-		if err == nil {
-			ok, err = m.Match(node)
+	doc := matchDoc{Schema: "mms.match.v1", Node: describeNode(node, c.identity, c.facts), Entries: []matchEntryDoc{}}
+	for i, m := range machines.MatchAll(s, node, c.limits.settings.Matcher) {
+		e := s.Entries[i]
+		ed := matchEntryDoc{Name: e.Name, Matcher: e.Match, Matched: m.OK}
+		if m.Err != nil {
+			ed.Error = m.Err.Error()
+			doc.Failed++
 		}
+		doc.Entries = append(doc.Entries, ed)
+	}
+	if c.json {
+		err = writeJSON(os.Stdout, doc)
+	} else {
+		printMatch(os.Stdout, doc)
+	}
+	if err != nil {
+		return err
+	}
+	if doc.Failed > 0 {
+		return fmt.Errorf("%d of %d matchers failed on node %q", doc.Failed, len(s.Entries), node.Identity)
+	}
+	return nil
+}
+
+// printMatch prints doc as text: the node, then a line per entry.
+func printMatch(w io.Writer, doc matchDoc) {
+	fmt.Fprintln(w, doc.Node)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "ENTRY\tRESULT\tMATCHER\n")
+	for _, e := range doc.Entries {
+		result := "matched"
 		switch {
-		case err != nil:
-			result = "error: " + err.Error()
-			failed++
-		case !ok:
+		case e.Error != "":
+			result = "error: " + e.Error
+		case !e.Matched:
 			result = "not matched"
 		}
-		expr := e.Match
+		expr := e.Matcher
 		if expr == "" {
 			expr = "(every node)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, result, expr)
 	}
 	tw.Flush()
-	if failed > 0 {
-		return fmt.Errorf("%d of %d matchers failed on node %q", failed, len(s.Entries), node.Identity)
+}
+
+// nodeDoc says which node matchers were evaluated for: mms match and mms apply --dry-run
+// print it, so that an operator sees what the node looked like.
+type nodeDoc struct {
+	Identity string `json:"identity"`
+	// IdentityFrom is "--identity" or "hostname".
+	IdentityFrom string `json:"identity_from"`
+	// FactsFile is the facts file read, absent when none; FactsBytes its size.
+	FactsFile  string `json:"facts_file,omitempty"`
+	FactsBytes int    `json:"facts_bytes"`
+}
+
+// describeNode describes node, made from the --identity and --facts flags given.
+func describeNode(node match.Node, identityFlag, factsFile string) nodeDoc {
+	d := nodeDoc{Identity: node.Identity, IdentityFrom: "--identity", FactsFile: factsFile, FactsBytes: len(node.Facts)}
+	if identityFlag == "" {
+		d.IdentityFrom = "hostname"
 	}
-	return nil
+	return d
+}
+
+// String says it in one line.
+func (d nodeDoc) String() string {
+	from := "given by --identity"
+	if d.IdentityFrom == "hostname" {
+		from = "this host's name; --identity sets another"
+	}
+	facts := "no facts (--facts gives them)"
+	if d.FactsFile != "" {
+		facts = fmt.Sprintf("facts from %s (%d bytes)", d.FactsFile, d.FactsBytes)
+	}
+	return fmt.Sprintf("Node %q (%s), %s", d.Identity, from, facts)
 }
 
 // decodeAnySpec reads either a machines file (an array of entries) or an envelope, without

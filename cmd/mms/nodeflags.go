@@ -27,12 +27,7 @@ type nodeFlags struct {
 
 	// scope is the widest scope of the settings the command takes.
 	scope nodeloop.Scope
-	// text, bools and lists hold each setting's flag as given, by setting name.
-	text  map[string]*string
-	bools map[string]*bool
-	lists map[string]*[]string
-	// settings are the node's settings once config has parsed the flags.
-	settings nodeloop.Settings
+	settingFlags
 }
 
 func (n *nodeFlags) register(cmd *fisk.CmdClause, scope nodeloop.Scope) {
@@ -42,48 +37,63 @@ func (n *nodeFlags) register(cmd *fisk.CmdClause, scope nodeloop.Scope) {
 	cmd.Flag("identity", "The node identity matchers see (default: this host's name)").StringVar(&n.identity)
 	cmd.Flag("facts", "A JSON file of the node's facts, read by get_fact()").ExistingFileVar(&n.facts)
 	cmd.Flag("full-verify", "Re-hashes every installed file at every reconcile instead of trusting unchanged inode stamps").UnNegatableBoolVar(&n.fullVerify)
-
 	n.scope = scope
-	n.text, n.bools, n.lists = map[string]*string{}, map[string]*bool{}, map[string]*[]string{}
+	n.settingFlags.register(cmd, func(st nodeloop.Setting) bool { return st.Scope <= scope })
+	cmd.Flag("verbose", "Logs every step, not only changes").Short('v').UnNegatableBoolVar(&n.verbose)
+}
+
+// settingFlags are the flags of some of nodeloop.Table's settings, made from the table.
+type settingFlags struct {
+	// text, bools and lists hold each setting's flag as given, by setting name.
+	text  map[string]*string
+	bools map[string]*bool
+	lists map[string]*[]string
+	// settings are the node's settings once parseSettings has read the flags.
+	settings nodeloop.Settings
+}
+
+// register adds a flag to cmd for each setting include takes.
+func (f *settingFlags) register(cmd *fisk.CmdClause, include func(nodeloop.Setting) bool) {
+	f.text, f.bools, f.lists = map[string]*string{}, map[string]*bool{}, map[string]*[]string{}
 	defaults := nodeloop.DefaultSettings()
 	for _, st := range nodeloop.Table {
-		if st.Scope > scope {
+		if !include(st) {
 			continue
 		}
 		switch st.Kind {
 		case nodeloop.KindBool:
-			n.bools[st.Name] = new(bool)
-			cmd.Flag(st.FlagName(), st.Help).UnNegatableBoolVar(n.bools[st.Name])
+			f.bools[st.Name] = new(bool)
+			cmd.Flag(st.FlagName(), st.Help).UnNegatableBoolVar(f.bools[st.Name])
 		case nodeloop.KindSchemes:
-			n.lists[st.Name] = new([]string)
-			cmd.Flag(st.FlagName(), st.Help+"; repeat (default: "+st.Get(&defaults)+")").StringsVar(n.lists[st.Name])
+			f.lists[st.Name] = new([]string)
+			cmd.Flag(st.FlagName(), st.Help+"; repeat (default: "+st.Get(&defaults)+")").StringsVar(f.lists[st.Name])
 		default:
-			n.text[st.Name] = new(string)
-			cmd.Flag(st.FlagName(), st.Help+" ("+string(st.Kind)+")").Default(st.Get(&defaults)).StringVar(n.text[st.Name])
+			f.text[st.Name] = new(string)
+			cmd.Flag(st.FlagName(), st.Help+" ("+string(st.Kind)+")").Default(st.Get(&defaults)).StringVar(f.text[st.Name])
 		}
 	}
-	cmd.Flag("verbose", "Logs every step, not only changes").Short('v').UnNegatableBoolVar(&n.verbose)
 }
 
-// parseSettings reads the settings' flags into n.settings.
-func (n *nodeFlags) parseSettings() error {
-	n.settings = nodeloop.DefaultSettings()
+// parseSettings reads the settings' flags into f.settings; the settings with no flag keep
+// their defaults.
+func (f *settingFlags) parseSettings() error {
+	f.settings = nodeloop.DefaultSettings()
 	for _, st := range nodeloop.Table {
 		var text string
 		switch {
-		case n.bools[st.Name] != nil:
-			text = strconv.FormatBool(*n.bools[st.Name])
-		case n.lists[st.Name] != nil:
-			if len(*n.lists[st.Name]) == 0 {
+		case f.bools[st.Name] != nil:
+			text = strconv.FormatBool(*f.bools[st.Name])
+		case f.lists[st.Name] != nil:
+			if len(*f.lists[st.Name]) == 0 {
 				continue
 			}
-			text = strings.Join(*n.lists[st.Name], ",")
-		case n.text[st.Name] != nil:
-			text = *n.text[st.Name]
+			text = strings.Join(*f.lists[st.Name], ",")
+		case f.text[st.Name] != nil:
+			text = *f.text[st.Name]
 		default:
-			continue // a setting of a wider scope than this command's
+			continue // a setting this command does not take
 		}
-		if err := st.Set(&n.settings, text); err != nil {
+		if err := st.Set(&f.settings, text); err != nil {
 			return usageError("--%s: %v", st.FlagName(), err)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -225,10 +226,39 @@ func TestMatchCommand(t *testing.T) {
 			t.Errorf("output does not match %s:\n%s", re, r.stdout)
 		}
 	}
+	if !strings.Contains(r.stdout, `Node "web1.example.net" (given by --identity), facts from facts.json (12 bytes)`) {
+		t.Errorf("match does not say which node and facts it used:\n%s", r.stdout)
+	}
 	r = mms(t, dir, "match", "machines.json", "--identity", "db1")
 	if !regexp.MustCompile(`(?m)^web\s+not matched`).MatchString(r.stdout) {
 		t.Errorf("db1 matched web:\n%s", r.stdout)
 	}
+
+	t.Run("--json", func(t *testing.T) {
+		r := mms(t, dir, "match", "machines.json", "--identity", "web1.example.net", "--facts", "facts.json", "--json")
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1 for the broken matcher: %+v", r.code, r)
+		}
+		var doc matchDoc
+		decodeStrict(t, r.stdout, &doc)
+		if doc.Schema != "mms.match.v1" || doc.Failed != 1 || len(doc.Entries) != 3 || doc.Node.Identity != "web1.example.net" || doc.Node.IdentityFrom != "--identity" || doc.Node.FactsBytes != 12 {
+			t.Fatalf("document %+v", doc)
+		}
+		got := map[string]string{}
+		for _, e := range doc.Entries {
+			got[e.Name] = fmt.Sprint(e.Matched, e.Error != "")
+		}
+		if want := map[string]string{"web": "true false", "all": "true false", "broken": "false true"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("results %v, want %v", got, want)
+		}
+	})
+
+	t.Run("judges within the node's matcher limits", func(t *testing.T) {
+		r := mms(t, dir, "match", "machines.json", "--identity", "web1", "--max-matcher-length", "20")
+		if r.code != 1 || !regexp.MustCompile(`(?m)^web\s+error: .*max_matcher_length`).MatchString(r.stdout) || !strings.Contains(r.stderr, "2 of 3 matchers failed") {
+			t.Fatalf("a matcher over --max-matcher-length: %+v", r)
+		}
+	})
 }
 
 func TestTheDocumentedExample(t *testing.T) {
