@@ -1,12 +1,17 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/choria-io/fisk"
+	"github.com/choria-io/go-choria/aagent/machine"
+	aawatchers "github.com/choria-io/go-choria/aagent/watchers"
 	"github.com/google/renameio/v2"
 	"github.com/mms-io/mms/machines/archive"
 	"github.com/mms-io/mms/machines/spec"
@@ -20,28 +25,51 @@ type archiveCommand struct {
 	out    string
 	source string
 	force  bool
+	json   bool
 }
 
 func configureArchive(app *fisk.Application) {
 	c := &archiveCommand{}
-	cmd := app.Command("archive", "Builds a deployable machine archive and prints its ready-to-paste entry").Action(action(c.run))
+	cmd := app.Command("archive", "Checks a machine as Choria would load it, builds its deployable archive and prints its ready-to-paste entry").Action(action(c.run))
 	cmd.Arg("dir", "The machine directory, holding machine.yaml").Required().ExistingDirVar(&c.dir)
-	cmd.Flag("name", "The machine name, which the archive's top directory takes (default: the directory's name)").StringVar(&c.name)
+	cmd.Flag("name", "The machine name, which the archive's top directory takes and machine.yaml must declare (default: the directory's name)").StringVar(&c.name)
 	cmd.Flag("out", "The archive file to write (default: NAME.tar.gz)").StringVar(&c.out)
 	cmd.Flag("source", "The URL the archive will be served from, for the printed entry").StringVar(&c.source)
 	cmd.Flag("force", "Overwrites an existing archive file").UnNegatableBoolVar(&c.force)
+	jsonFlag(cmd, &c.json)
 }
 
+// archiveDoc is mms archive's --json output (schema "mms.archive.v1").
+type archiveDoc struct {
+	Schema string `json:"schema"`
+	// File is the archive written, as given by --out or defaulted.
+	File string `json:"file"`
+	// Files and Bytes count the regular files archived and their size, SHA256SUMS included.
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+	// Entry is the specification entry the text output prints.
+	Entry spec.Entry `json:"entry"`
+}
+
+// errInvalidMachine means a machine directory holds no machine.yaml that go-choria would load
+// under the archive's name; mms archive refuses it before writing anything.
+var errInvalidMachine = errors.New("invalid machine")
+
 func (c *archiveCommand) run() error {
+	nameFrom := "--name"
 	if c.name == "" {
 		abs, err := filepath.Abs(c.dir)
 		if err != nil {
 			return err
 		}
-		c.name = filepath.Base(abs)
+		c.name, nameFrom = filepath.Base(abs), "the directory's name"
 	}
 	if err := spec.ValidName(c.name); err != nil {
 		return usageError("--name: %v", err)
+	}
+	// Before anything is written: archive.Build (re)writes DIR/SHA256SUMS first of all.
+	if err := checkMachine(c.dir, c.name, nameFrom); err != nil {
+		return fmt.Errorf("archive %s: %w", c.dir, err)
 	}
 	if c.out == "" {
 		c.out = c.name + ".tar.gz"
@@ -62,14 +90,50 @@ func (c *archiveCommand) run() error {
 		return fmt.Errorf("write %s: %w", c.out, err)
 	}
 	entry := spec.Entry{Name: c.name, Source: c.source, Checksum: res.Checksum, VerifyChecksum: res.VerifyChecksum}
-	out, err := json.MarshalIndent(entry, "", "  ")
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(os.Stderr, "Wrote %s: %d files, %d bytes; SHA256SUMS written in %s\n", c.out, res.Files, res.Bytes, c.dir)
 	if c.source == "" {
 		fmt.Fprintf(os.Stderr, "Set \"source\" to the URL %s will be served from (or pass --source)\n", c.out)
 	}
-	fmt.Println(string(out))
+	if c.json {
+		return writeJSON(os.Stdout, archiveDoc{Schema: "mms.archive.v1", File: c.out, Files: res.Files, Bytes: res.Bytes, Entry: entry})
+	}
+	return writeJSON(os.Stdout, entry)
+}
+
+// checkMachine loads dir/machine.yaml as Choria's autonomous agent loads a machine directory
+// (go-choria's machine.FromDir with a watcher manager: the YAML decoded into machine.Machine,
+// then its Validate and state machine built; nothing is run) and checks that it names the
+// machine name, which nameFrom says where it came from. It refuses, wrapping
+// errInvalidMachine, a missing machine.yaml, invalid YAML (with go-choria's YAML library's
+// [line:column]), whatever go-choria's loader refuses (in its words), and another name.
+//
+// A watcher type is not checked: go-choria looks it up only when the machine starts, among
+// the watchers compiled into that node's choria.
+func checkMachine(dir, name, nameFrom string) error {
+	manifest := filepath.Join(dir, archive.ManifestFile)
+	fi, err := os.Lstat(manifest)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: no %s: a machine directory must hold the %s Choria loads", errInvalidMachine, archive.ManifestFile, archive.ManifestFile)
+	case err != nil:
+		return fmt.Errorf("%w: %v", errInvalidMachine, err)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%w: %s is not a regular file", errInvalidMachine, archive.ManifestFile)
+	}
+
+	m, err := machine.FromDir(dir, aawatchers.New(context.Background()))
+	if err != nil {
+		// FromDir's error does not say whether the YAML or the machine was wrong. ValidateDir
+		// returns its YAML library's error unwrapped; its schema problems are not used here,
+		// since that v1 schema predates watcher types Choria runs (machines, archive, ...).
+		if _, yerr := machine.ValidateDir(dir); yerr != nil {
+			return fmt.Errorf("%w: %s is not valid YAML: %s", errInvalidMachine, archive.ManifestFile, strings.TrimSpace(yerr.Error()))
+		}
+		return fmt.Errorf("%w: go-choria refuses it: %s", errInvalidMachine, strings.TrimSpace(err.Error()))
+	}
+	if got := m.Name(); got != name {
+		return fmt.Errorf("%w: %s names the machine %q but the archive is named %q (%s): Choria would run %q from the directory %q; set `name: %s` in %s, or pass --name %s",
+			errInvalidMachine, archive.ManifestFile, got, name, nameFrom, got, name, name, archive.ManifestFile, got)
+	}
 	return nil
 }
