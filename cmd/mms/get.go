@@ -15,6 +15,7 @@ type getCommand struct {
 	kv   kvFlags
 	keys []string
 	raw  bool
+	json bool
 }
 
 func configureGet(app *fisk.Application) {
@@ -24,9 +25,13 @@ func configureGet(app *fisk.Application) {
 	c.kv.registerDir(cmd)
 	cmd.Flag("public-key", "A trusted public key: exits 0 only when one of them verifies the signature; repeat for rotation").StringsVar(&c.keys)
 	cmd.Flag("raw", "Prints the stored envelope as it is, for mms verify or mms put").UnNegatableBoolVar(&c.raw)
+	jsonFlag(cmd, &c.json)
 }
 
 func (c *getCommand) run() error {
+	if c.raw && c.json {
+		return usageError("--raw and --json print two different things: give one")
+	}
 	keys, err := loadKeys("--public-key", c.keys)
 	if err != nil {
 		return err
@@ -55,9 +60,7 @@ func (c *getCommand) run() error {
 	if err != nil {
 		return fmt.Errorf("get %s: %w", where, err)
 	}
-	describeSpec(os.Stdout, where, s, keys)
-	if err := spec.Admit(s, nil, nil, time.Now()); err != nil {
-		return fmt.Errorf("get %s: %w", where, err)
-	}
-	return nil
+	doc := newSpecDoc("get", where, s, len(keys), time.Now())
+	doc.KV = &kvDoc{Bucket: c.kv.bucket, Key: c.kv.key, Revision: e.Revision, Stored: e.Created.UTC()}
+	return doc.show(os.Stdout, c.json)
 }

@@ -94,6 +94,15 @@ func TestPutAndGetCommands(t *testing.T) {
 		if dec.code != 0 {
 			t.Fatalf("get exited %d: %s", dec.code, dec.stderr)
 		}
+		j := mms(t, t.TempDir(), "get", "--server", url, "--bucket", "ROUND", "--public-key", key.pub, "--json")
+		var doc specDoc
+		decodeStrict(t, j.stdout, &doc)
+		if j.code != 0 || doc.Schema != "mms.get.v1" || doc.KV == nil || doc.KV.Bucket != "ROUND" || doc.KV.Revision != 1 || doc.Version != 7 || !doc.Signed || doc.Entries[0].Checksum != hello.Checksum {
+			t.Fatalf("get --json: exit %d, %+v", j.code, doc)
+		}
+		if r := mms(t, t.TempDir(), "get", "--server", url, "--bucket", "ROUND", "--raw", "--json"); r.code != 2 {
+			t.Errorf("get --raw --json: exit %d, want a usage error", r.code)
+		}
 		wrong := mms(t, t.TempDir(), "get", "--server", url, "--bucket", "ROUND", "--public-key", newSigner(t).pub)
 		if wrong.code != 1 {
 			t.Fatalf("get verified with the wrong key: exit %d", wrong.code)

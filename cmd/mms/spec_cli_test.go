@@ -95,6 +95,16 @@ func TestPackAndVerifyCommands(t *testing.T) {
 		if strings.Contains(v.stdout+v.stderr, "hunter2-secret") {
 			t.Fatal("verify printed the password")
 		}
+		j := mms(t, dir, "verify", "spec.json", otherPub, pub, "--json")
+		if j.code != 0 || strings.Contains(j.stdout, "hunter2-secret") {
+			t.Fatalf("verify --json: %+v", j)
+		}
+		var doc specDoc
+		decodeStrict(t, j.stdout, &doc)
+		if doc.Schema != "mms.verify.v1" || doc.Format != 2 || !doc.Signed || doc.Signer != pub || doc.SignerIndex != 2 || doc.KeysGiven != 2 ||
+			!doc.Admissible || doc.Issued == nil || doc.Expires != nil || len(doc.Entries) != 2 || doc.Entries[1].Username != "u" || doc.KV != nil {
+			t.Fatalf("verify --json: %+v", doc)
+		}
 	})
 	t.Run("takes the key from $KEY and from a key file", func(t *testing.T) {
 		r := runCmd(t, mmsPath(t), dir, nil, []string{"KEY=" + priv}, "pack", "--format", "v1", "machines.json")

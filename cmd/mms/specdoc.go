@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mms-io/mms/machines/fetch"
+	"github.com/mms-io/mms/machines/spec"
+)
+
+// specDoc is a specification as mms verify and mms get show it, and their --json output
+// (schemas "mms.verify.v1" and "mms.get.v1"). It never holds a password.
+type specDoc struct {
+	Schema string `json:"schema"`
+	// From is where the specification was read: a file name, or BUCKET/KEY.
+	From string `json:"from"`
+	// KV is where mms get found it; absent for mms verify.
+	KV       *kvDoc `json:"kv,omitempty"`
+	Envelope string `json:"envelope"`
+	Format   int    `json:"format"`
+	// Version, Issued and Expires are v2's; Expires is absent when it never expires.
+	Version int64      `json:"version,omitempty"`
+	Issued  *time.Time `json:"issued,omitempty"`
+	Expires *time.Time `json:"expires,omitempty"`
+	// Signed is true when one of the keys given verified the signature: Signer, in hex, the
+	// SignerIndex-th (from 1) of KeysGiven.
+	Signed      bool   `json:"signed"`
+	Signer      string `json:"signer,omitempty"`
+	SignerIndex int    `json:"signer_index,omitempty"`
+	KeysGiven   int    `json:"keys_given"`
+	Digest  string     `json:"digest"`
+	Entries []entryDoc `json:"entries"`
+	// Unknown are fields this mms does not know, which nodes ignore.
+	Unknown []string `json:"unknown"`
+	// Admissible is true when a node would take it now (not expired, not issued ahead);
+	// Problem says why not.
+	Admissible bool   `json:"admissible"`
+	Problem    string `json:"problem,omitempty"`
+
+	command string // verify or get, for errors
+}
+
+// kvDoc is where a specification is stored.
+type kvDoc struct {
+	Bucket   string    `json:"bucket"`
+	Key      string    `json:"key"`
+	Revision uint64    `json:"revision"`
+	Stored   time.Time `json:"stored"`
+}
+
+// entryDoc is one entry of a specDoc: the password is never shown.
+type entryDoc struct {
+	Name           string `json:"name"`
+	Source         string `json:"source"`
+	Checksum       string `json:"checksum"`
+	VerifyChecksum string `json:"verify_checksum"`
+	Match          string `json:"match"`
+	Username       string `json:"username,omitempty"`
+	Governor       string `json:"governor,omitempty"`
+}
+
+// newSpecDoc describes s for command (verify or get), read from from and opened with keys
+// keys given, judged as a node would judge it now.
+func newSpecDoc(command, from string, s *spec.Spec, keys int, now time.Time) *specDoc {
+	d := &specDoc{Schema: "mms." + command + ".v1", From: from, Envelope: string(s.Kind), Format: s.Format, Version: s.Version,
+		Signed: s.Signed(), Signer: s.Signer, SignerIndex: s.SignedBy + 1, KeysGiven: keys, Digest: s.Digest,
+		Entries: []entryDoc{}, Unknown: append([]string{}, s.Unknown...), command: command}
+	if s.Format == 2 {
+		issued := s.Issued.UTC()
+		d.Issued = &issued
+		if !s.Expires.IsZero() {
+			expires := s.Expires.UTC()
+			d.Expires = &expires
+		}
+	}
+	for _, e := range s.Entries {
+		d.Entries = append(d.Entries, entryDoc{Name: e.Name, Source: fetch.Source{URL: e.Source}.String(), Checksum: e.Checksum,
+			VerifyChecksum: e.VerifyChecksum, Match: e.Match, Username: e.Username, Governor: e.Governor})
+	}
+	if err := spec.Admit(s, nil, nil, now); err != nil {
+		d.Problem = err.Error()
+	} else {
+		d.Admissible = true
+	}
+	return d
+}
+
+// print prints d as text.
+func (d *specDoc) print(w io.Writer) {
+	fmt.Fprintf(w, "Specification %s\n", d.From)
+	fmt.Fprintf(w, "   Envelope: %s\n", d.Envelope)
+	fmt.Fprintf(w, "     Format: v%d\n", d.Format)
+	if d.Format == 2 {
+		fmt.Fprintf(w, "    Version: %d\n", d.Version)
+		fmt.Fprintf(w, "     Issued: %s\n", d.Issued.Format(time.RFC3339))
+		if d.Expires == nil {
+			fmt.Fprintf(w, "    Expires: never\n")
+		} else {
+			fmt.Fprintf(w, "    Expires: %s\n", d.Expires.Format(time.RFC3339))
+		}
+	}
+	if d.Signed {
+		fmt.Fprintf(w, "  Signature: verified by key %s (%d of %d)\n", d.Signer, d.SignerIndex, d.KeysGiven)
+	} else {
+		fmt.Fprintf(w, "  Signature: NOT VERIFIED\n")
+	}
+	fmt.Fprintf(w, "     Digest: %s\n", d.Digest)
+	fmt.Fprintf(w, "    Entries: %d\n", len(d.Entries))
+	for _, e := range d.Entries {
+		match := e.Match
+		if match == "" {
+			match = "(every node)"
+		}
+		fmt.Fprintf(w, "\n  %s\n", e.Name)
+		fmt.Fprintf(w, "           source: %s\n", e.Source)
+		fmt.Fprintf(w, "         checksum: %s\n", e.Checksum)
+		fmt.Fprintf(w, "  verify_checksum: %s\n", e.VerifyChecksum)
+		fmt.Fprintf(w, "            match: %s\n", match)
+		if e.Username != "" {
+			fmt.Fprintf(w, "         username: %s (password hidden)\n", e.Username)
+		}
+		if e.Governor != "" {
+			fmt.Fprintf(w, "         governor: %s\n", e.Governor)
+		}
+	}
+	for _, u := range d.Unknown {
+		fmt.Fprintf(w, "\n  note: %s is not known to this mms and is ignored\n", u)
+	}
+}
+
+// show prints d as JSON or text, and returns the error a node's refusal makes of it.
+func (d *specDoc) show(w io.Writer, asJSON bool) error {
+	if asJSON {
+		if err := writeJSON(w, d); err != nil {
+			return err
+		}
+	} else {
+		d.print(w)
+	}
+	if !d.Admissible {
+		return fmt.Errorf("%s %s: %s", d.command, d.From, d.Problem)
+	}
+	return nil
+}
