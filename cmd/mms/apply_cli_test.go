@@ -25,7 +25,7 @@ import (
 func writeMachine(t testing.TB, root, name string, files map[string]string) string {
 	t.Helper()
 	dir := filepath.Join(root, name)
-	all := map[string]string{"machine.yaml": "name: " + name + "\n"}
+	all := map[string]string{"machine.yaml": choriaMachine(name)}
 	maps.Copy(all, files)
 	for rel, content := range all {
 		p := filepath.Join(dir, filepath.FromSlash(rel))

@@ -56,6 +56,10 @@ func main() {
 
 // run parses args and runs the chosen command, returning the process exit code.
 func run(args []string) int {
+	if isVersionFlag(args) {
+		fmt.Println(versionText())
+		return 0
+	}
 	_, err := newApp().Parse(args)
 	if err == nil {
 		return 0

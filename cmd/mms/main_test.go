@@ -81,7 +81,13 @@ func mms(t testing.TB, dir string, args ...string) result {
 
 func TestVersionCommand(t *testing.T) {
 	r := mms(t, t.TempDir(), "version")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "mms ") || !strings.Contains(r.stdout, "revision ") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "mms ") || !strings.Contains(r.stdout, "revision ") || !strings.Contains(r.stdout, "(go-choria v0.30.2, ") {
 		t.Fatalf("mms version: %+v", r)
+	}
+	if f := mms(t, t.TempDir(), "--version"); f.code != 0 || f.stdout != r.stdout {
+		t.Errorf("mms --version: %+v, want what mms version prints", f)
+	}
+	if p := mms(t, t.TempDir(), "pack", "--help"); p.code != 0 || !strings.Contains(p.stdout+p.stderr, "--version") {
+		t.Errorf("mms pack lost its own --version flag: %+v", p)
 	}
 }

@@ -5,14 +5,22 @@ import (
 	"runtime/debug"
 )
 
+// goChoriaModule is go-choria's module path, whose version the build info records.
+const goChoriaModule = "github.com/choria-io/go-choria"
+
 // versionText says which mms this is: the module version (or the -X main.version a release
-// build sets) and the VCS revision it was built from. (mms itself holds no go-choria code; the
-// node binary's `choria buildinfo` names the go-choria release.)
+// build sets), the go-choria release it is built with (mms archive validates machines with
+// go-choria's own loader) and the VCS revision it was built from.
 func versionText() string {
-	mod, rev := version, "unknown"
+	mod, choria, rev := version, "unknown", "unknown"
 	if info, ok := debug.ReadBuildInfo(); ok {
 		if version == "development" && info.Main.Version != "" {
 			mod = info.Main.Version
+		}
+		for _, d := range info.Deps {
+			if d.Path == goChoriaModule {
+				choria = d.Version
+			}
 		}
 		for _, s := range info.Settings {
 			if s.Key == "vcs.revision" {
@@ -20,5 +28,13 @@ func versionText() string {
 			}
 		}
 	}
-	return fmt.Sprintf("mms %s (revision %s)", mod, rev)
+	return fmt.Sprintf("mms %s (go-choria %s, revision %s)", mod, choria, rev)
+}
+
+// isVersionFlag reports whether args ask for the version the way most tools take it,
+// mms --version. It is read before the command line is parsed, because mms pack has a
+// --version flag of its own (the specification's version) that an application-wide flag
+// would shadow.
+func isVersionFlag(args []string) bool {
+	return len(args) == 1 && args[0] == "--version"
 }
