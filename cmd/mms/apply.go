@@ -21,6 +21,7 @@ type applyCommand struct {
 	file   string
 	dryRun bool
 	reset  bool
+	json   bool
 }
 
 func configureApply(app *fisk.Application) {
@@ -30,6 +31,55 @@ func configureApply(app *fisk.Application) {
 	c.node.register(cmd, nodeloop.ScopeReconcile)
 	cmd.Flag("dry-run", "Prints the plan and changes nothing").UnNegatableBoolVar(&c.dryRun)
 	cmd.Flag("reset-rollback", "Forgets the specification version accepted before in DIR, so that a lower one applies (on purpose only)").UnNegatableBoolVar(&c.reset)
+	jsonFlag(cmd, &c.json)
+}
+
+// applyDoc is what mms apply did, or with --dry-run would do, and its --json output (schema
+// "mms.apply.v1").
+type applyDoc struct {
+	Schema string `json:"schema"`
+	// DryRun is true when nothing was changed: the results are the plan.
+	DryRun bool    `json:"dry_run"`
+	Dir    string  `json:"dir"`
+	Node   nodeDoc `json:"node"`
+	// Refused says why the specification as a whole was refused (nothing changed); absent
+	// when it was accepted.
+	Refused string `json:"refused,omitempty"`
+	Format  int    `json:"format,omitempty"`
+	Version int64  `json:"version,omitempty"`
+	Signed  bool   `json:"signed"`
+	// Unknown are fields this mms does not know, which it ignored.
+	Unknown []string         `json:"unknown"`
+	Results []applyResultDoc `json:"results"`
+	// Failed counts the entries refused or failed (exit code 1 when not 0).
+	Failed int `json:"failed"`
+}
+
+// applyResultDoc is one step's result in an applyDoc.
+type applyResultDoc struct {
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	Failed bool   `json:"failed"`
+	Reason string `json:"reason"`
+	// DurationMS is how long it took, in milliseconds; 0 in a dry run.
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// newApplyDoc describes rep, the outcome of applying (or planning, when dryRun) to dir.
+func newApplyDoc(rep *machines.Report, dir string, node nodeDoc, dryRun bool) applyDoc {
+	d := applyDoc{Schema: "mms.apply.v1", DryRun: dryRun, Dir: dir, Node: node, Format: rep.Format, Version: rep.Version,
+		Signed: rep.Signed, Unknown: append([]string{}, rep.Unknown...), Results: []applyResultDoc{}}
+	if rep.Err != nil {
+		d.Refused = rep.Err.Error()
+	}
+	for _, r := range rep.Results {
+		d.Results = append(d.Results, applyResultDoc{Name: r.Name, Action: string(r.Action), Failed: r.Failed(), Reason: r.Reason,
+			DurationMS: float64(r.Duration.Microseconds()) / 1000})
+		if r.Failed() {
+			d.Failed++
+		}
+	}
+	return d
 }
 
 func (c *applyCommand) run() error {
@@ -61,18 +111,32 @@ func (c *applyCommand) run() error {
 			}
 		}
 	}
+	doc := newApplyDoc(rep, cfg.Dir, describeNode(cfg.Node, c.node.identity, c.node.facts), c.dryRun)
+	if c.json {
+		if err := writeJSON(os.Stdout, doc); err != nil {
+			return err
+		}
+	}
 	if rep.Err != nil {
 		return fmt.Errorf("apply %s to %s: %w", c.file, cfg.Dir, rep.Err)
 	}
-	printReport(os.Stdout, rep, c.dryRun)
-	if rep.Failed() {
-		return fmt.Errorf("apply %s to %s: %d of %d entries were refused or failed", c.file, cfg.Dir, countFailed(rep), len(rep.Results))
+	if !c.json {
+		printReport(os.Stdout, rep, doc)
+	}
+	if doc.Failed > 0 {
+		return fmt.Errorf("apply %s to %s: %d of %d entries were refused or failed", c.file, cfg.Dir, doc.Failed, len(rep.Results))
 	}
 	return nil
 }
 
-// printReport prints one line per entry: action, name, reason and, when applied, duration.
-func printReport(w io.Writer, rep *machines.Report, planOnly bool) {
+// printReport prints the node, then one line per entry: action, name, reason and, when
+// applied, duration. A dry run says so first.
+func printReport(w io.Writer, rep *machines.Report, doc applyDoc) {
+	planOnly := doc.DryRun
+	if planOnly {
+		fmt.Fprintf(w, "DRY RUN: nothing was changed; this is what mms apply would do in %s\n", doc.Dir)
+	}
+	fmt.Fprintln(w, doc.Node)
 	signed := "unsigned"
 	if rep.Signed {
 		signed = "signed"
@@ -98,14 +162,4 @@ func printReport(w io.Writer, rep *machines.Report, planOnly bool) {
 		}
 	}
 	tw.Flush()
-}
-
-func countFailed(rep *machines.Report) int {
-	n := 0
-	for _, r := range rep.Results {
-		if r.Failed() {
-			n++
-		}
-	}
-	return n
 }

@@ -259,6 +259,20 @@ func TestApplyCommand(t *testing.T) {
 		if r.code != 0 || !hasLine(r.stdout, `update  +web  +.*`) || !hasLine(r.stdout, `keep  +db  +.*`) {
 			t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
 		}
+		if !strings.HasPrefix(r.stdout, "DRY RUN: nothing was changed") || !strings.Contains(r.stdout, "Node \"") {
+			t.Errorf("a dry run does not say it is one, or for which node:\n%s", r.stdout)
+		}
+		j := apply(spec2, "--public-key", pub, "--dry-run", "--json", "--identity", "web7")
+		var doc applyDoc
+		decodeStrict(t, j.stdout, &doc)
+		actions := map[string]string{}
+		for _, r := range doc.Results {
+			actions[r.Name] = r.Action
+		}
+		if j.code != 0 || doc.Schema != "mms.apply.v1" || !doc.DryRun || doc.Node.Identity != "web7" || !doc.Signed || doc.Failed != 0 ||
+			actions["web"] != "update" || actions["db"] != "keep" {
+			t.Fatalf("apply --dry-run --json: exit %d, %+v", j.code, doc)
+		}
 		sameTree(t, "the machines directory", dirSnapshot(t, dir), before)
 	})
 
@@ -276,6 +290,12 @@ func TestApplyCommand(t *testing.T) {
 		r := apply(spec1, "--public-key", pub)
 		if r.code != 1 {
 			t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+		j := apply(spec1, "--public-key", pub, "--json")
+		var doc applyDoc
+		decodeStrict(t, j.stdout, &doc)
+		if j.code != 1 || doc.DryRun || !strings.Contains(doc.Refused, "rollback") || len(doc.Results) != 0 {
+			t.Errorf("a refused spec with --json: exit %d, %+v", j.code, doc)
 		}
 		sameTree(t, "the machines directory", dirSnapshot(t, dir), before)
 	})
