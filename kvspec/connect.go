@@ -59,7 +59,7 @@ func Connect(ctx context.Context, url, creds string, opts ...nats.Option) (*nats
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return nil, fmt.Errorf("kvspec: connect %s: %w", redactURLs(url), r.err)
+			return nil, fmt.Errorf("connect to NATS at %s: %w", redactURLs(url), r.err)
 		}
 		return r.nc, nil
 	case <-ctx.Done():
@@ -68,7 +68,7 @@ func Connect(ctx context.Context, url, creds string, opts ...nats.Option) (*nats
 				r.nc.Close()
 			}
 		}()
-		return nil, fmt.Errorf("kvspec: connect %s: %w", redactURLs(url), ctx.Err())
+		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURLs(url), ctx.Err())
 	}
 }
 

@@ -70,11 +70,11 @@ type Entry struct {
 func Put(ctx context.Context, js jetstream.JetStream, bucket, key string, value []byte, cfg BucketConfig) (uint64, error) {
 	kv, err := openOrCreate(ctx, js, bucket, cfg)
 	if err != nil {
-		return 0, fmt.Errorf("kvspec: put %s/%s: %w", bucket, key, err)
+		return 0, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 	}
 	rev, err := kv.Put(ctx, key, value)
 	if err != nil {
-		return 0, fmt.Errorf("kvspec: put %s/%s: %w", bucket, key, err)
+		return 0, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 	}
 	return rev, nil
 }
@@ -108,17 +108,17 @@ func openOrCreate(ctx context.Context, js jetstream.JetStream, bucket string, cf
 func Get(ctx context.Context, js jetstream.JetStream, bucket, key string) (Entry, error) {
 	kv, err := js.KeyValue(ctx, bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return Entry{}, fmt.Errorf("kvspec: get %s/%s: %w", bucket, key, ErrNoBucket)
+		return Entry{}, fmt.Errorf("get %s/%s: %w", bucket, key, ErrNoBucket)
 	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("kvspec: get %s/%s: %w", bucket, key, err)
+		return Entry{}, fmt.Errorf("get %s/%s: %w", bucket, key, err)
 	}
 	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Entry{}, fmt.Errorf("kvspec: get %s/%s: %w", bucket, key, ErrNotFound)
+		return Entry{}, fmt.Errorf("get %s/%s: %w", bucket, key, ErrNotFound)
 	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("kvspec: get %s/%s: %w", bucket, key, err)
+		return Entry{}, fmt.Errorf("get %s/%s: %w", bucket, key, err)
 	}
 	return Entry{Value: e.Value(), Revision: e.Revision(), Created: e.Created()}, nil
 }
@@ -129,17 +129,17 @@ func Get(ctx context.Context, js jetstream.JetStream, bucket, key string) (Entry
 func History(ctx context.Context, js jetstream.JetStream, bucket, key string) ([]Entry, error) {
 	kv, err := js.KeyValue(ctx, bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("kvspec: history %s/%s: %w", bucket, key, ErrNoBucket)
+		return nil, fmt.Errorf("history %s/%s: %w", bucket, key, ErrNoBucket)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kvspec: history %s/%s: %w", bucket, key, err)
+		return nil, fmt.Errorf("history %s/%s: %w", bucket, key, err)
 	}
 	entries, err := kv.History(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, fmt.Errorf("kvspec: history %s/%s: %w", bucket, key, ErrNotFound)
+		return nil, fmt.Errorf("history %s/%s: %w", bucket, key, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kvspec: history %s/%s: %w", bucket, key, err)
+		return nil, fmt.Errorf("history %s/%s: %w", bucket, key, err)
 	}
 	var out []Entry
 	for i := len(entries) - 1; i >= 0; i-- {

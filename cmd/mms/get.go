@@ -49,7 +49,7 @@ func (c *getCommand) run() error {
 	defer nc.Close()
 	e, err := kvspec.Get(ctx, js, c.kv.bucket, c.kv.key)
 	if err != nil {
-		return err
+		return c.kv.natsHint(err, url)
 	}
 	if c.raw {
 		fmt.Println(string(e.Value))

@@ -96,7 +96,7 @@ func (k *kvFlags) connect(ctx context.Context, url string, opts ...nats.Option) 
 	defer cancel()
 	nc, err := kvspec.Connect(cctx, url, k.creds, opts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, k.natsHint(err, url)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

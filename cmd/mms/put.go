@@ -92,7 +92,7 @@ func (c *putCommand) run() error {
 		Description: "mms machines specifications",
 	})
 	if err != nil {
-		return err
+		return c.kv.natsHint(err, url)
 	}
 	fmt.Printf("Published %s/%s revision %d: %s, %d entries\n", c.kv.bucket, c.kv.key, rev, summary(s), len(s.Entries))
 	return nil
@@ -122,7 +122,7 @@ func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, 
 		return nil
 	}
 	if err != nil {
-		return err
+		return kv.natsHint(err, "the server")
 	}
 	old, err := spec.Open(cur.Value, spec.Trust{Keys: keys, InsecureAllowUnsigned: true})
 	if errors.Is(err, errs.ErrSignature) {
