@@ -25,12 +25,12 @@ type specDoc struct {
 	Expires *time.Time `json:"expires,omitempty"`
 	// Signed is true when one of the keys given verified the signature: Signer, in hex, the
 	// SignerIndex-th (from 1) of KeysGiven.
-	Signed      bool   `json:"signed"`
-	Signer      string `json:"signer,omitempty"`
-	SignerIndex int    `json:"signer_index,omitempty"`
-	KeysGiven   int    `json:"keys_given"`
-	Digest  string     `json:"digest"`
-	Entries []entryDoc `json:"entries"`
+	Signed      bool       `json:"signed"`
+	Signer      string     `json:"signer,omitempty"`
+	SignerIndex int        `json:"signer_index,omitempty"`
+	KeysGiven   int        `json:"keys_given"`
+	Digest      string     `json:"digest"`
+	Entries     []entryDoc `json:"entries"`
 	// Unknown are fields this mms does not know, which nodes ignore.
 	Unknown []string `json:"unknown"`
 	// Admissible is true when a node would take it now (not expired, not issued ahead);
