@@ -59,7 +59,7 @@ func Connect(ctx context.Context, url, creds string, opts ...nats.Option) (*nats
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return nil, fmt.Errorf("connect to NATS at %s: %w", redactURLs(url), r.err)
+			return nil, fmt.Errorf("connect to NATS at %s: %w", RedactURLs(url), r.err)
 		}
 		return r.nc, nil
 	case <-ctx.Done():
@@ -68,7 +68,7 @@ func Connect(ctx context.Context, url, creds string, opts ...nats.Option) (*nats
 				r.nc.Close()
 			}
 		}()
-		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURLs(url), ctx.Err())
+		return nil, fmt.Errorf("connect to NATS at %s: %w", RedactURLs(url), ctx.Err())
 	}
 }
 
@@ -86,7 +86,7 @@ func LogEvents(log *slog.Logger) nats.Option {
 			log.Warn("NATS disconnected", "error", err)
 		}
 		o.ReconnectedCB = func(nc *nats.Conn) {
-			log.Info("NATS reconnected", "server", redactURLs(nc.ConnectedUrl()))
+			log.Info("NATS reconnected", "server", RedactURLs(nc.ConnectedUrl()))
 		}
 		o.ClosedCB = func(nc *nats.Conn) {
 			log.Info("NATS connection closed")
@@ -102,8 +102,9 @@ func LogEvents(log *slog.Logger) nats.Option {
 	}
 }
 
-// redactURLs hides passwords in a comma-separated list of URLs, for errors and logs.
-func redactURLs(urls string) string {
+// RedactURLs hides passwords (and a user or token given alone) in a comma-separated list of
+// URLs, for errors and logs.
+func RedactURLs(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, p := range parts {
 		p = strings.TrimSpace(p)

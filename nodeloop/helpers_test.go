@@ -173,7 +173,7 @@ func (o *observed) wait(t *testing.T, what string, cond func(outcomes []Outcome,
 	}
 }
 
-// logHandler records every message the loop and the core log.
+// logHandler records every message the loop and the core log, after its level ("INFO ...").
 func (o *observed) logHandler() slog.Handler { return &recorder{o: o} }
 
 type recorder struct{ o *observed }
@@ -184,7 +184,7 @@ func (r *recorder) WithGroup(string) slog.Handler            { return r }
 func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 	r.o.mu.Lock()
 	defer r.o.mu.Unlock()
-	r.o.logs = append(r.o.logs, rec.Message)
+	r.o.logs = append(r.o.logs, rec.Level.String()+" "+rec.Message)
 	r.o.notify()
 	return nil
 }

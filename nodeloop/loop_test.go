@@ -129,6 +129,34 @@ func TestLoop(t *testing.T) {
 		}
 	})
 
+	t.Run("says once per specification, at info, that an entry is not for this node", func(t *testing.T) {
+		f := newFixture(t)
+		obs := f.start(t.TempDir(), 20*time.Millisecond, func(l *Loop) { l.Config.Node.Identity = "db1" })
+		web := f.entry("web", "1")
+		web.Match = "identity('^web')"
+		f.put(nil, web)
+		const said = "INFO not for this node"
+		passes := func(o []Outcome) int {
+			n := 0
+			for _, out := range o {
+				if out.Report != nil && out.Report.Err == nil {
+					n++
+				}
+			}
+			return n
+		}
+		obs.wait(t, "three passes", func(o []Outcome, logs []string) bool { return passes(o) >= 3 })
+		if n := count(obs.snapshotLogs(), said); n != 1 {
+			t.Fatalf("said %d times over three passes, want once", n)
+		}
+		f.put(nil, web, f.entry("db", "1"))
+		seen := passes(obs.snapshot())
+		obs.wait(t, "three passes of the new specification", func(o []Outcome, logs []string) bool { return passes(o) >= seen+3 })
+		if n := count(obs.snapshotLogs(), said); n != 2 {
+			t.Fatalf("said %d times over two specifications, want twice", n)
+		}
+	})
+
 	t.Run("says there is no specification until one is published", func(t *testing.T) {
 		f := newFixture(t)
 		obs := f.start(t.TempDir(), 20*time.Millisecond, nil)

@@ -42,6 +42,10 @@ type runner struct {
 	accepted *Update          // the newest update a reconcile accepted
 	flight   *flight          // the reconcile in progress
 	verified time.Time        // when every file was last re-hashed
+
+	flightSpec [sha256.Size]byte // the sha256 of the envelope finish is reporting on
+	skipsSpec  [sha256.Size]byte // the envelope skipsSaid is for
+	skipsSaid  map[string]bool   // the entries said to be skipped on this node
 }
 
 // flight is a reconcile in progress.
@@ -251,6 +255,7 @@ func (r *runner) finish(rep *machines.Report) {
 			r.accepted = r.recoverAccepted(f.ctx)
 		}
 	}
+	r.flightSpec = sha256.Sum256(f.update.Envelope)
 	r.logOutcome(out)
 	r.notify(out)
 }
@@ -331,6 +336,23 @@ func (r *runner) logOutcome(o Outcome) {
 	}
 	if len(rep.Unknown) > 0 && fresh {
 		log.Warn("the specification has fields this node does not know, ignored", "fields", fmt.Sprint(rep.Unknown))
+	}
+	r.saySkips(o)
+}
+
+// saySkips says, once per specification and entry, at info, that an entry is not for this
+// node: the first answer to "why does this node do nothing?". Every pass after says it only
+// at debug.
+func (r *runner) saySkips(o Outcome) {
+	if r.flightSpec != r.skipsSpec {
+		r.skipsSpec, r.skipsSaid = r.flightSpec, map[string]bool{}
+	}
+	for _, res := range o.Report.Results {
+		if res.Action != machines.ActionSkip || r.skipsSaid[res.Name] {
+			continue
+		}
+		r.skipsSaid[res.Name] = true
+		r.log.Info("not for this node: its matcher is false here, so it is not installed", "machine", res.Name, "identity", r.cfg.Node.Identity, "version", o.Report.Version)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/mms-io/mms/internal/backoff"
@@ -10,12 +11,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats.go/jetstream"
@@ -69,8 +72,9 @@ func (c *agentCommand) run() error {
 	}()
 
 	url, embedded := c.kv.server, c.kv.server == ""
+	c.sayWhoIAm(cfg, log)
 	if embedded {
-		srvLog := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		srvLog := c.node.loggerAt(os.Stderr, slog.LevelWarn)
 		if c.node.verbose {
 			srvLog = log
 		}
@@ -168,13 +172,35 @@ func (c *agentCommand) connectRetrying(ctx context.Context, url string, log *slo
 			return nc, js, err
 		}
 		wait := backoff.Jittered(attempt, connectMinBackoff, connectMaxBackoff)
-		log.Warn("cannot reach the NATS server yet; retrying", "server", url, "error", err, "retry_in", wait.Round(time.Millisecond))
+		log.Warn("cannot reach the NATS server yet; retrying", "server", kvspec.RedactURLs(url), "error", err, "retry_in", wait.Round(time.Millisecond))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, nil, fmt.Errorf("stopped before the NATS server %s was reachable: %w", url, err)
+			return nil, nil, fmt.Errorf("stopped before the NATS server %s was reachable: %w", kvspec.RedactURLs(url), err)
 		case <-t.C:
 		}
 	}
+}
+
+// sayWhoIAm logs, once at start, what decides what this node does: its identity and facts,
+// the keys it trusts, its directory, where it reads the specification and whether it purges.
+// It is the first answer to "why does this node do nothing?".
+func (c *agentCommand) sayWhoIAm(cfg machines.Config, log *slog.Logger) {
+	keys := make([]string, len(cfg.Trust.Keys))
+	for i, k := range cfg.Trust.Keys {
+		keys[i] = hex.EncodeToString(k)
+	}
+	node := describeNode(cfg.Node, c.node.identity, c.node.facts)
+	server := "embedded"
+	if c.kv.server != "" {
+		server = kvspec.RedactURLs(c.kv.server)
+	}
+	facts := node.FactsFile
+	if facts == "" {
+		facts = "none"
+	}
+	log.Info("mms agent starting", "version", versionText(), "identity", node.Identity, "identity_from", node.IdentityFrom,
+		"facts", facts, "trusted_keys", strings.Join(keys, ","), "unsigned_allowed", cfg.Trust.InsecureAllowUnsigned,
+		"dir", cfg.Dir, "server", server, "bucket", c.kv.bucket, "key", c.kv.key, "purge", cfg.Purge)
 }

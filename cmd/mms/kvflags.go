@@ -101,7 +101,7 @@ func (k *kvFlags) connect(ctx context.Context, url string, opts ...nats.Option) 
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("JetStream on %s: %w", url, err)
+		return nil, nil, fmt.Errorf("JetStream on %s: %w", kvspec.RedactURLs(url), err)
 	}
 	return nc, js, nil
 }

@@ -24,6 +24,7 @@ func (k *kvFlags) natsHint(err error, url string) error {
 }
 
 func (k *kvFlags) natsHintFor(err error, url string) string {
+	url = kvspec.RedactURLs(url)
 	var (
 		unknownCA *x509.UnknownAuthorityError
 		hostname  x509.HostnameError

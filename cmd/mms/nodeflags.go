@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ed25519"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -24,6 +25,8 @@ type nodeFlags struct {
 	facts      string
 	fullVerify bool
 	verbose    bool
+	quiet      bool
+	logFormat  string
 
 	// scope is the widest scope of the settings the command takes.
 	scope nodeloop.Scope
@@ -40,6 +43,31 @@ func (n *nodeFlags) register(cmd *fisk.CmdClause, scope nodeloop.Scope) {
 	n.scope = scope
 	n.settingFlags.register(cmd, func(st nodeloop.Setting) bool { return st.Scope <= scope })
 	cmd.Flag("verbose", "Logs every step, not only changes").Short('v').UnNegatableBoolVar(&n.verbose)
+	cmd.Flag("quiet", "Logs only warnings and errors").Short('q').UnNegatableBoolVar(&n.quiet)
+	cmd.Flag("log-format", "How to write log lines: text (key=value) or json (one object per line, for journald or a collector)").Default("text").EnumVar(&n.logFormat, "text", "json")
+}
+
+// logger is the logger the flags ask for, writing to w.
+func (n *nodeFlags) logger(w io.Writer) (*slog.Logger, error) {
+	level := slog.LevelInfo
+	switch {
+	case n.verbose && n.quiet:
+		return nil, usageError("--verbose and --quiet ask for opposite things: give one")
+	case n.verbose:
+		level = slog.LevelDebug
+	case n.quiet:
+		level = slog.LevelWarn
+	}
+	return n.loggerAt(w, level), nil
+}
+
+// loggerAt is a logger in the flags' format, writing to w what is at least level.
+func (n *nodeFlags) loggerAt(w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if n.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // settingFlags are the flags of some of nodeloop.Table's settings, made from the table.
@@ -129,11 +157,10 @@ func (n *nodeFlags) config() (machines.Config, error) {
 	if err != nil {
 		return machines.Config{}, err
 	}
-	level := slog.LevelInfo
-	if n.verbose {
-		level = slog.LevelDebug
+	logger, err := n.logger(os.Stderr)
+	if err != nil {
+		return machines.Config{}, err
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg := machines.Config{
 		Dir:        n.dir,
 		Node:       node,
