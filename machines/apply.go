@@ -142,11 +142,15 @@ func (a *applier) download(ctx context.Context, step Step) Result {
 	err := a.cfg.Retry.hold(step, a.cfg.Now())
 	if err == nil {
 		err = a.install(ctx, step)
-		a.cfg.Retry.record(ctx, step, err, a.cfg.Now())
+		r.RetryAt = a.cfg.Retry.record(ctx, step, err, a.cfg.Now())
 	}
 	if err != nil {
 		r.Err = a.cfg.withHint(err)
 		r.Reason = r.Err.Error()
+		if !r.RetryAt.IsZero() {
+			r.Reason += fmt.Sprintf("; attempted again at the first reconcile after %s (in %s)",
+				r.RetryAt.UTC().Format(time.RFC3339), r.RetryAt.Sub(a.cfg.Now()).Round(time.Second))
+		}
 	}
 	r.Duration = time.Since(start)
 	return r

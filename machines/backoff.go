@@ -84,16 +84,17 @@ func (m *RetryMemory) hold(step Step, now time.Time) error {
 }
 
 // record remembers the outcome of a download of step's entry: err nil forgets the entry, a
-// failure pushes its next attempt back. A download cut short by ctx is not a failure.
-func (m *RetryMemory) record(ctx context.Context, step Step, err error, now time.Time) {
+// failure pushes its next attempt back, and returns when that is. A download cut short by ctx
+// is not a failure. It returns zero when it remembers nothing.
+func (m *RetryMemory) record(ctx context.Context, step Step, err error, now time.Time) time.Time {
 	if m == nil || (err != nil && ctx.Err() != nil) {
-		return
+		return time.Time{}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err == nil {
 		delete(m.entries, step.Name)
-		return
+		return time.Time{}
 	}
 	fp := fingerprint(step)
 	st := m.entries[step.Name]
@@ -104,6 +105,7 @@ func (m *RetryMemory) record(ctx context.Context, step Step, err error, now time
 	st.last = err
 	st.next = now.Add(m.policy.wait(st.failures))
 	m.entries[step.Name] = st
+	return st.next
 }
 
 // wait is the jittered wait after the given number of consecutive failures (1 or more).

@@ -41,15 +41,23 @@ func TestRetryMemory(t *testing.T) {
 		e.Source = f.srv.URL + missing
 		env := f.envelope(nil, e)
 
-		if r := reconcile(t, cfg, env); !r.Failed() {
+		r := reconcile(t, cfg, env)
+		if !r.Failed() {
 			t.Fatalf("first attempt: want a failure, got %+v", r)
+		}
+		// It says when it is attempted again: between half the first wait and all of it.
+		if wait := r.RetryAt.Sub(clk.t); wait < 30*time.Minute || wait > time.Hour {
+			t.Errorf("retry at %s, %s from now: want within the first wait", r.RetryAt, wait)
+		}
+		if want := "attempted again at the first reconcile after " + r.RetryAt.UTC().Format(time.RFC3339); !strings.Contains(r.Reason, want) {
+			t.Errorf("reason %q does not say %q", r.Reason, want)
 		}
 		first := f.srv.Count(missing)
 		if first == 0 {
 			t.Fatal("the first reconcile made no request")
 		}
 		clk.t = clk.t.Add(29 * time.Minute) // less than half the first wait: surely not due
-		r := reconcile(t, cfg, env)
+		r = reconcile(t, cfg, env)
 		if !r.Failed() || f.srv.Count(missing) != first {
 			t.Fatalf("a held entry was downloaded again: %d requests, result %+v", f.srv.Count(missing), r)
 		}

@@ -51,6 +51,9 @@ type Result struct {
 	Err error `json:"-"`
 	// Duration is how long carrying out the action took.
 	Duration time.Duration `json:"duration"`
+	// RetryAt, for a download that failed, is when the node attempts it again at the
+	// earliest (Config.Retry); zero when nothing remembers the failure (mms apply).
+	RetryAt time.Time `json:"retry_at,omitempty"`
 }
 
 // Failed tells whether the action was refused or did not complete.
