@@ -199,8 +199,18 @@ func (a *applier) fetchAndExtract(ctx context.Context, e spec.Entry, dir string)
 	}
 	defer os.Remove(path)
 	defer f.Close()
+	var out io.Writer = f
+	var pw *progressWriter
+	if a.cfg.Progress != nil {
+		pw = newProgressWriter(f, e.Name, a.cfg.Progress)
+		out = pw
+	}
 	src := fetch.Source{URL: e.Source, Username: e.Username, Password: e.Password}
-	if _, err := a.fetchers.forURL(e.Source).Fetch(ctx, src, e.Checksum, f); err != nil {
+	_, err = a.fetchers.forURL(e.Source).Fetch(ctx, src, e.Checksum, out)
+	if pw != nil {
+		pw.done()
+	}
+	if err != nil {
 		return nil, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {

@@ -69,6 +69,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Progress, when set, is told how each download progresses (a progress bar, a log line).
+	Progress ProgressFunc
 	// RaiseHint says, in the host's words, how to raise the limit named (errs.LimitError's
 	// Name): "--max-download-bytes", "the max_download_bytes property". A failure or refusal
 	// that hit a limit ends with it. Nil, or "", says nothing.

@@ -49,6 +49,9 @@ func (l *Loop) Run(ctx context.Context) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Progress == nil {
+		cfg.Progress = LogProgress(cfg.Logger, ProgressAfter, ProgressLogEvery)
+	}
 	if cfg.Retry == nil {
 		// Remember failing downloads across this loop's reconciles, so that a failing source
 		// is not retried by every node at every interval.

@@ -101,7 +101,12 @@ func (c *applyCommand) run() error {
 	} else {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		bar := newDownloadBar(os.Stderr)
+		if bar != nil && !c.node.quiet {
+			cfg.Progress = bar.report
+		}
 		rep = machines.Reconcile(ctx, cfg, data)
+		bar.finish()
 		// What mms status shows as the last outcome, a hint (a failure to write it is only
 		// logged). A refused specification changes nothing on disk, not even this; its reason
 		// is what this command prints.

@@ -47,6 +47,9 @@ func (f *Fetcher) once(ctx context.Context, a attempt, w io.Writer, h hash.Hash,
 	if resp.ContentLength > f.opts.MaxBytes {
 		return 0, 0, bytesLimit(f.opts.MaxBytes, fmt.Sprintf("the announced Content-Length of %d bytes", resp.ContentLength)), false
 	}
+	if st, ok := w.(SizeTaker); ok && resp.ContentLength > 0 {
+		st.ExpectSize(resp.ContentLength)
+	}
 	body := &capReader{r: resp.Body, left: f.opts.MaxBytes}
 	n, err = io.CopyBuffer(io.MultiWriter(w, h), body, buf)
 	switch {

@@ -39,6 +39,13 @@ type rewinder interface {
 	Truncate(size int64) error
 }
 
+// SizeTaker is what a Fetch writer may also be, to learn how long the body will be before it
+// arrives (for a progress bar): Fetch calls ExpectSize with the announced Content-Length of
+// each attempt that answers 200 and announces one.
+type SizeTaker interface {
+	ExpectSize(n int64)
+}
+
 // Fetch downloads src into w, hashing it on the way, and succeeds only when the body is
 // complete, at most MaxBytes long, and hashes to wantSHA256 (64 hex characters; case does
 // not matter). On error the caller must discard what w received.
@@ -47,7 +54,8 @@ type rewinder interface {
 // body reached w is retried only when w can be rewound (it has Seek and Truncate, as
 // *os.File does); otherwise only failures before the first byte are. Checksum mismatches,
 // limits, refused redirects, TLS verification failures and 4xx answers other than 429 are
-// never retried. The whole call is bounded by Options.Timeout and ctx.
+// never retried. The whole call is bounded by Options.Timeout and ctx. When w is a SizeTaker
+// it learns the announced length of the body.
 func (f *Fetcher) Fetch(ctx context.Context, src Source, wantSHA256 string, w io.Writer) (Result, error) {
 	start := time.Now()
 	res := Result{}
