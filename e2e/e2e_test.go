@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -328,6 +329,22 @@ func TestOperatorFleet(t *testing.T) {
 		got := mms(t, nil, "get", "--raw", "--server", c.url(), "--tlscert", c.client.cert, "--tlskey", c.client.key, "--tlsca", c.pki.caFile)
 		if strings.TrimSpace(got) != string(envelope) {
 			t.Errorf("mms get --raw printed %q, want what was put", got)
+		}
+
+		// The same with the operator's Choria client configuration alone.
+		v := next()
+		if err := os.WriteFile(file, pack(t, trusted, v, keeper, late, helloV2), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out := mms(t, nil, "put", file, "--choria-config", c.clientConf, "--public-key", trusted.public); !strings.Contains(out, "revision") {
+			t.Errorf("mms put --choria-config printed %q", out)
+		}
+		var doc struct {
+			Version int64 `json:"version"`
+			Signed  bool  `json:"signed"`
+		}
+		if err := json.Unmarshal([]byte(mms(t, nil, "get", "--choria-config", c.clientConf, "--public-key", trusted.public, "--json")), &doc); err != nil || doc.Version != v || !doc.Signed {
+			t.Errorf("mms get --choria-config --json: %+v (%v), want version %d signed", doc, err, v)
 		}
 	})
 

@@ -23,6 +23,7 @@ func configureGet(app *fisk.Application) {
 	cmd := app.Command("get", "Prints the specification published in the NATS Key-Value bucket, decoded and verified").Action(action(c.run))
 	c.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens; give --dir for its credentials)")
 	c.kv.registerDir(cmd)
+	c.kv.registerProfiles(cmd)
 	cmd.Flag("public-key", "A trusted public key: exits 0 only when one of them verifies the signature; repeat for rotation").StringsVar(&c.keys)
 	cmd.Flag("raw", "Prints the stored envelope as it is, for mms verify or mms put").UnNegatableBoolVar(&c.raw)
 	jsonFlag(cmd, &c.json)

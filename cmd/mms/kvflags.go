@@ -41,6 +41,9 @@ type kvFlags struct {
 	dir string
 	// user and password are the embedded server's credentials, from dir or the agent itself.
 	user, password string
+	// natsContext and choriaConfig, for put and get, name a NATS CLI context or a Choria
+	// client configuration to connect with (registerProfiles).
+	natsContext, choriaConfig string
 }
 
 func (k *kvFlags) register(cmd *fisk.CmdClause, serverHelp string) {
@@ -61,6 +64,16 @@ func (k *kvFlags) registerDir(cmd *fisk.CmdClause) {
 // serverURL is --server, $NATS_URL, the embedded server of the agent of --dir, or the default
 // server. With --dir it also takes that server's credentials.
 func (k *kvFlags) serverURL() (string, error) {
+	if err := k.checkProfiles(); err != nil {
+		return "", err
+	}
+	switch {
+	case k.choriaConfig != "":
+		return "the Choria brokers of " + k.choriaConfig, nil
+	case k.natsContext != "":
+		url, _, err := k.contextOptions()
+		return url, err
+	}
 	if k.dir != "" {
 		c, err := readCreds(k.dir)
 		if err != nil {
@@ -92,9 +105,22 @@ func (k *kvFlags) connect(ctx context.Context, url string, opts ...nats.Option) 
 	if k.user != "" {
 		opts = append(opts, nats.UserInfo(k.user, k.password))
 	}
+	if k.natsContext != "" {
+		_, more, err := k.contextOptions()
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(more, opts...)
+	}
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	nc, err := kvspec.Connect(cctx, url, k.creds, opts...)
+	var nc *nats.Conn
+	var err error
+	if k.choriaConfig != "" {
+		nc, err = k.connectChoria(cctx)
+	} else {
+		nc, err = kvspec.Connect(cctx, url, k.creds, opts...)
+	}
 	if err != nil {
 		return nil, nil, k.natsHint(err, url)
 	}

@@ -39,6 +39,7 @@ func configurePut(app *fisk.Application) {
 	cmd.Arg("spec", "The specification envelope file, as mms pack prints it (- for standard input)").Required().StringVar(&c.file)
 	c.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens; give --dir for its credentials)")
 	c.kv.registerDir(cmd)
+	c.kv.registerProfiles(cmd)
 	cmd.Flag("public-key", "A public key the nodes trust: the signature must verify with one of them; repeat for rotation").StringsVar(&c.keys)
 	cmd.Flag("history", "Revisions kept per key when the bucket is created").Default(fmt.Sprint(kvspec.DefaultHistory)).IntVar(&c.history)
 	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&c.replicas)
