@@ -81,7 +81,8 @@ func Apply(ctx context.Context, cfg Config, st *install.Store, plan *Plan) []Res
 func failAll(plan *Plan, err error) []Result {
 	out := make([]Result, len(plan.Steps))
 	for i, s := range plan.Steps {
-		out[i] = Result{Name: s.Name, Action: s.Action, Reason: err.Error(), Err: err}
+		out[i] = resultOf(s)
+		out[i].Reason, out[i].Err = err.Error(), err
 	}
 	return out
 }
@@ -89,7 +90,8 @@ func failAll(plan *Plan, err error) []Result {
 // local carries out a step that downloads nothing.
 func (a *applier) local(step Step) Result {
 	start := time.Now()
-	r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Err: a.cfg.withHint(step.Err)}
+	r := resultOf(step)
+	r.Err = a.cfg.withHint(step.Err)
 	if r.Err != step.Err {
 		r.Reason = r.Err.Error()
 	}
@@ -121,7 +123,7 @@ func (a *applier) retire(plan *Plan, results []Result, indexes []int) {
 	for _, i := range indexes {
 		step := plan.Steps[i]
 		start := time.Now()
-		r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason}
+		r := resultOf(step)
 		if failed[step.Entry.Name] {
 			r.Err = fmt.Errorf("retire %s: kept, because %s did not complete", step.Name, step.Entry.Name)
 		} else {
@@ -138,7 +140,7 @@ func (a *applier) retire(plan *Plan, results []Result, indexes []int) {
 // download installs, updates or repairs one entry: governor, stage, fetch, extract, verify, swap.
 func (a *applier) download(ctx context.Context, step Step) Result {
 	start := time.Now()
-	r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason}
+	r := resultOf(step)
 	err := a.cfg.Retry.hold(step, a.cfg.Now())
 	if err == nil {
 		err = a.install(ctx, step)

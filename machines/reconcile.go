@@ -77,7 +77,8 @@ func Preview(cfg Config, envelope []byte) (*Plan, *Report) {
 	defer done()
 	plan := MakePlan(s, st, cfg)
 	for _, step := range plan.Steps {
-		r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Err: cfg.withHint(step.Err)}
+		r := resultOf(step)
+		r.Err = cfg.withHint(step.Err)
 		if r.Err != step.Err {
 			r.Reason = r.Err.Error()
 		}

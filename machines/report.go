@@ -51,9 +51,18 @@ type Result struct {
 	Err error `json:"-"`
 	// Duration is how long carrying out the action took.
 	Duration time.Duration `json:"duration"`
+	// Checksum is the archive checksum of the entry the step acted on (for ActionReplace,
+	// the one go-choria installed); empty for a machine removed because the specification
+	// no longer names it.
+	Checksum string `json:"checksum,omitempty"`
 	// RetryAt, for a download that failed, is when the node attempts it again at the
 	// earliest (Config.Retry); zero when nothing remembers the failure (mms apply).
 	RetryAt time.Time `json:"retry_at,omitempty"`
+}
+
+// resultOf is the result of step before it is carried out.
+func resultOf(step Step) Result {
+	return Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Checksum: step.Entry.Checksum}
 }
 
 // Failed tells whether the action was refused or did not complete.
