@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 
 	"github.com/mms-io/mms/demo"
@@ -39,21 +38,27 @@ func newDemoArchives() *demoArchives {
 
 func (a *demoArchives) close() { a.srv.Close() }
 
-// add serves data at path and returns its URL.
-func (a *demoArchives) add(path string, data []byte) string {
+// archiveName is the file name of the example machine's archive at version v, both on disk
+// and in its URL.
+func archiveName(v string) string { return fmt.Sprintf("%s-%s.tar.gz", demoMachine, v) }
+
+// url is where the archive of version v is served.
+func (a *demoArchives) url(v string) string { return a.srv.URL + "/" + archiveName(v) }
+
+// add serves data as the archive of version v.
+func (a *demoArchives) add(v string, data []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.files[path] = data
-	return a.srv.URL + path
+	a.files["/"+archiveName(v)] = data
 }
 
-// buildArchives writes each version of the example machine, builds its archive as mms archive
-// does, serves it, and keeps its entry.
+// buildArchives does what mms archive does for each version of the example machine: it
+// writes the machine's directory, builds its archive into a file, and keeps its entry; the
+// archive is then served where the entry says.
 func (d *demoRun) buildArchives(context.Context) (string, error) {
-	d.archive = newDemoArchives()
 	var last archive.BuildResult
 	for _, v := range demo.Versions {
-		src := filepath.Join(d.work, "source", v, demoMachine)
+		src := d.sourceDir(v)
 		if err := demo.WriteMachine(src, v); err != nil {
 			return "", err
 		}
@@ -62,9 +67,12 @@ func (d *demoRun) buildArchives(context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		url := d.archive.add(fmt.Sprintf("/%s-%s.tar.gz", demoMachine, v), buf.Bytes())
-		d.entries[v] = spec.Entry{Name: demoMachine, Source: url, Checksum: res.Checksum, VerifyChecksum: res.VerifyChecksum}
+		if err := writeNewFile(d.archiveFile(v), buf.Bytes(), 0o644); err != nil {
+			return "", err
+		}
+		d.archive.add(v, buf.Bytes())
+		d.entries[v] = spec.Entry{Name: demoMachine, Source: d.archive.url(v), Checksum: res.Checksum, VerifyChecksum: res.VerifyChecksum}
 		last = res
 	}
-	return fmt.Sprintf("%s (%d files each, SHA256SUMS included; last sha256 %s…)", d.archive.srv.URL, last.Files, last.Checksum[:16]), nil
+	return fmt.Sprintf("served at %s, %d files each with SHA256SUMS; %s's sha256 %s…", d.archive.srv.URL, last.Files, demo.Versions[len(demo.Versions)-1], last.Checksum[:16]), nil
 }

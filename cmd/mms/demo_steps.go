@@ -22,9 +22,11 @@ const demoMachine = demo.MachineName
 // demoVersions are the two versions of the example machine the demo deploys.
 func demoVersions() (string, string) { return demo.Versions[0], demo.Versions[1] }
 
-// step is one step of the demo: do returns what happened, in a few words.
+// step is one step of the demo: cmds are the mms commands it stands for, as an operator would
+// type them; do does what they do and returns what happened, in a few words.
 type step struct {
 	title string
+	cmds  []string
 	do    func(ctx context.Context) (string, error)
 }
 
@@ -52,6 +54,9 @@ const (
 // run runs step number i of n under a deadline, showing progress until it returns.
 func (p *stepPrinter) run(ctx context.Context, i, n int, s step) error {
 	fmt.Fprintf(p.w, "[%d/%d] %s\n", i, n, s.title)
+	for _, c := range s.cmds {
+		fmt.Fprintf(p.w, "      $ %s\n", c)
+	}
 	sctx, cancel := context.WithTimeout(ctx, demoStepTimeout)
 	defer cancel()
 	type outcome struct {
@@ -74,7 +79,7 @@ func (p *stepPrinter) run(ctx context.Context, i, n int, s step) error {
 	for frame := 0; ; frame++ {
 		select {
 		case o := <-done:
-			took := time.Since(start).Round(time.Millisecond)
+			took := readableDuration(time.Since(start))
 			if p.terminal {
 				fmt.Fprint(p.w, "\r\033[K")
 			}
@@ -85,7 +90,7 @@ func (p *stepPrinter) run(ctx context.Context, i, n int, s step) error {
 			fmt.Fprintf(p.w, "      ok in %s: %s\n", took, o.what)
 			return nil
 		case <-tick.C:
-			elapsed := time.Since(start).Round(100 * time.Millisecond)
+			elapsed := readableDuration(time.Since(start).Round(100 * time.Millisecond))
 			if p.terminal {
 				fmt.Fprintf(p.w, "\r\033[K      %c working… %s", spinner[frame%len(spinner)], elapsed)
 			} else {
