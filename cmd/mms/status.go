@@ -18,7 +18,6 @@ import (
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
-	"gopkg.in/yaml.v3"
 )
 
 // stateFile is the install record of a machines directory, as messages name it.
@@ -146,9 +145,8 @@ func gatherStatus(dir string) (*statusDoc, error) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(rec.Machines)) {
 		m := rec.Machines[name]
-		target := filepath.Join(dir, name)
 		found := machines.InspectMachine(dir, machines.EntryOf(m), m, true, false)
-		md := machineDoc{Name: name, Version: machineVersion(target), Checksum: m.Checksum, VerifyChecksum: m.VerifyChecksum,
+		md := machineDoc{Name: name, Version: machines.MachineVersion(dir, name), Checksum: m.Checksum, VerifyChecksum: m.VerifyChecksum,
 			Source:      fetch.Source{URL: m.Source}.String(), // records of older mms kept more of the URL
 			InstalledAt: m.InstalledAt.UTC(), Present: found.Exists && found.IsDir}
 		switch problem := found.Problem(); {
@@ -250,25 +248,6 @@ func printStatus(w io.Writer, doc *statusDoc) {
 	if lr := doc.LastReconcile; lr != nil {
 		printLast(w, lr)
 	}
-}
-
-// maxMachineYAML bounds what is read of a machine.yaml for its version.
-const maxMachineYAML = 1 << 20
-
-// machineVersion returns the version a machine's machine.yaml declares, "" when it says none.
-func machineVersion(target string) string {
-	f, err := os.Open(filepath.Join(target, "machine.yaml"))
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	var def struct {
-		Version string `yaml:"version"`
-	}
-	if err := yaml.NewDecoder(io.LimitReader(f, maxMachineYAML)).Decode(&def); err != nil {
-		return ""
-	}
-	return def.Version
 }
 
 // printLast prints the outcome of mms agent's last reconcile.
