@@ -1,0 +1,155 @@
+package fleet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/mms-io/mms/nodeloop"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// publishTimeout bounds one publish of a status.
+const publishTimeout = 5 * time.Second
+
+// keyRe is what a node identity must look like to be its own key: a KV key's characters,
+// without a leading or trailing dot.
+var keyRe = regexp.MustCompile(`^[-_=a-zA-Z0-9]([-_=.a-zA-Z0-9]*[-_=a-zA-Z0-9])?$`)
+
+// Key is the key of identity's status in the bucket: the identity itself when it can be a
+// key (an FQDN can), otherwise "id-" and a hash of it. Readers take the identity from the
+// status, never from the key.
+func Key(identity string) string {
+	if keyRe.MatchString(identity) {
+		return identity
+	}
+	sum := sha256.Sum256([]byte(identity))
+	return "id-" + hex.EncodeToString(sum[:16])
+}
+
+// Publisher publishes a node's status: it is a nodeloop.Observer, told of every pass, and
+// Run sends what changed at once and the unchanged status every heartbeat. A status that
+// cannot be published is logged and tried again; the node reconciles on regardless.
+type Publisher struct {
+	js        jetstream.JetStream
+	subject   string
+	reporter  *Reporter
+	heartbeat time.Duration
+	log       *slog.Logger
+	changed   chan struct{}
+}
+
+// NewPublisher returns a Publisher of reporter's status to bucket over js, logging to log.
+func NewPublisher(js jetstream.JetStream, bucket string, reporter *Reporter, log *slog.Logger) *Publisher {
+	heartbeat := reporter.Heartbeat
+	if heartbeat <= 0 {
+		heartbeat = DefaultHeartbeat
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Publisher{js: js, subject: "$KV." + bucket + "." + Key(reporter.Identity), reporter: reporter,
+		heartbeat: heartbeat, log: log, changed: make(chan struct{}, 1)}
+}
+
+// Observe implements nodeloop.Observer: it takes the outcome and wakes Run.
+func (p *Publisher) Observe(o nodeloop.Outcome) {
+	p.reporter.Observe(o)
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes until ctx ends: at once, whenever an outcome changed what the status says,
+// and every heartbeat.
+func (p *Publisher) Run(ctx context.Context) {
+	tick := time.NewTicker(p.heartbeat)
+	defer tick.Stop()
+	var last []byte // the last status published, without its time
+	failing := false
+	send := func(always bool) {
+		s := p.reporter.Status(time.Now())
+		same, err := json.Marshal(withoutTime(s))
+		if err != nil {
+			p.log.Error("could not encode this node's status", "error", err)
+			return
+		}
+		if !always && string(same) == string(last) {
+			return
+		}
+		if err := p.publish(ctx, s); err != nil {
+			if !failing {
+				p.log.Warn("could not publish this node's status; reconciling goes on, and it is tried again", "subject", p.subject, "error", err)
+			}
+			failing = true
+			return
+		}
+		if failing {
+			p.log.Info("this node's status is published again", "subject", p.subject)
+		}
+		failing, last = false, same
+	}
+	send(true)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.changed:
+			send(false)
+		case <-tick.C:
+			send(true)
+		}
+	}
+}
+
+// withoutTime is s as it compares for a change.
+func withoutTime(s Status) Status {
+	s.ReportedAt = time.Time{}
+	return s
+}
+
+// publish sends s to the node's key.
+func (p *Publisher) publish(ctx context.Context, s Status) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode status: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if _, err := p.js.Publish(ctx, p.subject, data); err != nil {
+		if errors.Is(err, jetstream.ErrNoStreamResponse) {
+			return fmt.Errorf("publish to %s: %w (does the status bucket exist? mms put creates it)", p.subject, err)
+		}
+		return fmt.Errorf("publish to %s: %w", p.subject, err)
+	}
+	return nil
+}
+
+// BucketConfig is the status bucket as mms creates it: one value per node, kept for
+// retention (0: DefaultRetention) after its last report.
+func BucketConfig(bucket string, replicas int, retention time.Duration) jetstream.KeyValueConfig {
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	if replicas <= 0 {
+		replicas = 1
+	}
+	return jetstream.KeyValueConfig{Bucket: bucket, Description: "mms node statuses, one key per node", History: 1,
+		TTL: retention, MaxValueSize: 64 << 10, Replicas: replicas, Storage: jetstream.FileStorage}
+}
+
+// EnsureBucket creates the status bucket unless it exists.
+func EnsureBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) error {
+	_, err := js.CreateKeyValue(ctx, cfg)
+	if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+		return fmt.Errorf("create status bucket %s: %w", cfg.Bucket, err)
+	}
+	return nil
+}

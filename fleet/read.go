@@ -1,0 +1,109 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNoBucket means the status bucket does not exist: no node has been set up to report yet.
+var ErrNoBucket = errors.New("status bucket not found")
+
+// Read returns the newest status of every node in bucket, read in one pass over the bucket (a
+// watch that ends once it has delivered every current value), and how many values it skipped
+// because they are not a status of this schema.
+func Read(ctx context.Context, js jetstream.JetStream, bucket string) ([]Status, int, error) {
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, 0, fmt.Errorf("read %s: %w", bucket, ErrNoBucket)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", bucket, err)
+	}
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", bucket, err)
+	}
+	defer w.Stop()
+	var out []Status
+	skipped := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("read %s: %w", bucket, ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, 0, fmt.Errorf("read %s: the watch ended early", bucket)
+			}
+			if e == nil {
+				return out, skipped, nil
+			}
+			s, err := Decode(e.Value())
+			if err != nil {
+				skipped++
+				continue
+			}
+			out = append(out, s)
+		}
+	}
+}
+
+// Watch delivers every status written to bucket from now on, after the current ones, until
+// ctx ends: for mms status --fleet --watch.
+func Watch(ctx context.Context, js jetstream.JetStream, bucket string) (<-chan Status, error) {
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("watch %s: %w", bucket, ErrNoBucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", bucket, err)
+	}
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", bucket, err)
+	}
+	out := make(chan Status, 64)
+	go func() {
+		defer close(out)
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil {
+					continue
+				}
+				if s, err := Decode(e.Value()); err == nil {
+					select {
+					case out <- s:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Decode reads one status, refusing another schema.
+func Decode(data []byte) (Status, error) {
+	var s Status
+	if err := json.Unmarshal(data, &s); err != nil {
+		return Status{}, fmt.Errorf("decode status: %w", err)
+	}
+	if s.Schema != Schema {
+		return Status{}, fmt.Errorf("decode status: schema %q, want %q", s.Schema, Schema)
+	}
+	if s.Identity == "" {
+		return Status{}, errors.New("decode status: no identity")
+	}
+	return s, nil
+}

@@ -1,0 +1,63 @@
+package fleet
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/nodeloop"
+)
+
+func TestReporter(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "web", "machine.yaml"), []byte("name: web\nversion: 1.2.3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &Reporter{Identity: "web1", Host: "mms agent", Version: "v1", Dir: dir, Heartbeat: time.Minute}
+	if s := r.Status(time.Now()); s.Outcome != OutcomeWaiting || s.FreshForSeconds != 180 || s.Schema != Schema {
+		t.Fatalf("before any outcome: %+v", s)
+	}
+	pass := func(rev uint64, version int64, err error, trigger nodeloop.Trigger, results ...machines.Result) {
+		r.Observe(nodeloop.Outcome{Triggers: []nodeloop.Trigger{trigger}, Revision: rev,
+			Report: &machines.Report{Format: 2, Version: version, Signed: true, Err: err, Results: results, Started: time.Now()}})
+	}
+	web := machines.Result{Name: "web", Action: machines.ActionInstall, Checksum: "aa"}
+	skipped := machines.Result{Name: "db", Action: machines.ActionSkip, Checksum: "bb"}
+	pass(3, 30, nil, nodeloop.TriggerSpecification, web, skipped)
+	s := r.Status(time.Now())
+	if s.Outcome != OutcomeConverged || s.Spec == nil || s.Spec.Revision != 3 || len(s.Machines) != 1 || s.Machines[0].Version != "1.2.3" || !s.Machines[0].Verified {
+		t.Fatalf("after an install: %+v", s)
+	}
+
+	pass(4, 20, errors.New("rollback refused: version 20 is below 30"), nodeloop.TriggerSpecification)
+	pass(3, 30, nil, nodeloop.TriggerFallback, machines.Result{Name: "web", Action: machines.ActionRepair, Checksum: "aa"})
+	s = r.Status(time.Now())
+	if s.Outcome != OutcomeRefused || s.Refused == nil || s.Refused.Revision != 4 || !strings.Contains(s.Refused.Reason, "rollback") || s.Spec.Revision != 3 {
+		t.Fatalf("a refusal, then the fallback repairing the accepted one: %+v", s)
+	}
+	if len(s.Repairs) != 1 || s.Repairs[0].Machine != "web" {
+		t.Errorf("repairs %+v", s.Repairs)
+	}
+
+	failed := machines.Result{Name: "web", Action: machines.ActionUpdate, Checksum: "cc", Err: errors.New("x"), Reason: strings.Repeat("é", 1000)}
+	pass(5, 40, nil, nodeloop.TriggerSpecification, failed)
+	s = r.Status(time.Now())
+	if s.Outcome != OutcomeFailed || s.Refused != nil || s.Machines[0].Verified || len(s.Machines[0].Error) > maxReason+len("…") {
+		t.Fatalf("a failed update: %+v", s)
+	}
+	if !strings.HasSuffix(s.Machines[0].Error, "é…") {
+		t.Errorf("the reason is not cut on a rune boundary: %q", s.Machines[0].Error[len(s.Machines[0].Error)-8:])
+	}
+
+	r.Observe(nodeloop.Outcome{Preempted: true, Report: &machines.Report{Err: errors.New("cancelled")}})
+	if r.Status(time.Now()).Outcome != OutcomeFailed {
+		t.Error("a pre-empted pass changed the status")
+	}
+}

@@ -1,0 +1,130 @@
+package fleet
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// State is how a reader sees one node against the published specification.
+type State string
+
+// The states, in the order a reader shows them.
+const (
+	// StateConverged: the node acts on the published specification and every entry for it
+	// verifies.
+	StateConverged State = "converged"
+	// StateStraggler: the node reports, but not on the published specification yet.
+	StateStraggler State = "straggler"
+	// StateFailed: an entry for the node was refused or failed.
+	StateFailed State = "failed"
+	// StateRefused: the node refused the newest specification.
+	StateRefused State = "refused"
+	// StateOffline: the node's newest status is past its freshness: it stopped reporting.
+	StateOffline State = "offline"
+)
+
+// States lists the states in the order a reader shows them.
+var States = []State{StateConverged, StateStraggler, StateFailed, StateRefused, StateOffline}
+
+// Target is the specification the fleet should be on: the published one.
+type Target struct {
+	// Revision is the published revision of the specification key; 0 when unknown, and then
+	// Version decides.
+	Revision uint64 `json:"revision,omitempty"`
+	// Version is its v2 version; 0 for v1 or unknown.
+	Version int64 `json:"version,omitempty"`
+}
+
+// Node is one node as a reader sees it.
+type Node struct {
+	Status
+	// State is how it stands against the target.
+	State State `json:"state"`
+	// AgeSeconds is how long ago it reported.
+	AgeSeconds int64 `json:"age_s"`
+}
+
+// Summary is the fleet against a target.
+type Summary struct {
+	Target Target `json:"target"`
+	// Nodes are the nodes that matched the filter, by identity.
+	Nodes []Node `json:"nodes"`
+	// Counts counts them by state.
+	Counts map[State]int `json:"counts"`
+	// Converged is true when every node that reports is converged (offline ones aside).
+	Converged bool `json:"converged"`
+}
+
+// Filter picks nodes: each field that is set must match.
+type Filter struct {
+	// Identity is a regular expression a node's identity must match.
+	Identity *regexp.Regexp
+	// Machine is the name of a machine the node must report.
+	Machine string
+	// State is the state the node must be in.
+	State State
+}
+
+// Summarize classifies statuses against target at now, keeping those f picks. With a zero
+// target, the newest version and revision any node accepted is the target.
+func Summarize(statuses []Status, target Target, f Filter, now time.Time) Summary {
+	if target == (Target{}) {
+		for _, s := range statuses {
+			if s.Spec != nil && (s.Spec.Version > target.Version || s.Spec.Version == target.Version && s.Spec.Revision > target.Revision) {
+				target = Target{Revision: s.Spec.Revision, Version: s.Spec.Version}
+			}
+		}
+	}
+	sum := Summary{Target: target, Nodes: []Node{}, Counts: map[State]int{}, Converged: true}
+	for _, s := range statuses {
+		n := Node{Status: s, State: classify(s, target, now), AgeSeconds: int64(now.Sub(s.ReportedAt) / time.Second)}
+		if !f.picks(n) {
+			continue
+		}
+		sum.Nodes = append(sum.Nodes, n)
+		sum.Counts[n.State]++
+		if n.State != StateConverged && n.State != StateOffline {
+			sum.Converged = false
+		}
+	}
+	slices.SortFunc(sum.Nodes, func(a, b Node) int { return strings.Compare(a.Identity, b.Identity) })
+	return sum
+}
+
+// classify says how s stands against target at now.
+func classify(s Status, target Target, now time.Time) State {
+	switch {
+	case now.After(s.FreshUntil()):
+		return StateOffline
+	case s.Outcome == OutcomeRefused:
+		return StateRefused
+	case s.Outcome == OutcomeFailed:
+		return StateFailed
+	case s.Spec == nil || !onTarget(*s.Spec, target):
+		return StateStraggler
+	}
+	return StateConverged
+}
+
+// onTarget reports whether spec is the target specification.
+func onTarget(spec SpecRef, target Target) bool {
+	if target.Revision != 0 && spec.Revision == target.Revision {
+		return true
+	}
+	return target.Version != 0 && spec.Version == target.Version
+}
+
+func (f Filter) picks(n Node) bool {
+	if f.Identity != nil && !f.Identity.MatchString(n.Identity) {
+		return false
+	}
+	if f.State != "" && n.State != f.State {
+		return false
+	}
+	if f.Machine != "" && !slices.ContainsFunc(n.Machines, func(m Machine) bool { return m.Name == f.Machine }) {
+		return false
+	}
+	return true
+}
