@@ -64,7 +64,7 @@ func (r *Reporter) init() {
 		heartbeat = DefaultHeartbeat
 	}
 	r.status = Status{Schema: Schema, Identity: r.Identity, Host: r.Host, MMSVersion: r.Version, Features: Features,
-		FreshForSeconds: int64(freshHeartbeats * heartbeat / time.Second), Outcome: OutcomeWaiting, Machines: []Machine{}}
+		FreshForMS: (freshHeartbeats * heartbeat).Milliseconds(), Outcome: OutcomeWaiting, Machines: []Machine{}}
 	r.versions = map[string]string{}
 }
 

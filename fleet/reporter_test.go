@@ -21,7 +21,7 @@ func TestReporter(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &Reporter{Identity: "web1", Host: "mms agent", Version: "v1", Dir: dir, Heartbeat: time.Minute}
-	if s := r.Status(time.Now()); s.Outcome != OutcomeWaiting || s.FreshForSeconds != 180 || s.Schema != Schema {
+	if s := r.Status(time.Now()); s.Outcome != OutcomeWaiting || s.FreshForMS != 180_000 || s.Schema != Schema {
 		t.Fatalf("before any outcome: %+v", s)
 	}
 	pass := func(rev uint64, version int64, err error, trigger nodeloop.Trigger, results ...machines.Result) {

@@ -35,9 +35,10 @@ type Status struct {
 	// features this node understands.
 	MMSVersion string   `json:"mms_version"`
 	Features   []string `json:"features"`
-	// ReportedAt is when the node published this; FreshForSeconds how long it stays current.
-	ReportedAt      time.Time `json:"reported_at"`
-	FreshForSeconds int64     `json:"fresh_for_s"`
+	// ReportedAt is when the node published this; FreshForMS how long, in milliseconds, it
+	// stays current.
+	ReportedAt time.Time `json:"reported_at"`
+	FreshForMS int64     `json:"fresh_for_ms"`
 	// Outcome classifies the last reconcile.
 	Outcome Outcome `json:"outcome"`
 	// Spec is the specification the node accepted last and acts on; nil before any.
@@ -108,5 +109,5 @@ type Repair struct {
 
 // FreshUntil is when s stops being current: past it, a reader counts the node offline.
 func (s *Status) FreshUntil() time.Time {
-	return s.ReportedAt.Add(time.Duration(s.FreshForSeconds) * time.Second)
+	return s.ReportedAt.Add(time.Duration(s.FreshForMS) * time.Millisecond)
 }

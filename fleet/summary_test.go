@@ -10,7 +10,7 @@ import (
 func TestSummarize(t *testing.T) {
 	now := time.Now()
 	node := func(id string, outcome Outcome, version int64, age time.Duration, machines ...string) Status {
-		s := Status{Schema: Schema, Identity: id, Outcome: outcome, ReportedAt: now.Add(-age), FreshForSeconds: 180}
+		s := Status{Schema: Schema, Identity: id, Outcome: outcome, ReportedAt: now.Add(-age), FreshForMS: 180_000}
 		if version > 0 {
 			s.Spec = &SpecRef{Format: 2, Version: version, Revision: uint64(version)}
 		}

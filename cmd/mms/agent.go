@@ -17,6 +17,7 @@ import (
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/embednats"
+	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/install"
@@ -35,9 +36,10 @@ var natsStoreDir = filepath.Join(install.StateDirName, install.NATSStoreName)
 func init() { registerCommand(configureAgent) }
 
 type agentCommand struct {
-	node nodeFlags
-	kv   kvFlags
-	port int
+	node   nodeFlags
+	kv     kvFlags
+	port   int
+	status statusFlags
 }
 
 func configureAgent(app *fisk.Application) {
@@ -46,6 +48,7 @@ func configureAgent(app *fisk.Application) {
 	c.node.register(cmd, nodeloop.ScopeLoop)
 	c.kv.register(cmd, "The NATS server URL (default: an embedded server on 127.0.0.1 storing its data under DIR/"+natsStoreDir+")")
 	cmd.Flag("embedded-port", "The port of the embedded NATS server when no --server is given (0 picks a free one)").Default(fmt.Sprint(defaultEmbeddedPort)).IntVar(&c.port)
+	c.status.register(cmd)
 }
 
 func (c *agentCommand) run() error {
@@ -102,18 +105,30 @@ func (c *agentCommand) run() error {
 	}
 	defer nc.Close()
 	if embedded {
-		// The agent owns this server: create the bucket now, so that the watch starts at
-		// once rather than after its first put.
+		// The agent owns this server: create the buckets now, so that the watch starts at
+		// once rather than after its first put, and the status has somewhere to go.
 		if err := createBucket(ctx, js, c.kv.bucket); err != nil {
 			return err
 		}
+		if c.status.bucket != "" {
+			if err := fleet.EnsureBucket(ctx, js, fleet.BucketConfig(c.status.bucket, 1, 0)); err != nil {
+				return err
+			}
+		}
+	}
+	observers := []nodeloop.Observer{nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: log}}
+	if c.status.bucket != "" {
+		reporter := &fleet.Reporter{Identity: cfg.Node.Identity, Host: "mms agent", Version: moduleVersion(), Dir: cfg.Dir, Heartbeat: c.status.heartbeat}
+		pub := fleet.NewPublisher(js, c.status.bucket, reporter, log)
+		go pub.Run(ctx)
+		observers = append(observers, pub)
 	}
 	loop := &nodeloop.Loop{
 		Config:             cfg,
 		Source:             nodeloop.NewKVSource(js, c.kv.bucket, c.kv.key, kvspec.WatchOptions{Interval: settings.Interval, Logger: log, Conn: nc}),
 		Interval:           settings.Interval,
 		FullVerifyInterval: settings.FullVerifyInterval,
-		Observers:          []nodeloop.Observer{nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: log}},
+		Observers:          observers,
 		Store:              st,
 	}
 	loop.Run(ctx)

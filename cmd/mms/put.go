@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/errs"
@@ -29,6 +30,7 @@ type putCommand struct {
 	keys     []string
 	history  int
 	replicas int
+	status   string
 	force    bool
 	unsigned bool
 }
@@ -43,6 +45,7 @@ func configurePut(app *fisk.Application) {
 	cmd.Flag("public-key", "A public key the nodes trust: the signature must verify with one of them; repeat for rotation").StringsVar(&c.keys)
 	cmd.Flag("history", "Revisions kept per key when the bucket is created").Default(fmt.Sprint(kvspec.DefaultHistory)).IntVar(&c.history)
 	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&c.replicas)
+	cmd.Flag("status-bucket", "The bucket nodes report their status to, created with --replicas if it does not exist (empty: none)").Default(fleet.DefaultBucket).StringVar(&c.status)
 	cmd.Flag("force", "Publishes a v2 specification even when its version does not grow past the published one (nodes that applied that one will refuse it)").UnNegatableBoolVar(&c.force)
 	cmd.Flag("unsigned", "Publishes without checking the signature, for nodes that trust no key (every node with a key refuses an unsigned specification)").UnNegatableBoolVar(&c.unsigned)
 }
@@ -94,6 +97,11 @@ func (c *putCommand) run() error {
 	})
 	if err != nil {
 		return c.kv.natsHint(err, url)
+	}
+	if c.status != "" {
+		if err := fleet.EnsureBucket(ctx, js, fleet.BucketConfig(c.status, c.replicas, 0)); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: %v: nodes cannot report their status until it exists\n", c.kv.natsHint(err, url))
+		}
 	}
 	fmt.Printf("Published %s/%s revision %d: %s, %d entries\n", c.kv.bucket, c.kv.key, rev, summary(s), len(s.Entries))
 	return nil

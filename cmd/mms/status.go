@@ -26,15 +26,17 @@ var stateFile = filepath.Join(install.StateDirName, install.RecordName)
 func init() { registerCommand(configureStatus) }
 
 type statusCommand struct {
-	dir  string
-	json bool
+	dir   string
+	json  bool
+	fleet fleetFlags
 }
 
 func configureStatus(app *fisk.Application) {
 	c := &statusCommand{}
-	cmd := app.Command("status", "Shows what mms manages in a machines directory, whether its files verify now, and the outcome of the last reconcile; exits 0 when healthy, 1 when degraded, 2 on a usage error or an unreadable record").Action(action(c.run))
-	cmd.Flag("dir", "The machines directory (e.g. /etc/choria/machines)").Required().ExistingDirVar(&c.dir)
+	cmd := app.Command("status", "Shows what mms manages in a machines directory (--dir), whether its files verify now, and the outcome of the last reconcile; or, with --fleet, what every node reports; exits 0 when healthy (every reporting node converged), 1 when not, 2 on a usage error or unreadable state").Action(action(c.run))
+	cmd.Flag("dir", "The machines directory (e.g. /etc/choria/machines); with --fleet, a local mms agent's, whose embedded server to read").ExistingDirVar(&c.dir)
 	jsonFlag(cmd, &c.json)
+	c.fleet.register(cmd)
 }
 
 // statusDoc is what mms status finds, and its --json output (schema "mms.status.v1").
@@ -104,6 +106,12 @@ type pendingDoc struct {
 // run reads the record without taking the directory's lock, so that it works while an agent
 // runs: the record is always replaced atomically, so what it reads is one complete version.
 func (c *statusCommand) run() error {
+	if c.fleet.on {
+		return c.fleet.run(c.dir, c.json)
+	}
+	if c.dir == "" {
+		return usageError("give --dir, the machines directory to look at, or --fleet for the whole fleet")
+	}
 	doc, err := gatherStatus(c.dir)
 	if err != nil {
 		return &exitError{code: 2, err: err}

@@ -12,11 +12,8 @@ const goChoriaModule = "github.com/choria-io/go-choria"
 // build sets), the go-choria release it is built with (mms archive validates machines with
 // go-choria's own loader) and the VCS revision it was built from.
 func versionText() string {
-	mod, choria, rev := version, "unknown", "unknown"
+	mod, choria, rev := moduleVersion(), "unknown", "unknown"
 	if info, ok := debug.ReadBuildInfo(); ok {
-		if version == "development" && info.Main.Version != "" {
-			mod = info.Main.Version
-		}
 		for _, d := range info.Deps {
 			if d.Path == goChoriaModule {
 				choria = d.Version
@@ -37,4 +34,13 @@ func versionText() string {
 // would shadow.
 func isVersionFlag(args []string) bool {
 	return len(args) == 1 && args[0] == "--version"
+}
+
+// moduleVersion is the mms version: the -X main.version a release build sets, else the
+// module version the build info records.
+func moduleVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && version == "development" && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return version
 }

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"time"
+
+	"github.com/choria-io/fisk"
+	"github.com/mms-io/mms/fleet"
+)
+
+// statusFlags say where a node publishes its fleet status (package fleet).
+type statusFlags struct {
+	bucket    string
+	heartbeat time.Duration
+}
+
+func (s *statusFlags) register(cmd *fisk.CmdClause) {
+	cmd.Flag("status-bucket", "The Key-Value bucket this node publishes its status to, for mms status --fleet (empty: publish none)").Default(fleet.DefaultBucket).StringVar(&s.bucket)
+	cmd.Flag("status-heartbeat", "How often this node publishes its status when nothing changed; it counts as offline after three missed").Default(fleet.DefaultHeartbeat.String()).DurationVar(&s.heartbeat)
+}
