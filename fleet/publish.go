@@ -37,7 +37,6 @@ func Key(identity string) string {
 // Run sends what changed at once and the unchanged status every heartbeat. A status that
 // cannot be published is logged and tried again; the node reconciles on regardless.
 type Publisher struct {
-	js        jetstream.JetStream
 	subject   string
 	reporter  *Reporter
 	heartbeat time.Duration
@@ -45,8 +44,9 @@ type Publisher struct {
 	changed   chan struct{}
 }
 
-// NewPublisher returns a Publisher of reporter's status to bucket over js, logging to log.
-func NewPublisher(js jetstream.JetStream, bucket string, reporter *Reporter, log *slog.Logger) *Publisher {
+// NewPublisher returns a Publisher of reporter's status to bucket, logging to log. It takes
+// outcomes at once; Run publishes them once the host has a JetStream connection.
+func NewPublisher(bucket string, reporter *Reporter, log *slog.Logger) *Publisher {
 	heartbeat := reporter.Heartbeat
 	if heartbeat <= 0 {
 		heartbeat = DefaultHeartbeat
@@ -54,7 +54,7 @@ func NewPublisher(js jetstream.JetStream, bucket string, reporter *Reporter, log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Publisher{js: js, subject: "$KV." + bucket + "." + Key(reporter.Identity), reporter: reporter,
+	return &Publisher{subject: "$KV." + bucket + "." + Key(reporter.Identity), reporter: reporter,
 		heartbeat: heartbeat, log: log, changed: make(chan struct{}, 1)}
 }
 
@@ -67,9 +67,9 @@ func (p *Publisher) Observe(o nodeloop.Outcome) {
 	}
 }
 
-// Run publishes until ctx ends: at once, whenever an outcome changed what the status says,
-// and every heartbeat.
-func (p *Publisher) Run(ctx context.Context) {
+// Run publishes over js until ctx ends: at once, whenever an outcome changed what the status
+// says, and every heartbeat.
+func (p *Publisher) Run(ctx context.Context, js jetstream.JetStream) {
 	tick := time.NewTicker(p.heartbeat)
 	defer tick.Stop()
 	var last []byte // the last status published, without its time
@@ -84,7 +84,7 @@ func (p *Publisher) Run(ctx context.Context) {
 		if !always && string(same) == string(last) {
 			return
 		}
-		if err := p.publish(ctx, s); err != nil {
+		if err := p.publish(ctx, js, s); err != nil {
 			if !failing {
 				p.log.Warn("could not publish this node's status; reconciling goes on, and it is tried again", "subject", p.subject, "error", err)
 			}
@@ -116,14 +116,14 @@ func withoutTime(s Status) Status {
 }
 
 // publish sends s to the node's key.
-func (p *Publisher) publish(ctx context.Context, s Status) error {
+func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, s Status) error {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode status: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if _, err := p.js.Publish(ctx, p.subject, data); err != nil {
+	if _, err := js.Publish(ctx, p.subject, data); err != nil {
 		if errors.Is(err, jetstream.ErrNoStreamResponse) {
 			return fmt.Errorf("publish to %s: %w (does the status bucket exist? mms put creates it)", p.subject, err)
 		}

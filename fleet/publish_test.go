@@ -42,8 +42,8 @@ func TestPublishAndRead(t *testing.T) {
 
 	// Before the bucket exists: the node says so once, and goes on.
 	r := &Reporter{Identity: "web1.example.net", Host: "mms agent", Heartbeat: 50 * time.Millisecond}
-	p := NewPublisher(js, DefaultBucket, r, log)
-	go p.Run(ctx)
+	p := NewPublisher(DefaultBucket, r, log)
+	go p.Run(ctx, js)
 	testwait.Eventually(t, 10*time.Second, "a warning that the status cannot be published", func() bool {
 		return strings.Contains(logs.String(), "could not publish this node's status")
 	})
@@ -57,8 +57,8 @@ func TestPublishAndRead(t *testing.T) {
 		t.Fatalf("a second EnsureBucket: %v", err)
 	}
 	r2 := &Reporter{Identity: "odd identity/ü", Host: "choria", Heartbeat: time.Hour}
-	p2 := NewPublisher(js, DefaultBucket, r2, log)
-	go p2.Run(ctx)
+	p2 := NewPublisher(DefaultBucket, r2, log)
+	go p2.Run(ctx, js)
 
 	p.Observe(nodeloop.Outcome{Triggers: []nodeloop.Trigger{nodeloop.TriggerSpecification}, Revision: 9,
 		Report: &machines.Report{Format: 2, Version: 90, Signed: true, Results: []machines.Result{{Name: "web", Action: machines.ActionInstall, Checksum: "aa"}}}})

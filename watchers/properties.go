@@ -10,6 +10,7 @@ import (
 
 	"github.com/choria-io/go-choria/aagent/util"
 	"github.com/mitchellh/mapstructure"
+	"github.com/mms-io/mms/fleet"
 
 	"github.com/mms-io/mms/nodeloop"
 )
@@ -45,6 +46,10 @@ type Properties struct {
 	MachinesDirectory string `mapstructure:"machines_directory"`
 	// GovernorTimeout bounds waiting for a slot in an entry's governor.
 	GovernorTimeout *time.Duration `mapstructure:"governor_timeout"`
+	// StatusBucket is the KV bucket this node reports its fleet status to; "" reports none.
+	StatusBucket *string `mapstructure:"status_bucket"`
+	// StatusHeartbeat is how often the node reports its status when nothing changed.
+	StatusHeartbeat *time.Duration `mapstructure:"status_heartbeat"`
 }
 
 // Settings are validated properties with every default filled in.
@@ -55,6 +60,10 @@ type Settings struct {
 	PublicKeys        []string
 	MachinesDirectory string
 	GovernorTimeout   time.Duration
+	// StatusBucket and StatusHeartbeat say where and how often the node reports its fleet
+	// status (package fleet); an empty bucket reports none.
+	StatusBucket    string
+	StatusHeartbeat time.Duration
 	// Node are the node's settings, from the properties named in nodeloop.Table.
 	Node nodeloop.Settings
 	// Legacy lists go-choria v0.29.4 properties that were given and are ignored.
@@ -64,7 +73,8 @@ type Settings struct {
 // ParseProperties decodes and validates a watcher's properties. machineDir is the watcher's
 // own machine directory, whose parent is the default machines directory.
 func ParseProperties(raw map[string]any, machineDir string) (*Settings, error) {
-	s := &Settings{Node: nodeloop.DefaultSettings(), GovernorTimeout: DefaultGovernorTimeout}
+	s := &Settings{Node: nodeloop.DefaultSettings(), GovernorTimeout: DefaultGovernorTimeout,
+		StatusBucket: fleet.DefaultBucket, StatusHeartbeat: fleet.DefaultHeartbeat}
 	own := map[string]any{}
 	for k, v := range raw {
 		st, isSetting := nodeloop.Lookup(k)
@@ -130,6 +140,15 @@ func ParseProperties(raw map[string]any, machineDir string) (*Settings, error) {
 			return nil, fmt.Errorf("properties: governor_timeout must be above zero, got %v (leave it out for the default of %v)", *p.GovernorTimeout, DefaultGovernorTimeout)
 		}
 		s.GovernorTimeout = *p.GovernorTimeout
+	}
+	if p.StatusBucket != nil {
+		s.StatusBucket = strings.TrimSpace(*p.StatusBucket)
+	}
+	if p.StatusHeartbeat != nil {
+		if *p.StatusHeartbeat < time.Second {
+			return nil, fmt.Errorf("properties: status_heartbeat must be at least 1s, got %v (leave it out for the default of %v)", *p.StatusHeartbeat, fleet.DefaultHeartbeat)
+		}
+		s.StatusHeartbeat = *p.StatusHeartbeat
 	}
 	return s, nil
 }

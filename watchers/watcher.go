@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/choria-io/go-choria/aagent/watchers/event"
 	"github.com/choria-io/go-choria/aagent/watchers/watcher"
 
+	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/nodeloop"
 )
 
@@ -120,7 +122,30 @@ func (w *Watcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 			nodeloop.ObserverFunc(w.observe),
 		},
 	}
+	if pub := w.statusPublisher(ctx, log); pub != nil {
+		loop.Observers = append(loop.Observers, pub)
+	}
 	loop.Run(ctx)
+}
+
+// statusPublisher starts publishing this node's fleet status over the machine's JetStream
+// connection, once Choria has set it up, and returns the observer that feeds it; nil when
+// the status_bucket property is empty.
+func (w *Watcher) statusPublisher(ctx context.Context, log *slog.Logger) *fleet.Publisher {
+	if w.settings.StatusBucket == "" {
+		return nil
+	}
+	reporter := &fleet.Reporter{Identity: w.machine.Identity(), Host: "choria", Version: fleet.BuildVersion(),
+		Dir: w.settings.MachinesDirectory, Heartbeat: w.settings.StatusHeartbeat}
+	pub := fleet.NewPublisher(w.settings.StatusBucket, reporter, log)
+	go func() {
+		js, _, err := w.jetStream(ctx)
+		if err != nil {
+			return // ctx ended
+		}
+		pub.Run(ctx, js)
+	}()
+	return pub
 }
 
 // active tells the loop whether the machine is in one of the watcher's states and the foreign

@@ -119,8 +119,8 @@ func (c *agentCommand) run() error {
 	observers := []nodeloop.Observer{nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: log}}
 	if c.status.bucket != "" {
 		reporter := &fleet.Reporter{Identity: cfg.Node.Identity, Host: "mms agent", Version: moduleVersion(), Dir: cfg.Dir, Heartbeat: c.status.heartbeat}
-		pub := fleet.NewPublisher(js, c.status.bucket, reporter, log)
-		go pub.Run(ctx)
+		pub := fleet.NewPublisher(c.status.bucket, reporter, log)
+		go pub.Run(ctx, js)
 		observers = append(observers, pub)
 	}
 	loop := &nodeloop.Loop{

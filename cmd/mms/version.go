@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/mms-io/mms/fleet"
 )
 
 // goChoriaModule is go-choria's module path, whose version the build info records.
@@ -39,8 +41,8 @@ func isVersionFlag(args []string) bool {
 // moduleVersion is the mms version: the -X main.version a release build sets, else the
 // module version the build info records.
 func moduleVersion() string {
-	if info, ok := debug.ReadBuildInfo(); ok && version == "development" && info.Main.Version != "" {
-		return info.Main.Version
+	if version == "development" {
+		return fleet.BuildVersion()
 	}
 	return version
 }
