@@ -39,8 +39,9 @@ type Reporter struct {
 	// Heartbeat is how often the node reports when nothing changes; a status stays current
 	// for a few of them. 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
-	// States, when set, gives each machine's current state (Choria).
-	States func() map[string]string
+	// State, when set, gives a machine's current state, "" when it has none (Choria: the
+	// state of the machine the entry installed).
+	State func(machine string) string
 
 	mu       sync.Mutex
 	status   Status
@@ -56,10 +57,11 @@ func (r *Reporter) Status(now time.Time) Status {
 	s.ReportedAt = now.UTC()
 	s.Machines = append([]Machine{}, s.Machines...)
 	s.Repairs = append([]Repair(nil), s.Repairs...)
-	if r.States != nil {
-		states := r.States()
+	if r.State != nil {
 		for i := range s.Machines {
-			s.Machines[i].State = states[s.Machines[i].Name]
+			if s.Machines[i].Verified {
+				s.Machines[i].State = r.State(s.Machines[i].Name)
+			}
 		}
 	}
 	return s

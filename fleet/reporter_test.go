@@ -20,7 +20,8 @@ func TestReporter(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "web", "machine.yaml"), []byte("name: web\nversion: 1.2.3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := &Reporter{Identity: "web1", Host: "mms agent", Version: "v1", Dir: dir, Heartbeat: time.Minute}
+	r := &Reporter{Identity: "web1", Host: "mms agent", Version: "v1", Dir: dir, Heartbeat: time.Minute,
+		State: func(m string) string { return map[string]string{"web": "RUNNING"}[m] }}
 	if s := r.Status(time.Now()); s.Outcome != OutcomeWaiting || s.FreshForMS != 180_000 || s.Schema != Schema {
 		t.Fatalf("before any outcome: %+v", s)
 	}
@@ -32,7 +33,7 @@ func TestReporter(t *testing.T) {
 	skipped := machines.Result{Name: "db", Action: machines.ActionSkip, Checksum: "bb"}
 	pass(3, 30, nil, nodeloop.TriggerSpecification, web, skipped)
 	s := r.Status(time.Now())
-	if s.Outcome != OutcomeConverged || s.Spec == nil || s.Spec.Revision != 3 || len(s.Machines) != 1 || s.Machines[0].Version != "1.2.3" || !s.Machines[0].Verified {
+	if s.Outcome != OutcomeConverged || s.Spec == nil || s.Spec.Revision != 3 || len(s.Machines) != 1 || s.Machines[0].Version != "1.2.3" || !s.Machines[0].Verified || s.Machines[0].State != "RUNNING" {
 		t.Fatalf("after an install: %+v", s)
 	}
 

@@ -128,6 +128,16 @@ func (w *Watcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 	loop.Run(ctx)
 }
 
+// machineState is the current state of the Choria machine called name, "" when Choria runs
+// no such machine.
+func (w *Watcher) machineState(name string) string {
+	state, err := w.machine.LookupExternalMachineState(name)
+	if err != nil {
+		return ""
+	}
+	return state
+}
+
 // statusPublisher starts publishing this node's fleet status over the machine's JetStream
 // connection, once Choria has set it up, and returns the observer that feeds it; nil when
 // the status_bucket property is empty.
@@ -136,7 +146,7 @@ func (w *Watcher) statusPublisher(ctx context.Context, log *slog.Logger) *fleet.
 		return nil
 	}
 	reporter := &fleet.Reporter{Identity: w.machine.Identity(), Host: "choria", Version: fleet.BuildVersion(),
-		Dir: w.settings.MachinesDirectory, Heartbeat: w.settings.StatusHeartbeat}
+		Dir: w.settings.MachinesDirectory, Heartbeat: w.settings.StatusHeartbeat, State: w.machineState}
 	pub := fleet.NewPublisher(w.settings.StatusBucket, reporter, log)
 	go func() {
 		js, _, err := w.jetStream(ctx)
