@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -57,6 +58,20 @@ func TestOperatorFleet(t *testing.T) {
 	watchLog := filepath.Join(c.dir, "machine-watch.log")
 	startProc(t, "choria machine watch", watchLog, nil, operatorBin, "machine", "watch", "--watchers", "--type", "machines", "--identity", web1, "--config", c.clientConf)
 	c.mustChoria(nil, "kv", "add", "MACHINES", "--max-value-size", "1048576")
+	// The status buckets, as mms put would create them: the compiled-in managers report to
+	// MACHINES_STATUS, web1's hand-placed repairer to its own.
+	for _, b := range []string{"MACHINES_STATUS", "MACHINES_STATUS_REPAIRER"} {
+		c.mustChoria(nil, "kv", "add", b, "--history", "1", "--ttl", "24h")
+	}
+	fleetStatus := func(t *testing.T, args ...string) fleetDoc {
+		t.Helper()
+		out, _ := runCmd(nil, mmsBin, append([]string{"status", "--fleet", "--choria-config", c.clientConf, "--json"}, args...)...)
+		var doc fleetDoc
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("mms status --fleet --json: %v: %q", err, out)
+		}
+		return doc
+	}
 
 	// Versions only grow; each step takes the next.
 	version := time.Now().UnixMilli()
@@ -98,6 +113,18 @@ func TestOperatorFleet(t *testing.T) {
 		v := next()
 		started, _ := c.put(pack(t, trusted, v, helloV1.with("match", webOnly)))
 		latencies = append(latencies, installedEverywhere(t, webs, "hello", "1.0.0", started))
+		// Every node says so in the fleet status, within seconds of the put.
+		waitFor(t, applyTimeout, "mms status --fleet to show every node on version "+fmt.Sprint(v), func() (bool, string) {
+			doc := fleetStatus(t)
+			for _, id := range all {
+				n, ok := doc.node(id)
+				if !ok || n.State != "converged" || n.Spec == nil || n.Spec.Version != v {
+					return false, fmt.Sprintf("%+v", doc)
+				}
+			}
+			return doc.Converged, ""
+		})
+		t.Logf("mms status --fleet: every node converged %v after the put", time.Since(started).Round(time.Millisecond))
 		for _, id := range webs {
 			if err := verifySums(c.nodes[id].machineDir("hello")); err != nil {
 				t.Errorf("%s: installed hello does not verify: %v", id, err)
@@ -115,6 +142,21 @@ func TestOperatorFleet(t *testing.T) {
 		}
 		if got := archives.requests("/hello-1.tar.gz"); got < 2 {
 			t.Errorf("the archive server saw %d requests for hello-1.tar.gz, want one per web node at least", got)
+		}
+		// Choria loads the new machine within seconds; the status says its state once it runs.
+		waitFor(t, applyTimeout, "the web nodes to report hello RUNNING", func() (bool, string) {
+			doc := fleetStatus(t)
+			for _, id := range webs {
+				n, _ := doc.node(id)
+				if m, ok := n.machine("hello"); !ok || m.Version != "1.0.0" || !m.Verified || m.State != "RUNNING" || n.Host != "choria" {
+					return false, fmt.Sprintf("%s reports hello as %+v (host %s), want 1.0.0, verified, RUNNING", id, m, n.Host)
+				}
+			}
+			return true, ""
+		})
+		doc := fleetStatus(t)
+		if n, _ := doc.node(db1); len(n.Machines) != 0 {
+			t.Errorf("db1, which hello's matcher leaves out, reports %+v", n.Machines)
 		}
 	})
 
@@ -194,6 +236,16 @@ func TestOperatorFleet(t *testing.T) {
 			return slices.Contains(n.Triggers, "interval") && strings.HasPrefix(n.forMachine("keeper"), "repair")
 		})
 		t.Logf("web1 repairer: %s", n.forMachine("keeper"))
+		waitFor(t, applyTimeout, "the repair in web1's fleet status", func() (bool, string) {
+			doc := fleetStatus(t, "--status-bucket", "MACHINES_STATUS_REPAIRER")
+			w, ok := doc.node(web1)
+			for _, r := range w.Repairs {
+				if r.Machine == "keeper" && !r.At.Before(tampered.Add(-time.Second)) {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("found %v: %+v", ok, w)
+		})
 	})
 
 	step(t, "5. refused specifications change nothing and say why", func(t *testing.T) {
@@ -240,6 +292,11 @@ func TestOperatorFleet(t *testing.T) {
 				for _, id := range all {
 					n := events.await(t, applyTimeout, id, manager, started, tc.outcome+" with "+tc.why, func(n notification) bool {
 						return n.Outcome == tc.outcome && strings.Contains(n.String(), tc.why)
+					})
+					// The fleet status says the same, with the reason.
+					waitFor(t, applyTimeout, id+" "+tc.outcome+" in the fleet status", func() (bool, string) {
+						got, _ := fleetStatus(t, "--identity", "^"+regexp.QuoteMeta(id)+"$").node(id)
+						return got.State == tc.outcome && strings.Contains(got.reasons(), tc.why), fmt.Sprintf("%+v", got)
 					})
 					if tc.outcome == "failed" && !strings.Contains(n.forMachine("late"), tc.why) {
 						t.Errorf("%s: the notification does not blame late: %s", id, n)
@@ -355,6 +412,28 @@ func TestOperatorFleet(t *testing.T) {
 			latencies = append(latencies, installedEverywhere(t, all, "hello", want, started))
 		}
 		report(t, latencies)
+	})
+
+	step(t, "9. a stopped node shows offline in the fleet status once its status is stale", func(t *testing.T) {
+		// The repairer has a splay of its own: wait until it reports the last specification.
+		waitFor(t, applyTimeout, "web1's repairer on the last version", func() (bool, string) {
+			w, _ := fleetStatus(t, "--status-bucket", "MACHINES_STATUS_REPAIRER").node(web1)
+			return w.State != "offline" && w.Spec != nil && w.Spec.Version == version, fmt.Sprintf("%+v", w)
+		})
+		stopped := time.Now()
+		if err := c.nodes[web1].proc.stop(); err != nil {
+			t.Logf("stopping web1: %v", err)
+		}
+		// The repairer reports every second: three missed heartbeats and web1 is offline.
+		waitFor(t, applyTimeout, "web1 to be offline", func() (bool, string) {
+			w, _ := fleetStatus(t, "--status-bucket", "MACHINES_STATUS_REPAIRER").node(web1)
+			return w.State == "offline", fmt.Sprintf("%+v", w)
+		})
+		t.Logf("web1 offline %v after it stopped", time.Since(stopped).Round(time.Millisecond))
+		w, _ := fleetStatus(t, "--status-bucket", "MACHINES_STATUS_REPAIRER", "--state", "offline").node(web1)
+		if w.Spec == nil || w.Spec.Version != version {
+			t.Errorf("offline web1 does not keep its last known state: version %v, want %d: %+v", w.Spec, version, w)
+		}
 	})
 }
 

@@ -96,6 +96,10 @@ func (p *Publisher) Run(ctx context.Context, js jetstream.JetStream) {
 		}
 		failing, last = false, same
 	}
+	// What a status says can change without an outcome (a Choria machine that an install
+	// started reaches its state): look again every few seconds, publishing only a change.
+	look := time.NewTicker(min(p.heartbeat, lookEvery))
+	defer look.Stop()
 	send(true)
 	for {
 		select {
@@ -103,11 +107,16 @@ func (p *Publisher) Run(ctx context.Context, js jetstream.JetStream) {
 			return
 		case <-p.changed:
 			send(false)
+		case <-look.C:
+			send(false)
 		case <-tick.C:
 			send(true)
 		}
 	}
 }
+
+// lookEvery is how often a Publisher looks for a change no outcome announced.
+const lookEvery = 2 * time.Second
 
 // withoutTime is s as it compares for a change.
 func withoutTime(s Status) Status {
