@@ -137,8 +137,11 @@ func TestArchiveServer(t *testing.T) {
 func TestFleet(t *testing.T) {
 	for _, scenario := range []string{scenarioRollout, scenarioUpdate, scenarioPurge, scenarioTargeted} {
 		t.Run("converges ten nodes on one server in the "+scenario+" scenario and meets the aims", func(t *testing.T) {
+			// Statuses are published in the rollout and purge scenarios, as by mms agent: the
+			// idle window must stay silent all the same.
+			status := scenario == scenarioRollout || scenario == scenarioPurge
 			rep, err := run(context.Background(), options{
-				Nodes: 10, Scenario: scenario, Interval: time.Hour, Idle: 200 * time.Millisecond, Timeout: 15 * time.Second, Dir: t.TempDir(),
+				Nodes: 10, Scenario: scenario, Interval: time.Hour, Idle: 200 * time.Millisecond, Timeout: 15 * time.Second, Dir: t.TempDir(), Status: status,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -159,8 +162,20 @@ func TestFleet(t *testing.T) {
 			if !strings.HasPrefix(rep.line(), "nodes=10 p50=") {
 				t.Fatalf("line %q", rep.line())
 			}
+			if status != (rep.StatusLanded > 0) {
+				t.Fatalf("status publishing %v, yet statuses landed after %s", status, rep.StatusLanded)
+			}
 		})
 	}
+	t.Run("the status-only mode writes statuses and reads them back, in process and with mms", func(t *testing.T) {
+		var progress strings.Builder
+		if err := runStatusOnly(context.Background(), options{Nodes: 50, Dir: t.TempDir(), Progress: &progress}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(progress.String(), "published 50 statuses") {
+			t.Fatalf("progress %q", progress.String())
+		}
+	})
 	t.Run("refuses failover without a cluster, and an unknown scenario", func(t *testing.T) {
 		for _, s := range []string{scenarioFailover, "stampede"} {
 			if _, err := run(context.Background(), options{Nodes: 1, Scenario: s}); err == nil {

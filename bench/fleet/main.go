@@ -20,6 +20,8 @@ func main() {
 	flag.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long each phase may take to converge")
 	flag.StringVar(&o.Dir, "dir", "", "where to create the nodes' machines directories (default: a temporary directory, removed at the end)")
 	flag.BoolVar(&o.Verbose, "v", false, "print the nodes' warnings, not only their errors")
+	flag.BoolVar(&o.Status, "status", true, "every node publishes its fleet status, as mms agent does (-status=false for none)")
+	statusOnly := flag.Bool("status-only", false, "no node loops: -nodes writers publish one status each, then mms status --fleet reads them (the reader at scale)")
 	flag.Parse()
 	if o.Nodes < 1 {
 		fmt.Fprintln(os.Stderr, "fleet: -nodes must be at least 1")
@@ -28,6 +30,13 @@ func main() {
 	o.Progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *statusOnly {
+		if err := runStatusOnly(ctx, o); err != nil {
+			fmt.Fprintln(os.Stderr, "fleet:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	rep, err := run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)

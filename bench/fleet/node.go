@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/fetch"
@@ -43,6 +44,9 @@ type nodeSettings struct {
 	splay    time.Duration
 	log      *slog.Logger
 	observe  func(i int, o nodeloop.Outcome)
+	// status, when set, has every node publish its fleet status to fleet.DefaultBucket, as
+	// mms agent does, with the heartbeat interval.
+	status bool
 }
 
 // startNode creates node i's machines directory under root, connects it and starts its loop
@@ -91,6 +95,12 @@ func startNode(ctx context.Context, root string, i int, s nodeSettings) (*node, 
 			nodeloop.LastReportObserver{Dir: n.dir, Logger: log},
 			nodeloop.ObserverFunc(func(o nodeloop.Outcome) { s.observe(i, o) }),
 		},
+	}
+	if s.status {
+		reporter := &fleet.Reporter{Identity: n.id, Host: "bench/fleet", Version: fleet.BuildVersion(), Dir: n.dir, Heartbeat: s.interval}
+		pub := fleet.NewPublisher(fleet.DefaultBucket, reporter, log)
+		loop.Observers = append(loop.Observers, pub)
+		go pub.Run(ctx, js)
 	}
 	go func() {
 		defer close(n.done)

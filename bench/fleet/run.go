@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/spec"
@@ -46,15 +47,18 @@ type options struct {
 	Dir      string        // where the nodes' directories go; empty for a temporary one
 	Progress io.Writer     // progress lines
 	Verbose  bool          // the nodes' warnings to Progress; otherwise only errors
+	Status   bool          // every node publishes its fleet status, as mms agent does
 }
 
 // report is everything one run measured and checked.
 type report struct {
 	result
-	Targets  int      // nodes the measured change is for
-	Killed   string   // the server killed (failover)
-	IdleMsgs int64    // messages the servers received over the idle window
-	Problems []string // aims the run missed
+	Targets  int    // nodes the measured change is for
+	Killed   string // the server killed (failover)
+	IdleMsgs int64  // messages the servers received over the idle window
+	// StatusLanded is when the last node's status said the measured revision (with -status).
+	StatusLanded time.Duration
+	Problems     []string // aims the run missed
 }
 
 // targeted tells whether node i is one the targeted scenario's matcher selects.
@@ -137,6 +141,14 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create bucket: %w", err)
 	}
+	if o.Status {
+		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = fleet.EnsureBucket(bctx, js, fleet.BucketConfig(fleet.DefaultBucket, srvs.replicas(), 0))
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
 
 	// Start the fleet.
 	var current atomic.Pointer[phase]
@@ -146,7 +158,8 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	settings := nodeSettings{
 		urls: srvs.urls(), bucket: bucket, key: key, pub: pub, interval: o.Interval, splay: o.Splay,
-		log: slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: level})),
+		log:    slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: level})),
+		status: o.Status,
 		observe: func(i int, out nodeloop.Outcome) {
 			if p := current.Load(); p != nil {
 				p.observe(i, out)
@@ -252,6 +265,13 @@ func run(ctx context.Context, o options) (*report, error) {
 	rep.Targets = len(times)
 	rep.Problems = check(o, rep, c, base)
 	say("converged: %d of %d nodes changed, the last %s after the put", rep.Targets, o.Nodes, rep.Latency.Max.Round(time.Millisecond))
+	if o.Status {
+		// Every node's status says so too, before the idle window starts.
+		if rep.StatusLanded, err = statusesOn(pctx, js, o.Nodes, rev, start); err != nil {
+			return nil, err
+		}
+		say("fleet status: every node reported revision %d %s after the put", rev, rep.StatusLanded.Round(time.Millisecond))
+	}
 
 	if o.Idle > 0 {
 		m0 := srvs.inMsgs()
@@ -281,4 +301,31 @@ func publishAndWait(ctx context.Context, js jetstream.JetStream, sign *signer, e
 		return 0, err
 	}
 	return rev, p.wait(ctx)
+}
+
+// statusesOn reads the status bucket until every one of nodes says revision rev, and returns
+// how long after start that was.
+func statusesOn(ctx context.Context, js jetstream.JetStream, nodes int, rev uint64, start time.Time) (time.Duration, error) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		statuses, _, err := fleet.Read(ctx, js, fleet.DefaultBucket)
+		if err != nil {
+			return 0, err
+		}
+		on := 0
+		for _, s := range statuses {
+			if s.Spec != nil && s.Spec.Revision >= rev {
+				on++
+			}
+		}
+		if on == nodes {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%d of %d statuses on revision %d: %w", on, nodes, rev, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
