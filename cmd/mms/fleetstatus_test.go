@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/internal/testwait"
@@ -97,5 +100,38 @@ func TestFleetStatus(t *testing.T) {
 	testwait.Eventually(t, waitLong, "web2 to be offline", func() bool { return states(fleetJSON(anyCode))["web2"] == fleet.StateOffline })
 	if off := fleetJSON(0, "--state", "offline"); len(off.Nodes) != 1 || off.Nodes[0].Spec == nil || off.Nodes[0].Spec.Version != 5 {
 		t.Errorf("offline web2 with its last known state: %+v", off.Nodes)
+	}
+}
+
+// TestFleetStatusWatch: --watch redraws as statuses arrive, and refuses --json.
+func TestFleetStatusWatch(t *testing.T) {
+	srv := natsServer(t)
+	url := srv.ClientURL()
+	js := jsFor(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if err := fleet.EnsureBucket(ctx, js, fleet.BucketConfig(fleet.DefaultBucket, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	p := startMMS(t, t.TempDir(), "status", "--fleet", "--watch", "--server", url)
+	publish := func(id string) {
+		r := &fleet.Reporter{Identity: id, Host: "mms agent"}
+		data, err := json.Marshal(r.Status(time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, "$KV."+fleet.DefaultBucket+"."+fleet.Key(id), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("web1")
+	testwait.Eventually(t, waitLong, "a screen with web1", func() bool { return strings.Contains(p.stdout.String(), "1 nodes in MACHINES_STATUS") })
+	publish("web2")
+	testwait.Eventually(t, waitLong, "a screen with web2 too", func() bool { return strings.Contains(p.stdout.String(), "2 nodes in MACHINES_STATUS") })
+	if code := p.stop(t); code != 0 {
+		t.Errorf("--watch exited %d on SIGTERM", code)
+	}
+	if r := mms(t, t.TempDir(), "status", "--fleet", "--watch", "--json", "--server", url); r.code != 2 {
+		t.Errorf("--watch --json: exit %d, want 2", r.code)
 	}
 }
