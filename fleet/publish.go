@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"regexp"
 	"time"
 
@@ -74,17 +75,20 @@ func (p *Publisher) Run(ctx context.Context, js jetstream.JetStream) {
 	defer tick.Stop()
 	var last []byte // the last status published, without its time
 	failing := false
-	send := func(always bool) {
+	// A heartbeat is acknowledged, so that a node learns when its status does not land; a
+	// change is sent without waiting for the acknowledgement (a rollout changes every node
+	// at once), and the next heartbeat confirms it.
+	send := func(heartbeat bool) {
 		s := p.reporter.Status(time.Now())
 		same, err := json.Marshal(withoutTime(s))
 		if err != nil {
 			p.log.Error("could not encode this node's status", "error", err)
 			return
 		}
-		if !always && string(same) == string(last) {
+		if !heartbeat && string(same) == string(last) {
 			return
 		}
-		if err := p.publish(ctx, js, s); err != nil {
+		if err := p.publish(ctx, js, s, heartbeat || failing); err != nil {
 			if !failing {
 				p.log.Warn("could not publish this node's status; reconciling goes on, and it is tried again", "subject", p.subject, "error", err)
 			}
@@ -96,24 +100,42 @@ func (p *Publisher) Run(ctx context.Context, js jetstream.JetStream) {
 		}
 		failing, last = false, same
 	}
-	// What a status says can change without an outcome (a Choria machine that an install
-	// started reaches its state): look again every few seconds, publishing only a change.
-	look := time.NewTicker(min(p.heartbeat, lookEvery))
-	defer look.Stop()
+	// What a status says can change without an outcome when the host reports machine states
+	// (a Choria machine that an install started reaches its state): then look again every
+	// few seconds, publishing only a change.
+	var looks <-chan time.Time
+	if p.reporter.State != nil {
+		look := time.NewTicker(min(p.heartbeat, lookEvery))
+		defer look.Stop()
+		looks = look.C
+	}
 	send(true)
+	// A change a whole fleet makes at once (a rollout) would have every node publish in the
+	// same instant, on the servers that are delivering the rollout: a change is published
+	// after a random wait of up to spread, while heartbeats go on.
+	spread := min(ChangeSpread, p.heartbeat/4)
+	var pending <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.changed:
+			if pending == nil {
+				pending = time.After(rand.N(spread + 1))
+			}
+		case <-pending:
+			pending = nil
 			send(false)
-		case <-look.C:
+		case <-looks:
 			send(false)
 		case <-tick.C:
 			send(true)
 		}
 	}
 }
+
+// ChangeSpread is the longest a node waits, at random, before it publishes a changed status.
+const ChangeSpread = time.Second
 
 // lookEvery is how often a Publisher looks for a change no outcome announced.
 const lookEvery = 2 * time.Second
@@ -124,11 +146,17 @@ func withoutTime(s Status) Status {
 	return s
 }
 
-// publish sends s to the node's key.
-func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, s Status) error {
+// publish sends s to the node's key, waiting for JetStream's acknowledgement when acked.
+func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, s Status, acked bool) error {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode status: %w", err)
+	}
+	if !acked {
+		if err := js.Conn().Publish(p.subject, data); err != nil {
+			return fmt.Errorf("publish to %s: %w", p.subject, err)
+		}
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()

@@ -20,10 +20,14 @@ func MachineVersion(dir, name string) string {
 		return ""
 	}
 	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxMachineYAML))
+	if err != nil {
+		return ""
+	}
 	var def struct {
 		Version string `yaml:"version"`
 	}
-	if err := yaml.NewDecoder(io.LimitReader(f, maxMachineYAML)).Decode(&def); err != nil {
+	if err := yaml.Unmarshal(data, &def); err != nil {
 		return ""
 	}
 	return def.Version

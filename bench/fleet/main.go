@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 )
 
@@ -21,6 +22,7 @@ func main() {
 	flag.StringVar(&o.Dir, "dir", "", "where to create the nodes' machines directories (default: a temporary directory, removed at the end)")
 	flag.BoolVar(&o.Verbose, "v", false, "print the nodes' warnings, not only their errors")
 	flag.BoolVar(&o.Status, "status", true, "every node publishes its fleet status, as mms agent does (-status=false for none)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	statusOnly := flag.Bool("status-only", false, "no node loops: -nodes writers publish one status each, then mms status --fleet reads them (the reader at scale)")
 	flag.Parse()
 	if o.Nodes < 1 {
@@ -28,6 +30,18 @@ func main() {
 		os.Exit(2)
 	}
 	o.Progress = os.Stderr
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fleet:", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "fleet:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *statusOnly {

@@ -215,6 +215,15 @@ func run(ctx context.Context, o options) (*report, error) {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	say("prepared: every node reconciled revision %d (%d entries) in %s", warmRev, len(warm), time.Since(began).Round(time.Millisecond))
+	if o.Status {
+		// Start the measured phase from an idle fleet: the preparing statuses landed.
+		sctx, cancel := context.WithTimeout(ctx, o.Timeout)
+		_, err := statusesOn(sctx, js, o.Nodes, warmRev, began)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+	}
 
 	// Measure.
 	rep := &report{}

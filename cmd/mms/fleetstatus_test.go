@@ -31,7 +31,7 @@ func TestFleetStatus(t *testing.T) {
 		work, dir := machinesDir(t)
 		dirs[id] = dir
 		agents[id] = startMMS(t, work, "agent", "--dir", dir, "--server", url, "--public-key", key.pub, "--identity", id,
-			"--splay", "0", "--interval", "200ms", "--status-heartbeat", "200ms")
+			"--splay", "0", "--interval", "200ms", "--status-heartbeat", "500ms")
 	}
 	key.put(t, url, key.pack(t, 5, hello, broken))
 	const anyCode = -1
@@ -95,7 +95,7 @@ func TestFleetStatus(t *testing.T) {
 		return false
 	})
 
-	// A stopped node goes offline once its status is three heartbeats old.
+	// A stopped node goes offline once its status is three heartbeats (1.5s) old.
 	agents["web2"].stop(t)
 	testwait.Eventually(t, waitLong, "web2 to be offline", func() bool { return states(fleetJSON(anyCode))["web2"] == fleet.StateOffline })
 	if off := fleetJSON(0, "--state", "offline"); len(off.Nodes) != 1 || off.Nodes[0].Spec == nil || off.Nodes[0].Spec.Version != 5 {
