@@ -140,10 +140,11 @@ func TestExtractLimits(t *testing.T) {
 		s.confined(t, "web", true)
 	})
 
-	t.Run("says how to raise a limit", func(t *testing.T) {
+	t.Run("names the limit, which the host says how to raise", func(t *testing.T) {
 		s := newSandbox(t)
 		_, err := Extract(bytes.NewReader(tgz(t, file("web/a", strings.Repeat("a", 11)))), s.dir, "web", Limits{10, 10, 100})
-		if err == nil || !strings.Contains(err.Error(), "max_unpacked_bytes") || !strings.Contains(err.Error(), "--max-unpacked-bytes") {
+		var le *errs.LimitError
+		if !errors.As(err, &le) || le.Name != LimitMaxUnpackedBytes || !strings.Contains(err.Error(), "max_unpacked_bytes limit of 10 bytes") {
 			t.Fatalf("err = %v", err)
 		}
 	})

@@ -72,8 +72,8 @@ func TestRedirects(t *testing.T) {
 		if !errors.As(err, &le) || le.Name != LimitMaxRedirects || le.Limit != 3 || errors.Is(err, errs.ErrFetch) {
 			t.Fatalf("want a max_redirects limit of 3, got %v", err)
 		}
-		if !strings.Contains(err.Error(), "--max-redirects") || res.Attempts != 1 {
-			t.Errorf("%q (attempts %d) should say how to raise the limit, after one attempt", err, res.Attempts)
+		if !strings.Contains(err.Error(), "max_redirects limit") || res.Attempts != 1 {
+			t.Errorf("%q (attempts %d) should name the limit, after one attempt", err, res.Attempts)
 		}
 	})
 
