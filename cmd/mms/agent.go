@@ -52,6 +52,9 @@ func configureAgent(app *fisk.Application) {
 }
 
 func (c *agentCommand) run() error {
+	if err := c.status.check(); err != nil {
+		return err
+	}
 	cfg, err := c.node.config()
 	if err != nil {
 		return err

@@ -58,5 +58,8 @@ func TestAgentLogs(t *testing.T) {
 		if r := mms(t, work, "agent", "--dir", dir, "--server", url, "--quiet", "--verbose", "--public-key", key.pub); r.code != 2 {
 			t.Errorf("--quiet --verbose: exit %d, want 2: %s", r.code, r.stderr)
 		}
+		if r := mms(t, work, "agent", "--dir", dir, "--server", url, "--status-heartbeat", "1ms", "--public-key", key.pub); r.code != 2 || !strings.Contains(r.stderr, "--status-heartbeat") {
+			t.Errorf("--status-heartbeat 1ms: exit %d, want 2: %s", r.code, r.stderr)
+		}
 	})
 }

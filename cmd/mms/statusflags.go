@@ -17,3 +17,14 @@ func (s *statusFlags) register(cmd *fisk.CmdClause) {
 	cmd.Flag("status-bucket", "The Key-Value bucket this node publishes its status to, for mms status --fleet (empty: publish none)").Default(fleet.DefaultBucket).StringVar(&s.bucket)
 	cmd.Flag("status-heartbeat", "How often this node publishes its status when nothing changed; it counts as offline after three missed").Default(fleet.DefaultHeartbeat.String()).DurationVar(&s.heartbeat)
 }
+
+// minStatusHeartbeat is the shortest heartbeat mms agent takes.
+const minStatusHeartbeat = 100 * time.Millisecond
+
+// check refuses a heartbeat too short to be one.
+func (s *statusFlags) check() error {
+	if s.heartbeat < minStatusHeartbeat {
+		return usageError("--status-heartbeat %v: the shortest is %v", s.heartbeat, minStatusHeartbeat)
+	}
+	return nil
+}
