@@ -18,6 +18,9 @@ const (
 	applyTimeout   = 30 * time.Second
 	loadTimeout    = 45 * time.Second
 	restartTimeout = 90 * time.Second
+	// compiledInOffline bounds waiting for a stopped node to go offline in the status of the
+	// compiled-in manager: three heartbeats of a minute, from its last report.
+	compiledInOffline = 3*time.Minute + applyTimeout
 )
 
 const (
@@ -434,6 +437,19 @@ func TestOperatorFleet(t *testing.T) {
 		if w.Spec == nil || w.Spec.Version != version {
 			t.Errorf("offline web1 does not keep its last known state: version %v, want %d: %+v", w.Spec, version, w)
 		}
+		// The compiled-in manager reports every minute (the default heartbeat): three minutes
+		// after its last report web1 is offline in MACHINES_STATUS too, and the others are not.
+		waitFor(t, compiledInOffline, "web1 to be offline in MACHINES_STATUS", func() (bool, string) {
+			doc := fleetStatus(t)
+			w, _ := doc.node(web1)
+			for _, id := range []string{web2, db1} {
+				if n, _ := doc.node(id); n.State == "offline" {
+					t.Fatalf("%s, which runs, is offline: %+v", id, n)
+				}
+			}
+			return w.State == "offline", fmt.Sprintf("%+v", w)
+		})
+		t.Logf("web1 offline in MACHINES_STATUS %v after it stopped", time.Since(stopped).Round(time.Second))
 	})
 }
 
