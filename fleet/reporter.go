@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -18,15 +17,6 @@ const maxRepairs = 10
 
 // Features are the specification formats and features a node of this mms understands.
 var Features = []string{"format-v1", "format-v2"}
-
-// BuildVersion is the version of the mms module this binary was built from, as its build
-// information records it ("(devel)" for a build from a work tree).
-func BuildVersion() string {
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		return info.Main.Version
-	}
-	return "unknown"
-}
 
 // Reporter turns a node loop's outcomes into the node's Status, remembering across them what
 // one outcome does not say: the specification accepted before a refusal, and past repairs.

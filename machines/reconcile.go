@@ -100,7 +100,7 @@ func prepare(cfg Config, envelope []byte, rep *Report, open func(string) (*insta
 	if err != nil {
 		return cfg, nil, nil, nil, err
 	}
-	rep.Format, rep.Version, rep.Signed, rep.Unknown = s.Format, s.Version, s.Signed(), s.Unknown
+	rep.Format, rep.Version, rep.Signed, rep.Unknown, rep.Digest = s.Format, s.Version, s.Signed(), s.Unknown, s.Digest
 	st, done, err := open(cfg.Dir)
 	if err != nil {
 		return cfg, nil, nil, nil, err

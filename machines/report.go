@@ -25,7 +25,7 @@ const (
 	// ActionRemove purges a managed machine the specification no longer wants.
 	ActionRemove Action = "remove"
 
-	// The actions below concern go-choria's own managers (see legacy_plan.go).
+	// The actions below concern go-choria's own managers (see decideTakeover in decide.go).
 
 	// ActionReplace records as managed a machine that go-choria's manager installed in an
 	// older version than the entry's; a later reconcile updates it.
@@ -57,7 +57,7 @@ type Result struct {
 	Checksum string `json:"checksum,omitempty"`
 	// RetryAt, for a download that failed, is when the node attempts it again at the
 	// earliest (Config.Retry); zero when nothing remembers the failure (mms apply).
-	RetryAt time.Time `json:"retry_at,omitempty"`
+	RetryAt time.Time `json:"retry_at,omitzero"`
 }
 
 // resultOf is the result of step before it is carried out.
@@ -86,6 +86,8 @@ type Report struct {
 	Format int `json:"format"`
 	// Version is the v2 specification version; 0 for v1.
 	Version int64 `json:"version"`
+	// Digest is the sha256 hex of the specification's payload, once it parsed.
+	Digest string `json:"digest,omitempty"`
 	// Signed says whether the specification's signature was verified by a trusted key.
 	Signed bool `json:"signed"`
 	// Unknown lists fields this node does not know, seen in the specification (ignored).

@@ -43,6 +43,10 @@ type Outcome struct {
 	Missing bool
 	// SourceErr says why the source's value is not a specification: nothing changed.
 	SourceErr error
+	// NodeErr is set when the node could not reconcile at all for a reason of its own (it
+	// cannot hold its machines directory, Prepare failed): the specification was not judged,
+	// nothing changed, and Report.Err says the same.
+	NodeErr error
 	// Preempted is true when a newer specification cancelled this reconcile before it ended.
 	Preempted bool
 	// Took is how long the pass took.

@@ -230,7 +230,7 @@ func (r *runner) target(triggers []Trigger) (u *Update, fallback bool) {
 // refuse reports a pass that could not reconcile target at all.
 func (r *runner) refuse(triggers []Trigger, target *Update, started time.Time, err error) {
 	rep := &machines.Report{Started: started, Err: err, Duration: time.Since(started)}
-	out := Outcome{Triggers: triggers, Source: r.l.Source.Name(), Revision: target.Revision, Created: target.Created, Report: rep, Took: rep.Duration}
+	out := Outcome{Triggers: triggers, Source: r.l.Source.Name(), Revision: target.Revision, Created: target.Created, Report: rep, Took: rep.Duration, NodeErr: err}
 	r.logOutcome(out)
 	r.notify(out)
 }
@@ -341,8 +341,8 @@ func (r *runner) logOutcome(o Outcome) {
 }
 
 // saySkips says, once per specification and entry, at info, that an entry is not for this
-// node: the first answer to "why does this node do nothing?". Every pass after says it only
-// at debug.
+// node: the first answer to "why does this node do nothing?". The core logs every skip at
+// debug besides.
 func (r *runner) saySkips(o Outcome) {
 	if r.flightSpec != r.skipsSpec {
 		r.skipsSpec, r.skipsSaid = r.flightSpec, map[string]bool{}

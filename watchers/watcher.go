@@ -13,6 +13,7 @@ import (
 	"github.com/choria-io/go-choria/aagent/watchers/watcher"
 
 	"github.com/mms-io/mms/fleet"
+	"github.com/mms-io/mms/internal/buildinfo"
 	"github.com/mms-io/mms/nodeloop"
 )
 
@@ -145,7 +146,7 @@ func (w *Watcher) statusPublisher(ctx context.Context, log *slog.Logger) *fleet.
 	if w.settings.StatusBucket == "" {
 		return nil
 	}
-	reporter := &fleet.Reporter{Identity: w.machine.Identity(), Host: "choria", Version: fleet.BuildVersion(),
+	reporter := &fleet.Reporter{Identity: w.machine.Identity(), Host: "choria", Version: buildinfo.ModuleVersion(buildinfo.MMSModule),
 		Dir: w.settings.MachinesDirectory, Heartbeat: w.settings.StatusHeartbeat, State: w.machineState}
 	pub := fleet.NewPublisher(w.settings.StatusBucket, reporter, log)
 	go func() {

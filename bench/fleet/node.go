@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mms-io/mms/fleet"
+	"github.com/mms-io/mms/internal/buildinfo"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/fetch"
@@ -97,7 +98,7 @@ func startNode(ctx context.Context, root string, i int, s nodeSettings) (*node, 
 		},
 	}
 	if s.status {
-		reporter := &fleet.Reporter{Identity: n.id, Host: "bench/fleet", Version: fleet.BuildVersion(), Dir: n.dir, Heartbeat: s.interval}
+		reporter := &fleet.Reporter{Identity: n.id, Host: "bench/fleet", Version: buildinfo.ModuleVersion(buildinfo.MMSModule), Dir: n.dir, Heartbeat: s.interval}
 		pub := fleet.NewPublisher(fleet.DefaultBucket, reporter, log)
 		loop.Observers = append(loop.Observers, pub)
 		go pub.Run(ctx, js)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mms-io/mms/fleet"
+	"github.com/mms-io/mms/internal/buildinfo"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/nodeloop"
@@ -164,7 +165,7 @@ func runStatusOnly(ctx context.Context, o options) error {
 
 // writerStatus is the status node i would publish after installing two machines.
 func writerStatus(i int) fleet.Status {
-	r := &fleet.Reporter{Identity: identity(i), Host: "bench/fleet", Version: fleet.BuildVersion(), Heartbeat: time.Minute}
+	r := &fleet.Reporter{Identity: identity(i), Host: "bench/fleet", Version: buildinfo.ModuleVersion(buildinfo.MMSModule), Heartbeat: time.Minute}
 	r.Observe(nodeloop.Outcome{Triggers: []nodeloop.Trigger{nodeloop.TriggerSpecification}, Revision: 7,
 		Report: &machines.Report{Format: 2, Version: 1764633600000, Signed: true, Started: time.Now(), Results: []machines.Result{
 			{Name: "base", Action: machines.ActionKeep, Checksum: strings.Repeat("ab", 32)},

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
-	"github.com/mms-io/mms/fleet"
+	"github.com/mms-io/mms/internal/buildinfo"
 )
 
 // goChoriaModule is go-choria's module path, whose version the build info records.
@@ -14,20 +14,15 @@ const goChoriaModule = "github.com/choria-io/go-choria"
 // build sets), the go-choria release it is built with (mms archive validates machines with
 // go-choria's own loader) and the VCS revision it was built from.
 func versionText() string {
-	mod, choria, rev := moduleVersion(), "unknown", "unknown"
+	rev := "unknown"
 	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range info.Deps {
-			if d.Path == goChoriaModule {
-				choria = d.Version
-			}
-		}
 		for _, s := range info.Settings {
 			if s.Key == "vcs.revision" {
 				rev = s.Value
 			}
 		}
 	}
-	return fmt.Sprintf("mms %s (go-choria %s, revision %s)", mod, choria, rev)
+	return fmt.Sprintf("mms %s (go-choria %s, revision %s)", moduleVersion(), buildinfo.ModuleVersion(goChoriaModule), rev)
 }
 
 // isVersionFlag reports whether args ask for the version the way most tools take it,
@@ -42,7 +37,7 @@ func isVersionFlag(args []string) bool {
 // module version the build info records.
 func moduleVersion() string {
 	if version == "development" {
-		return fleet.BuildVersion()
+		return buildinfo.ModuleVersion(buildinfo.MMSModule)
 	}
 	return version
 }

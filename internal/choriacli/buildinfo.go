@@ -3,6 +3,7 @@ package choriacli
 import (
 	"context"
 	"fmt"
+	"github.com/mms-io/mms/internal/buildinfo"
 	"io"
 	"runtime"
 	"runtime/debug"
@@ -38,30 +39,9 @@ func (b *buildinfoCommand) run(context.Context, *sync.WaitGroup) error {
 	return nil
 }
 
-// moduleVersion returns the version of module path this binary was built with, "(devel)" for
-// the main module of a working tree, or "unknown" without build information.
-func moduleVersion(path string) string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	if info.Main.Path == path {
-		return info.Main.Version
-	}
-	for _, dep := range info.Deps {
-		if dep.Path == path {
-			if dep.Replace != nil {
-				return dep.Replace.Version
-			}
-			return dep.Version
-		}
-	}
-	return "unknown"
-}
-
 // versionLine is what --version prints.
 func versionLine(bi *build.Info) string {
-	return fmt.Sprintf("%s (go-choria %s, %s)", bi.Version(), moduleVersion(goChoriaModule), mainModule())
+	return fmt.Sprintf("%s (go-choria %s, %s)", bi.Version(), buildinfo.ModuleVersion(goChoriaModule), mainModule())
 }
 
 // mainModule names the program's own module and version, such as "github.com/mms-io/mms (devel)".
@@ -89,7 +69,7 @@ func writeBuildInfo(w io.Writer, bi *build.Info, dependencies bool) {
 	fmt.Fprintln(w, "Choria build settings:")
 	section("Build Data",
 		"Version: "+bi.Version(),
-		"go-choria: "+goChoriaModule+" "+moduleVersion(goChoriaModule),
+		"go-choria: "+goChoriaModule+" "+buildinfo.ModuleVersion(goChoriaModule),
 		"Built from: "+mainModule(),
 		"Git SHA: "+bi.SHA(),
 		"Build Date: "+bi.BuildDate(),

@@ -1,6 +1,7 @@
 package choriacli
 
 import (
+	"github.com/mms-io/mms/internal/buildinfo"
 	"strings"
 
 	"github.com/choria-io/go-choria/build"
@@ -14,7 +15,7 @@ const upstreamDefaultVersion = "0.29.4"
 // plugins' names) the go-choria release it is built on, unless the builder set build.Version
 // with -ldflags. Plugins registered before it ran (in package init functions) are renamed too.
 func fixVersion() {
-	release := strings.TrimPrefix(moduleVersion(goChoriaModule), "v")
+	release := strings.TrimPrefix(buildinfo.ModuleVersion(goChoriaModule), "v")
 	if build.Version != upstreamDefaultVersion || release == "unknown" || release == "" {
 		return
 	}
