@@ -140,9 +140,15 @@ const ChangeSpread = time.Second
 // lookEvery is how often a Publisher looks for a change no outcome announced.
 const lookEvery = 2 * time.Second
 
-// withoutTime is s as it compares for a change.
+// withoutTime is s as it compares for a change: without the times and triggers every pass
+// renews, so that an interval that changed nothing publishes nothing.
 func withoutTime(s Status) Status {
-	s.ReportedAt = time.Time{}
+	s.ReportedAt, s.LastReconcile, s.Trigger = time.Time{}, time.Time{}, ""
+	if s.Refused != nil {
+		r := *s.Refused
+		r.At = time.Time{}
+		s.Refused = &r
+	}
 	return s
 }
 

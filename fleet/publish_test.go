@@ -3,6 +3,7 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -97,12 +98,21 @@ func TestPublishAndRead(t *testing.T) {
 		t.Errorf("key %q for an identity that cannot be a key", k)
 	}
 
-	// A value that is not a status is skipped, not fatal.
+	// A value that is not a status is skipped, not fatal; so is a status stored under
+	// another node's key (a node speaking for another), and one that contradicts itself.
 	if _, err := kv.Put(ctx, "junk", []byte("not json")); err != nil {
 		t.Fatal(err)
 	}
+	impostor, _ := json.Marshal(Status{Schema: Schema, Identity: "web1.example.net", Outcome: OutcomeConverged})
+	if _, err := kv.Put(ctx, "db1.example.net", impostor); err != nil {
+		t.Fatal(err)
+	}
+	liar, _ := json.Marshal(Status{Schema: Schema, Identity: "db2", Outcome: OutcomeRefused})
+	if _, err := kv.Put(ctx, "db2", liar); err != nil {
+		t.Fatal(err)
+	}
 	got, skipped, err := Read(ctx, js, DefaultBucket)
-	if err != nil || len(got) != 2 || skipped != 1 {
+	if err != nil || len(got) != 2 || skipped != 3 {
 		t.Fatalf("read %d statuses, skipped %d: %v", len(got), skipped, err)
 	}
 }

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mms-io/mms/kvspec"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// ErrNoBucket means the status bucket does not exist: no node has been set up to report yet.
-var ErrNoBucket = errors.New("status bucket not found")
 
 // Read returns the newest status of every node in bucket, read in one pass over the bucket (a
 // watch that ends once it has delivered every current value), and how many values it skipped
@@ -18,7 +16,7 @@ var ErrNoBucket = errors.New("status bucket not found")
 func Read(ctx context.Context, js jetstream.JetStream, bucket string) ([]Status, int, error) {
 	kv, err := js.KeyValue(ctx, bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, 0, fmt.Errorf("read %s: %w", bucket, ErrNoBucket)
+		return nil, 0, fmt.Errorf("read %s: %w", bucket, kvspec.ErrNoBucket)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", bucket, err)
@@ -41,7 +39,7 @@ func Read(ctx context.Context, js jetstream.JetStream, bucket string) ([]Status,
 			if e == nil {
 				return out, skipped, nil
 			}
-			s, err := Decode(e.Value())
+			s, err := decodeAt(e)
 			if err != nil {
 				skipped++
 				continue
@@ -56,7 +54,7 @@ func Read(ctx context.Context, js jetstream.JetStream, bucket string) ([]Status,
 func Watch(ctx context.Context, js jetstream.JetStream, bucket string) (<-chan Status, error) {
 	kv, err := js.KeyValue(ctx, bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("watch %s: %w", bucket, ErrNoBucket)
+		return nil, fmt.Errorf("watch %s: %w", bucket, kvspec.ErrNoBucket)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %w", bucket, err)
@@ -80,7 +78,7 @@ func Watch(ctx context.Context, js jetstream.JetStream, bucket string) (<-chan S
 				if e == nil {
 					continue
 				}
-				if s, err := Decode(e.Value()); err == nil {
+				if s, err := decodeAt(e); err == nil {
 					select {
 					case out <- s:
 					case <-ctx.Done():
@@ -93,17 +91,32 @@ func Watch(ctx context.Context, js jetstream.JetStream, bucket string) (<-chan S
 	return out, nil
 }
 
-// Decode reads one status, refusing another schema.
+// Decode reads one status, refusing another schema and one that contradicts itself.
 func Decode(data []byte) (Status, error) {
 	var s Status
 	if err := json.Unmarshal(data, &s); err != nil {
 		return Status{}, fmt.Errorf("decode status: %w", err)
 	}
-	if s.Schema != Schema {
+	switch {
+	case s.Schema != Schema:
 		return Status{}, fmt.Errorf("decode status: schema %q, want %q", s.Schema, Schema)
-	}
-	if s.Identity == "" {
+	case s.Identity == "":
 		return Status{}, errors.New("decode status: no identity")
+	case s.Outcome == OutcomeRefused && s.Refused == nil:
+		return Status{}, fmt.Errorf("decode status of %q: refused, but says no refusal", s.Identity)
+	}
+	return s, nil
+}
+
+// decodeAt reads the status in e, refusing one stored under another node's key: a node may
+// write its own key only, and must not speak for another identity.
+func decodeAt(e jetstream.KeyValueEntry) (Status, error) {
+	s, err := Decode(e.Value())
+	if err != nil {
+		return Status{}, err
+	}
+	if want := Key(s.Identity); e.Key() != want {
+		return Status{}, fmt.Errorf("decode status of %q: stored under key %q, not its own %q", s.Identity, e.Key(), want)
 	}
 	return s, nil
 }

@@ -38,15 +38,16 @@ type Reporter struct {
 	versions map[string]string // machine version by archive checksum, as read from disk
 }
 
-// Status returns the node's status as of the outcomes seen, stamped now.
+// Status returns the node's status as of the outcomes seen, stamped now. The host's State
+// lookups run after the reporter's lock is released.
 func (r *Reporter) Status(now time.Time) Status {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.init()
 	s := r.status
 	s.ReportedAt = now.UTC()
 	s.Machines = append([]Machine{}, s.Machines...)
 	s.Repairs = append([]Repair(nil), s.Repairs...)
+	r.mu.Unlock()
 	if r.State != nil {
 		for i := range s.Machines {
 			if s.Machines[i].Verified {
@@ -77,9 +78,16 @@ func (r *Reporter) Observe(o nodeloop.Outcome) {
 	r.init()
 	s := &r.status
 	rep := o.Report
+	if o.NodeErr == nil && !o.Preempted {
+		s.NodeError = ""
+	}
 	switch {
 	case o.Preempted:
 		return // a newer specification is on its way
+	case o.NodeErr != nil:
+		s.NodeError = clip(o.NodeErr.Error())
+		s.Outcome = outcome(s)
+		return
 	case o.SourceErr != nil:
 		s.Refused = &Refusal{Revision: o.Revision, Reason: clip(o.SourceErr.Error()), At: time.Now().UTC()}
 	case rep == nil: // no specification: nothing changes on disk
@@ -90,7 +98,7 @@ func (r *Reporter) Observe(o nodeloop.Outcome) {
 		if !o.Has(nodeloop.TriggerFallback) {
 			s.Refused = nil // a newer specification was accepted
 		}
-		s.Spec = &SpecRef{Format: rep.Format, Version: rep.Version, Revision: o.Revision, Signed: rep.Signed}
+		s.Spec = &SpecRef{Format: rep.Format, Version: rep.Version, Revision: o.Revision, Digest: rep.Digest, Signed: rep.Signed}
 		s.LastReconcile, s.Trigger = rep.Started.Add(rep.Duration).UTC(), triggers(o)
 		s.Machines = r.machines(rep)
 		for _, res := range rep.Results {
@@ -108,15 +116,22 @@ func (r *Reporter) Observe(o nodeloop.Outcome) {
 // outcome classifies s.
 func outcome(s *Status) Outcome {
 	switch {
+	case s.NodeError != "":
+		return OutcomeFailed
 	case s.Refused != nil:
 		return OutcomeRefused
 	case s.Spec == nil:
 		return OutcomeWaiting
 	}
+	converging := false
 	for _, m := range s.Machines {
 		if m.Error != "" {
 			return OutcomeFailed
 		}
+		converging = converging || m.Action == machines.ActionDefer || m.Action == machines.ActionReplace
+	}
+	if converging {
+		return OutcomeConverging
 	}
 	return OutcomeConverged
 }

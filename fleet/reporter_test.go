@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -60,5 +61,32 @@ func TestReporter(t *testing.T) {
 	r.Observe(nodeloop.Outcome{Preempted: true, Report: &machines.Report{Err: errors.New("cancelled")}})
 	if r.Status(time.Now()).Outcome != OutcomeFailed {
 		t.Error("a pre-empted pass changed the status")
+	}
+}
+
+// TestReporterEdges: a node's own failure is not a refusal of the specification; a deferred
+// or adopted-from-go-choria entry leaves the node converging, not converged; the times a pass
+// renews do not count as a change.
+func TestReporterEdges(t *testing.T) {
+	r := &Reporter{Identity: "web1", Heartbeat: time.Minute}
+	r.Observe(nodeloop.Outcome{Revision: 2, Report: &machines.Report{Format: 2, Version: 20, Digest: "aa", Results: []machines.Result{{Name: "web", Action: machines.ActionKeep}}}})
+	lockErr := errors.New("hold the machines directory /m: held by pid 7 (mms apply)")
+	r.Observe(nodeloop.Outcome{Revision: 2, NodeErr: lockErr, Report: &machines.Report{Err: lockErr}})
+	s := r.Status(time.Now())
+	if s.Outcome != OutcomeFailed || s.Refused != nil || !strings.Contains(s.NodeError, "held by pid 7") || s.Spec == nil || s.Spec.Digest != "aa" {
+		t.Fatalf("a node that cannot hold its directory: %+v", s)
+	}
+	r.Observe(nodeloop.Outcome{Revision: 3, Report: &machines.Report{Format: 2, Version: 30, Results: []machines.Result{
+		{Name: "web", Action: machines.ActionDefer}, {Name: "db", Action: machines.ActionReplace}}}})
+	s = r.Status(time.Now())
+	if s.Outcome != OutcomeConverging || s.NodeError != "" || s.Machines[0].Verified {
+		t.Fatalf("a takeover in progress: %+v", s)
+	}
+	a, b := s, s
+	b.LastReconcile, b.Trigger, b.ReportedAt = time.Now().Add(time.Hour), "interval", time.Now().Add(time.Hour)
+	ja, _ := json.Marshal(withoutTime(a))
+	jb, _ := json.Marshal(withoutTime(b))
+	if string(ja) != string(jb) {
+		t.Errorf("an interval that changed nothing counts as a change:\n%s\n%s", ja, jb)
 	}
 }

@@ -45,8 +45,11 @@ type Status struct {
 	Spec *SpecRef `json:"spec,omitempty"`
 	// Refused is the newest specification the node refused, while it still acts on Spec.
 	Refused *Refusal `json:"refused,omitempty"`
+	// NodeError is why the node could not reconcile at all, for a reason of its own (it
+	// cannot hold its machines directory): the specification was not judged.
+	NodeError string `json:"node_error,omitempty"`
 	// LastReconcile is when the last reconcile ended, and why it ran.
-	LastReconcile time.Time `json:"last_reconcile,omitempty"`
+	LastReconcile time.Time `json:"last_reconcile,omitzero"`
 	Trigger       string    `json:"trigger,omitempty"`
 	// Machines are the machines of the specification on this node, by name.
 	Machines []Machine `json:"machines"`
@@ -61,7 +64,12 @@ type Outcome string
 const (
 	// OutcomeConverged: every entry for this node is installed and verifies.
 	OutcomeConverged Outcome = "converged"
-	// OutcomeFailed: an entry was refused or failed (see its machine's error).
+	// OutcomeConverging: nothing failed, but the reconcile left work for a later one (an
+	// entry deferred, or go-choria's older install adopted, while go-choria's manager is
+	// retired).
+	OutcomeConverging Outcome = "converging"
+	// OutcomeFailed: an entry was refused or failed (see its machine's error), or the node
+	// could not reconcile at all (NodeError).
 	OutcomeFailed Outcome = "failed"
 	// OutcomeRefused: the newest specification was refused as a whole (see Refused).
 	OutcomeRefused Outcome = "refused"
@@ -74,7 +82,11 @@ type SpecRef struct {
 	Format   int    `json:"format"`
 	Version  int64  `json:"version,omitempty"`
 	Revision uint64 `json:"revision"`
-	Signed   bool   `json:"signed"`
+	// Digest is the sha256 hex of its payload: what tells two specifications apart whatever
+	// their format and source (a v1 specification from a data item has neither version nor
+	// revision).
+	Digest string `json:"digest,omitempty"`
+	Signed bool   `json:"signed"`
 }
 
 // Refusal is a specification the node refused.

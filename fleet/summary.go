@@ -15,7 +15,8 @@ const (
 	// StateConverged: the node acts on the published specification and every entry for it
 	// verifies.
 	StateConverged State = "converged"
-	// StateStraggler: the node reports, but not on the published specification yet.
+	// StateStraggler: the node reports, but not on the published specification yet, or still
+	// converging on it.
 	StateStraggler State = "straggler"
 	// StateFailed: an entry for the node was refused or failed.
 	StateFailed State = "failed"
@@ -30,9 +31,10 @@ var States = []State{StateConverged, StateStraggler, StateFailed, StateRefused, 
 
 // Target is the specification the fleet should be on: the published one.
 type Target struct {
-	// Revision is the published revision of the specification key; 0 when unknown, and then
-	// Version decides.
+	// Revision is the published revision of the specification key; 0 when unknown.
 	Revision uint64 `json:"revision,omitempty"`
+	// Digest is the published payload's sha256 hex: when known, it decides.
+	Digest string `json:"digest,omitempty"`
 	// Version is its v2 version; 0 for v1 or unknown.
 	Version int64 `json:"version,omitempty"`
 }
@@ -53,7 +55,8 @@ type Summary struct {
 	Nodes []Node `json:"nodes"`
 	// Counts counts them by state.
 	Counts map[State]int `json:"counts"`
-	// Converged is true when every node that reports is converged (offline ones aside).
+	// Converged is true when at least one node reports and every node that reports is
+	// converged (offline ones aside).
 	Converged bool `json:"converged"`
 }
 
@@ -73,11 +76,12 @@ func Summarize(statuses []Status, target Target, f Filter, now time.Time) Summar
 	if target == (Target{}) {
 		for _, s := range statuses {
 			if s.Spec != nil && (s.Spec.Version > target.Version || s.Spec.Version == target.Version && s.Spec.Revision > target.Revision) {
-				target = Target{Revision: s.Spec.Revision, Version: s.Spec.Version}
+				target = Target{Revision: s.Spec.Revision, Version: s.Spec.Version, Digest: s.Spec.Digest}
 			}
 		}
 	}
-	sum := Summary{Target: target, Nodes: []Node{}, Counts: map[State]int{}, Converged: true}
+	sum := Summary{Target: target, Nodes: []Node{}, Counts: map[State]int{}}
+	reporting, converged := 0, 0
 	for _, s := range statuses {
 		n := Node{Status: s, State: classify(s, target, now), AgeSeconds: int64(now.Sub(s.ReportedAt) / time.Second)}
 		if !f.picks(n) {
@@ -85,10 +89,14 @@ func Summarize(statuses []Status, target Target, f Filter, now time.Time) Summar
 		}
 		sum.Nodes = append(sum.Nodes, n)
 		sum.Counts[n.State]++
-		if n.State != StateConverged && n.State != StateOffline {
-			sum.Converged = false
+		if n.State != StateOffline {
+			reporting++
+		}
+		if n.State == StateConverged {
+			converged++
 		}
 	}
+	sum.Converged = reporting > 0 && converged == reporting
 	slices.SortFunc(sum.Nodes, func(a, b Node) int { return strings.Compare(a.Identity, b.Identity) })
 	return sum
 }
@@ -102,15 +110,19 @@ func classify(s Status, target Target, now time.Time) State {
 		return StateRefused
 	case s.Outcome == OutcomeFailed:
 		return StateFailed
-	case s.Spec == nil || !onTarget(*s.Spec, target):
+	case s.Spec == nil || !onTarget(*s.Spec, target) || s.Outcome != OutcomeConverged:
 		return StateStraggler
 	}
 	return StateConverged
 }
 
-// onTarget reports whether spec is the target specification.
+// onTarget reports whether spec is the target specification: by payload digest when both
+// say it, else by revision, else by version.
 func onTarget(spec SpecRef, target Target) bool {
-	if target.Revision != 0 && spec.Revision == target.Revision {
+	switch {
+	case target.Digest != "" && spec.Digest != "":
+		return spec.Digest == target.Digest
+	case target.Revision != 0 && spec.Revision == target.Revision:
 		return true
 	}
 	return target.Version != 0 && spec.Version == target.Version

@@ -67,3 +67,28 @@ func TestSummarize(t *testing.T) {
 		}
 	}
 }
+
+// TestSummarizeEdges: an empty or all-offline fleet is not converged; the payload digest
+// decides when both sides know it (a v1 specification from a data item has no revision nor
+// version); a node still converging is a straggler.
+func TestSummarizeEdges(t *testing.T) {
+	now := time.Now()
+	if Summarize(nil, Target{}, Filter{}, now).Converged {
+		t.Error("no node at all is a converged fleet")
+	}
+	old := Status{Schema: Schema, Identity: "gone", Outcome: OutcomeConverged, ReportedAt: now.Add(-time.Hour), FreshForMS: 1000, Spec: &SpecRef{Digest: "aa"}}
+	if Summarize([]Status{old}, Target{}, Filter{}, now).Converged {
+		t.Error("a fleet of offline nodes is converged")
+	}
+	v1 := func(id, digest string, outcome Outcome) Status {
+		return Status{Schema: Schema, Identity: id, Outcome: outcome, ReportedAt: now, FreshForMS: 60_000, Spec: &SpecRef{Format: 1, Digest: digest}}
+	}
+	sum := Summarize([]Status{v1("a", "aa", OutcomeConverged), v1("b", "bb", OutcomeConverged), v1("c", "aa", OutcomeConverging)}, Target{Digest: "aa"}, Filter{}, now)
+	got := map[string]State{}
+	for _, n := range sum.Nodes {
+		got[n.Identity] = n.State
+	}
+	if got["a"] != StateConverged || got["b"] != StateStraggler || got["c"] != StateStraggler || sum.Converged {
+		t.Errorf("by digest: %v", got)
+	}
+}

@@ -110,10 +110,13 @@ func (f *fleetFlags) run(dir string, asJSON bool) error {
 	return nil
 }
 
+// The exit code is 1 when no node reports (all offline, or none picked by the filters): a
+// check that passes on an empty fleet would pass on a typo in --identity.
+
 // read reads the bucket and the published specification, and summarises them.
 func (f *fleetFlags) read(ctx context.Context, js jetstream.JetStream, url string, filter fleet.Filter) (fleetDoc, error) {
 	statuses, skipped, err := fleet.Read(ctx, js, f.bucket)
-	if errors.Is(err, fleet.ErrNoBucket) {
+	if errors.Is(err, kvspec.ErrNoBucket) {
 		return fleetDoc{}, fmt.Errorf("%w: no node has reported to %s yet (mms put creates it; nodes publish with --status-bucket, the watcher's status_bucket property)", err, f.bucket)
 	}
 	if err != nil {
@@ -132,7 +135,7 @@ func (f *fleetFlags) target(ctx context.Context, js jetstream.JetStream) fleet.T
 	}
 	t := fleet.Target{Revision: e.Revision}
 	if s, err := spec.Open(e.Value, spec.Trust{InsecureAllowUnsigned: true}); err == nil {
-		t.Version = s.Version
+		t.Version, t.Digest = s.Version, s.Digest
 	}
 	return t
 }
@@ -190,6 +193,9 @@ func printFleet(w io.Writer, doc fleetDoc, now time.Time) {
 		t += ")"
 	}
 	fmt.Fprintf(w, "%d nodes in %s, against %s: %s\n", len(doc.Nodes), doc.Bucket, t, countsText(doc.Counts))
+	if len(doc.Nodes) == doc.Counts[fleet.StateOffline] {
+		fmt.Fprintf(w, "No node reports (exit code 1): is the bucket the nodes report to %s, and do the filters pick any?\n", doc.Bucket)
+	}
 	if doc.Skipped > 0 {
 		fmt.Fprintf(w, "(%d values in the bucket are not node statuses, skipped)\n", doc.Skipped)
 	}
@@ -229,15 +235,24 @@ func nodeDetail(n fleet.Node, now time.Time) string {
 	case fleet.StateOffline:
 		return fmt.Sprintf("last reported %s ago, %s, %s then", age, on, n.Outcome)
 	case fleet.StateRefused:
+		if n.Refused == nil { // fleet.Decode refuses such a status; a Node made otherwise may hold one
+			return "refused (no reason given), still " + on
+		}
 		return fmt.Sprintf("refused revision %d: %s (still %s)", n.Refused.Revision, n.Refused.Reason, on)
 	case fleet.StateFailed:
 		var errs []string
+		if n.NodeError != "" {
+			errs = append(errs, "the node: "+n.NodeError)
+		}
 		for _, m := range n.Machines {
 			if m.Error != "" {
 				errs = append(errs, m.Name+": "+m.Error)
 			}
 		}
 		return strings.Join(errs, "; ")
+	}
+	if n.Outcome == fleet.OutcomeConverging {
+		on += ", converging (a later reconcile finishes taking a machine over from go-choria)"
 	}
 	return fmt.Sprintf("%s, reported %s ago", on, age)
 }

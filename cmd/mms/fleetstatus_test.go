@@ -95,10 +95,11 @@ func TestFleetStatus(t *testing.T) {
 		return false
 	})
 
-	// A stopped node goes offline once its status is three heartbeats (1.5s) old.
+	// A stopped node goes offline once its status is three heartbeats (1.5s) old. Picked
+	// alone, no node reports: exit 1.
 	agents["web2"].stop(t)
 	testwait.Eventually(t, waitLong, "web2 to be offline", func() bool { return states(fleetJSON(anyCode))["web2"] == fleet.StateOffline })
-	if off := fleetJSON(0, "--state", "offline"); len(off.Nodes) != 1 || off.Nodes[0].Spec == nil || off.Nodes[0].Spec.Version != 5 {
+	if off := fleetJSON(1, "--state", "offline"); len(off.Nodes) != 1 || off.Nodes[0].Spec == nil || off.Nodes[0].Spec.Version != 5 {
 		t.Errorf("offline web2 with its last known state: %+v", off.Nodes)
 	}
 }

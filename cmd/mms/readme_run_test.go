@@ -351,6 +351,20 @@ func runReadme(t *testing.T, readme string) {
 		}},
 		// "It is a health check: it exits 0 when every managed machine is present and
 		// verifies and the last reconcile succeeded"
+		// "Every node ... publishes a small status ... when what it would say changes" (after
+		// a random wait of up to a second): the fleet lines run once the agents' statuses
+		// say what they installed.
+		"mms status --fleet --dir /etc/choria/machines": {before: func(t *testing.T) {
+			w.eventuallyExits0(t, "mms status --fleet --json --dir "+w.path("etc/choria/machines"))
+		}},
+		"mms status --fleet --context lab --json": {before: func(t *testing.T) {
+			w.eventuallyExits0(t, "mms status --fleet --context lab --json")
+		}},
+		// "1 when not or when no node reports (... none picked by the filters ...)": the
+		// sandbox's nodes are named after this host, not web.
+		"mms status --fleet --context lab --identity '^web' --state failed": {exit: 1, after: func(t *testing.T, r result) {
+			readmeSays(t, r.stdout, `^0 nodes in MACHINES_STATUS`, `No node reports`)
+		}},
 		"mms status --dir /etc/choria/machines": {after: func(t *testing.T, r result) {
 			readmeSays(t, r.stdout, `Managed machines: 1`, `(?m)^\s+facts$`, `on disk: present, verified`)
 		}},
@@ -646,4 +660,14 @@ func (o readmeOperator) userCreds(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return creds
+}
+
+// eventuallyExits0 waits until line, run in the sandbox, exits 0.
+func (w *readmeWalk) eventuallyExits0(t *testing.T, line string) {
+	t.Helper()
+	var last result
+	testwait.Eventually(t, waitLong, line+" to exit 0", func() bool {
+		last = w.run(t, line)
+		return last.code == 0
+	})
 }
