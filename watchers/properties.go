@@ -11,6 +11,7 @@ import (
 	"github.com/choria-io/go-choria/aagent/util"
 	"github.com/mitchellh/mapstructure"
 	"github.com/mms-io/mms/fleet"
+	"github.com/mms-io/mms/kvspec"
 
 	"github.com/mms-io/mms/nodeloop"
 )
@@ -143,6 +144,11 @@ func ParseProperties(raw map[string]any, machineDir string) (*Settings, error) {
 	}
 	if p.StatusBucket != nil {
 		s.StatusBucket = strings.TrimSpace(*p.StatusBucket)
+		if s.StatusBucket != "" {
+			if err := kvspec.CheckBucket(s.StatusBucket); err != nil {
+				return nil, fmt.Errorf("properties: status_bucket: %w", err)
+			}
+		}
 	}
 	if p.StatusHeartbeat != nil {
 		if *p.StatusHeartbeat < time.Second {

@@ -109,6 +109,8 @@ func TestParseProperties(t *testing.T) {
 		{"refuses a misspelt property", map[string]any{"data_item": "spec", "purge_unkown": true}, machineDir, "purge_unkown"},
 		{"refuses a relative machines directory", map[string]any{"data_item": "spec", "machines_directory": "machines"}, machineDir, "absolute"},
 		{"refuses to guess the machines directory of a machine without a directory", map[string]any{"data_item": "spec"}, "", "machines_directory is required"},
+		{"refuses a status bucket that would name another subject", map[string]any{"data_item": "spec", "status_bucket": "a.b"}, machineDir, "status_bucket: invalid bucket name"},
+		{"refuses a status heartbeat under a second", map[string]any{"data_item": "spec", "status_heartbeat": "10ms"}, machineDir, "status_heartbeat must be at least 1s"},
 		{"refuses a zero download limit", map[string]any{"data_item": "spec", "max_download_bytes": 0}, machineDir, "max_download_bytes: 0 is below the minimum of 1"},
 		{"refuses a negative unpacked limit", map[string]any{"data_item": "spec", "max_unpacked_bytes": -1}, machineDir, "max_unpacked_bytes: -1 is below the minimum"},
 		{"refuses a zero file limit", map[string]any{"data_item": "spec", "max_files": 0}, machineDir, "max_files: 0 is below the minimum"},

@@ -61,5 +61,8 @@ func TestAgentLogs(t *testing.T) {
 		if r := mms(t, work, "agent", "--dir", dir, "--server", url, "--status-heartbeat", "1ms", "--public-key", key.pub); r.code != 2 || !strings.Contains(r.stderr, "--status-heartbeat") {
 			t.Errorf("--status-heartbeat 1ms: exit %d, want 2: %s", r.code, r.stderr)
 		}
+		if r := mms(t, work, "agent", "--dir", dir, "--server", url, "--status-bucket", "A.B", "--public-key", key.pub); r.code != 2 || !strings.Contains(r.stderr, "invalid bucket name") {
+			t.Errorf("--status-bucket A.B: exit %d, want 2: %s", r.code, r.stderr)
+		}
 	})
 }

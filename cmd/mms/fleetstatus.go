@@ -66,6 +66,9 @@ func (f *fleetFlags) run(dir string, asJSON bool) error {
 	if asJSON && f.watch {
 		return usageError("--watch redraws a screen: it does not go with --json")
 	}
+	if err := kvspec.CheckBucket(f.bucket); err != nil {
+		return usageError("--status-bucket: %v", err)
+	}
 	filter := fleet.Filter{Machine: f.machine, State: fleet.State(f.state)}
 	if f.identity != "" {
 		re, err := regexp.Compile(f.identity)

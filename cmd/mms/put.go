@@ -51,6 +51,11 @@ func configurePut(app *fisk.Application) {
 }
 
 func (c *putCommand) run() error {
+	if c.status != "" {
+		if err := kvspec.CheckBucket(c.status); err != nil {
+			return usageError("--status-bucket: %v", err)
+		}
+	}
 	keys, err := loadKeys("--public-key", c.keys)
 	if err != nil {
 		return err

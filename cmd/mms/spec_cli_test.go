@@ -87,22 +87,22 @@ func TestPackAndVerifyCommands(t *testing.T) {
 		if v.code != 0 {
 			t.Fatalf("verify: exit %d %s", v.code, v.stderr)
 		}
-		for _, want := range []string{"Format: v2", "Version: ", "Issued: ", "Expires: never", "verified by key " + pub + " (2 of 2)", "Entries: 2", "identity('^web')", "username: u (password hidden)"} {
+		for _, want := range []string{"Format: v2", "Version: ", "Issued: ", "Expires: never", "verified by key " + pub + " (2 of 2)", "Entries: 2", "identity('^web')", "credentials: set (never shown)"} {
 			if !strings.Contains(v.stdout, want) {
 				t.Errorf("verify output lacks %q:\n%s", want, v.stdout)
 			}
 		}
-		if strings.Contains(v.stdout+v.stderr, "hunter2-secret") {
-			t.Fatal("verify printed the password")
+		if strings.Contains(v.stdout+v.stderr, "hunter2-secret") || strings.Contains(v.stdout+v.stderr, `"u"`) || strings.Contains(v.stdout, "username") {
+			t.Fatal("verify printed the credentials")
 		}
 		j := mms(t, dir, "verify", "spec.json", otherPub, pub, "--json")
-		if j.code != 0 || strings.Contains(j.stdout, "hunter2-secret") {
+		if j.code != 0 || strings.Contains(j.stdout, "hunter2-secret") || strings.Contains(j.stdout, `"u"`) {
 			t.Fatalf("verify --json: %+v", j)
 		}
 		var doc specDoc
 		decodeStrict(t, j.stdout, &doc)
 		if doc.Schema != "mms.verify.v1" || doc.Format != 2 || !doc.Signed || doc.Signer != pub || doc.SignerIndex != 2 || doc.KeysGiven != 2 ||
-			!doc.Admissible || doc.Issued == nil || doc.Expires != nil || len(doc.Entries) != 2 || doc.Entries[1].Username != "u" || doc.KV != nil {
+			!doc.Admissible || doc.Issued == nil || doc.Expires != nil || len(doc.Entries) != 2 || !doc.Entries[1].Credentials || doc.Entries[0].Credentials || doc.KV != nil {
 			t.Fatalf("verify --json: %+v", doc)
 		}
 	})

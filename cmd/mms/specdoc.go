@@ -49,14 +49,17 @@ type kvDoc struct {
 	Stored   time.Time `json:"stored"`
 }
 
-// entryDoc is one entry of a specDoc: the password is never shown.
+// entryDoc is one entry of a specDoc: credentials are never shown, neither the username nor
+// the password.
 type entryDoc struct {
 	Name           string `json:"name"`
 	Source         string `json:"source"`
 	Checksum       string `json:"checksum"`
 	VerifyChecksum string `json:"verify_checksum"`
 	Match          string `json:"match"`
-	Username       string `json:"username,omitempty"`
+	// Credentials says the entry carries a username and password for its source; neither is
+	// ever shown.
+	Credentials bool `json:"credentials"`
 	Governor       string `json:"governor,omitempty"`
 }
 
@@ -76,7 +79,7 @@ func newSpecDoc(command, from string, s *spec.Spec, keys int, now time.Time) *sp
 	}
 	for _, e := range s.Entries {
 		d.Entries = append(d.Entries, entryDoc{Name: e.Name, Source: fetch.Source{URL: e.Source}.String(), Checksum: e.Checksum,
-			VerifyChecksum: e.VerifyChecksum, Match: e.Match, Username: e.Username, Governor: e.Governor})
+			VerifyChecksum: e.VerifyChecksum, Match: e.Match, Credentials: e.Username != "" || e.Password != "", Governor: e.Governor})
 	}
 	if err := spec.Admit(s, nil, nil, now); err != nil {
 		d.Problem = err.Error()
@@ -117,8 +120,8 @@ func (d *specDoc) print(w io.Writer) {
 		fmt.Fprintf(w, "         checksum: %s\n", e.Checksum)
 		fmt.Fprintf(w, "  verify_checksum: %s\n", e.VerifyChecksum)
 		fmt.Fprintf(w, "            match: %s\n", match)
-		if e.Username != "" {
-			fmt.Fprintf(w, "         username: %s (password hidden)\n", e.Username)
+		if e.Credentials {
+			fmt.Fprintf(w, "      credentials: set (never shown)\n")
 		}
 		if e.Governor != "" {
 			fmt.Fprintf(w, "         governor: %s\n", e.Governor)

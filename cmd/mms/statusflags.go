@@ -5,6 +5,7 @@ import (
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/fleet"
+	"github.com/mms-io/mms/kvspec"
 )
 
 // statusFlags say where a node publishes its fleet status (package fleet).
@@ -21,8 +22,13 @@ func (s *statusFlags) register(cmd *fisk.CmdClause) {
 // minStatusHeartbeat is the shortest heartbeat mms agent takes.
 const minStatusHeartbeat = 100 * time.Millisecond
 
-// check refuses a heartbeat too short to be one.
+// check refuses a bucket name JetStream would not take, and a heartbeat too short to be one.
 func (s *statusFlags) check() error {
+	if s.bucket != "" {
+		if err := kvspec.CheckBucket(s.bucket); err != nil {
+			return usageError("--status-bucket: %v", err)
+		}
+	}
 	if s.heartbeat < minStatusHeartbeat {
 		return usageError("--status-heartbeat %v: the shortest is %v", s.heartbeat, minStatusHeartbeat)
 	}
