@@ -59,8 +59,8 @@ type entryDoc struct {
 	Match          string `json:"match"`
 	// Credentials says the entry carries a username and password for its source; neither is
 	// ever shown.
-	Credentials bool `json:"credentials"`
-	Governor       string `json:"governor,omitempty"`
+	Credentials bool   `json:"credentials"`
+	Governor    string `json:"governor,omitempty"`
 }
 
 // newSpecDoc describes s for command (verify or get), read from from and opened with keys
