@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 // status key, and inboxes) and an operator, and checks that a node publishes its status with
 // them, cannot write another node's key, and cannot read the bucket; the operator reads it.
 func TestNodePermissions(t *testing.T) {
-	inbox := &server.SubjectPermission{Allow: []string{"_INBOX.>"}}
+	// The node's inboxes are its own (mms agent --inbox-prefix _INBOX_web1): it cannot
+	// subscribe to the operator's, where the operator's reads of the bucket arrive.
+	inbox := &server.SubjectPermission{Allow: []string{"_INBOX_web1.>"}}
 	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir(),
 		Users: []*server.User{
 			{Username: "web1", Password: "n", Permissions: &server.Permissions{
@@ -33,8 +36,9 @@ func TestNodePermissions(t *testing.T) {
 		t.Fatal("server not ready")
 	}
 	t.Cleanup(srv.Shutdown)
-	connect := func(user, pass string) jetstream.JetStream {
-		nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(user, pass), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	connect := func(user, pass string, opts ...nats.Option) jetstream.JetStream {
+		opts = append(opts, nats.UserInfo(user, pass), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		nc, err := nats.Connect(srv.ClientURL(), opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +49,7 @@ func TestNodePermissions(t *testing.T) {
 		}
 		return js
 	}
-	ops, node := connect("ops", "o"), connect("web1", "n")
+	ops, node := connect("ops", "o"), connect("web1", "n", nats.CustomInboxPrefix("_INBOX_web1"))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := EnsureBucket(ctx, ops, BucketConfig(DefaultBucket, 1, time.Hour)); err != nil {
@@ -71,5 +75,25 @@ func TestNodePermissions(t *testing.T) {
 	defer rcancel()
 	if _, _, err := Read(rctx, node, DefaultBucket); err == nil {
 		t.Error("the node read the status bucket")
+	}
+	// Nor can it listen where the operator's reads arrive.
+	spy, err := nats.Connect(srv.ClientURL(), nats.UserInfo("web1", "n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spy.Close()
+	denied := make(chan error, 1)
+	spy.SetErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { denied <- err })
+	if _, err := spy.SubscribeSync("_INBOX.>"); err != nil {
+		t.Fatal(err)
+	}
+	spy.Flush()
+	select {
+	case err := <-denied:
+		if !strings.Contains(err.Error(), "Permissions Violation") {
+			t.Errorf("subscribing to the operator's inboxes: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the node subscribed to every inbox")
 	}
 }

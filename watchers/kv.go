@@ -50,7 +50,7 @@ func (s *kvSource) Run(ctx context.Context) <-chan nodeloop.Update {
 	out := make(chan nodeloop.Update)
 	go func() {
 		defer close(out)
-		js, nc, err := s.w.jetStream(ctx)
+		js, nc, err := s.w.jetStream(ctx, "watch "+s.w.settings.Bucket+"/"+s.w.settings.Key)
 		if err != nil {
 			return
 		}
@@ -72,9 +72,9 @@ func (s *kvSource) Run(ctx context.Context) <-chan nodeloop.Update {
 	return out
 }
 
-// jetStream waits for the machine's JetStream connection, retrying with backoff; it fails
-// only when ctx ends.
-func (w *Watcher) jetStream(ctx context.Context) (jetstream.JetStream, *nats.Conn, error) {
+// jetStream waits for the machine's JetStream connection, retrying with backoff, to do what
+// (for the warnings it logs meanwhile); it fails only when ctx ends.
+func (w *Watcher) jetStream(ctx context.Context, what string) (jetstream.JetStream, *nats.Conn, error) {
 	wait := connectMinBackoff
 	for attempt := 1; ; attempt++ {
 		js, nc, err := w.tryJetStream()
@@ -82,7 +82,7 @@ func (w *Watcher) jetStream(ctx context.Context) (jetstream.JetStream, *nats.Con
 			return js, nc, nil
 		}
 		if attempt == 1 || attempt%10 == 0 {
-			w.Warnf("Waiting for the JetStream connection to watch %s/%s: %v", w.settings.Bucket, w.settings.Key, err)
+			w.Warnf("Waiting for the JetStream connection to %s: %v", what, err)
 		}
 		t := time.NewTimer(wait)
 		select {

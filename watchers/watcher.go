@@ -150,7 +150,7 @@ func (w *Watcher) statusPublisher(ctx context.Context, log *slog.Logger) *fleet.
 		Dir: w.settings.MachinesDirectory, Heartbeat: w.settings.StatusHeartbeat, State: w.machineState}
 	pub := fleet.NewPublisher(w.settings.StatusBucket, reporter, log)
 	go func() {
-		js, _, err := w.jetStream(ctx)
+		js, _, err := w.jetStream(ctx, "publish this node's status to "+w.settings.StatusBucket)
 		if err != nil {
 			return // ctx ended
 		}

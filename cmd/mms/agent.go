@@ -49,6 +49,7 @@ func configureAgent(app *fisk.Application) {
 	c.kv.register(cmd, "The NATS server URL (default: an embedded server on 127.0.0.1 storing its data under DIR/"+natsStoreDir+")")
 	cmd.Flag("embedded-port", "The port of the embedded NATS server when no --server is given (0 picks a free one)").Default(fmt.Sprint(defaultEmbeddedPort)).IntVar(&c.port)
 	c.status.register(cmd)
+	cmd.Flag("inbox-prefix", "The prefix of this node's NATS inboxes instead of _INBOX (e.g. _INBOX_web1), so that its permissions can allow its own inboxes only").PlaceHolder("PREFIX").StringVar(&c.kv.inboxPrefix)
 }
 
 func (c *agentCommand) run() error {

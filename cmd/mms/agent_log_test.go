@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mms-io/mms/internal/testwait"
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // TestAgentLogs: the agent says who it is at start, in the format asked for, and --quiet
@@ -64,5 +65,25 @@ func TestAgentLogs(t *testing.T) {
 		if r := mms(t, work, "agent", "--dir", dir, "--server", url, "--status-bucket", "A.B", "--public-key", key.pub); r.code != 2 || !strings.Contains(r.stderr, "invalid bucket name") {
 			t.Errorf("--status-bucket A.B: exit %d, want 2: %s", r.code, r.stderr)
 		}
+	})
+
+	t.Run("--inbox-prefix: the node's inboxes carry its own prefix, and it installs as before", func(t *testing.T) {
+		work, dir := machinesDir(t)
+		arch := newArchives(t)
+		hello := arch.machine(t, "hello", "hi")
+		startMMS(t, work, "agent", "--dir", dir, "--server", url, "--public-key", key.pub, "--bucket", "INBOX", "--inbox-prefix", "_INBOX_web7")
+		key.put(t, url, key.pack(t, 2, hello), "--bucket", "INBOX")
+		testwait.Eventually(t, waitLong, "install", func() bool { return fileSays(filepath.Join(dir, "hello", "greeting.txt"), "hi") })
+		found := false
+		testwait.Eventually(t, waitLong, "a subscription under the prefix", func() bool {
+			subs, err := srv.NATS().Subsz(&server.SubszOptions{Subscriptions: true})
+			if err != nil {
+				return false
+			}
+			for _, s := range subs.Subs {
+				found = found || strings.HasPrefix(s.Subject, "_INBOX_web7.")
+			}
+			return found
+		})
 	})
 }

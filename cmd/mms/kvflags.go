@@ -44,6 +44,9 @@ type kvFlags struct {
 	// natsContext and choriaConfig, for put and get, name a NATS CLI context or a Choria
 	// client configuration to connect with (registerProfiles).
 	natsContext, choriaConfig string
+	// inboxPrefix, for mms agent, replaces _INBOX as the prefix of the connection's inboxes,
+	// so that a node's permissions can name its own inboxes only.
+	inboxPrefix string
 }
 
 func (k *kvFlags) register(cmd *fisk.CmdClause, serverHelp string) {
@@ -104,6 +107,9 @@ func (k *kvFlags) connect(ctx context.Context, url string, opts ...nats.Option) 
 	}
 	if k.user != "" {
 		opts = append(opts, nats.UserInfo(k.user, k.password))
+	}
+	if k.inboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(k.inboxPrefix))
 	}
 	if k.natsContext != "" {
 		_, more, err := k.contextOptions()
