@@ -159,17 +159,10 @@ type process struct {
 // startMMS starts the mms binary with args in dir and stops it at the end of the test.
 func startMMS(t *testing.T, dir string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(mmsPath(t), args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Dir = dir
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
+	cmd := exec.Command(mmsPath(t), args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	p := startProcess(t, cmd)
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {
@@ -234,4 +227,20 @@ func putSpec(t *testing.T, url string, env []byte, args ...string) result {
 		t.Fatalf("mms put exited %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	return r
+}
+
+// startProcess starts cmd with its output captured, and returns it running; the caller stops
+// it (process.stop) by its PID.
+func startProcess(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	return p
 }

@@ -141,16 +141,9 @@ func (w *readmeWalk) run(t *testing.T, line string) result {
 // signals mms alone) and stops it at the end of the test.
 func (w *readmeWalk) start(t *testing.T, line string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command("sh", "-c", "exec "+line), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Dir, p.cmd.Env = w.home, w.env
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
+	cmd := exec.Command("sh", "-c", "exec "+line)
+	cmd.Dir, cmd.Env = w.home, w.env
+	p := startProcess(t, cmd)
 	t.Cleanup(func() {
 		if code := p.stop(t); code != 0 {
 			t.Errorf("%s: exit %d after SIGTERM, want 0 (a clean stop)", line, code)
