@@ -3,7 +3,6 @@ package archive
 import (
 	"archive/tar"
 	"compress/flate"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/sums"
 )
