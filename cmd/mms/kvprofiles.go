@@ -1,15 +1,10 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"io"
 
 	"github.com/choria-io/fisk"
-	"github.com/choria-io/go-choria/choria"
 	"github.com/nats-io/jsm.go/natscontext"
 	"github.com/nats-io/nats.go"
-	"github.com/sirupsen/logrus"
 )
 
 // registerProfiles adds --context and --choria-config, for the operator's commands (put,
@@ -52,20 +47,4 @@ func (k *kvFlags) contextOptions() (string, []nats.Option, error) {
 		return "", nil, usageError("--context %s names no server", k.natsContext)
 	}
 	return url, opts, nil
-}
-
-// connectChoria connects as the Choria client configuration --choria-config says (brokers,
-// TLS, JWT), through go-choria's own connector.
-func (k *kvFlags) connectChoria(ctx context.Context) (*nats.Conn, error) {
-	fw, err := choria.New(k.choriaConfig)
-	if err != nil {
-		return nil, usageError("--choria-config %s: %v", k.choriaConfig, err)
-	}
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	conn, err := fw.NewConnector(ctx, fw.MiddlewareServers, "mms", logrus.NewEntry(quiet))
-	if err != nil {
-		return nil, fmt.Errorf("connect to the Choria brokers of %s: %w", k.choriaConfig, err)
-	}
-	return conn.Nats(), nil
 }

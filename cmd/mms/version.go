@@ -22,6 +22,9 @@ func versionText() string {
 			}
 		}
 	}
+	if nodeBuild {
+		return fmt.Sprintf("mms %s (node build, without go-choria, revision %s)", moduleVersion(), rev)
+	}
 	return fmt.Sprintf("mms %s (go-choria %s, revision %s)", moduleVersion(), buildinfo.ModuleVersion(goChoriaModule), rev)
 }
 
