@@ -1,7 +1,6 @@
 package main
 
 import (
-
 	"github.com/choria-io/fisk"
 	"github.com/nats-io/jsm.go/natscontext"
 	"github.com/nats-io/nats.go"
