@@ -92,7 +92,7 @@ func (f *fleetFlags) run(dir string, asJSON bool) error {
 	}
 	defer nc.Close()
 	if f.watch {
-		return f.watchFleet(ctx, js, url, filter)
+		return f.watchFleet(ctx, js, filter)
 	}
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout+connectTimeout)
 	defer cancel()
@@ -144,8 +144,9 @@ func (f *fleetFlags) target(ctx context.Context, js jetstream.JetStream) fleet.T
 }
 
 // watchFleet redraws the summary whenever a status arrives (at most a few times a second),
-// until ctx ends.
-func (f *fleetFlags) watchFleet(ctx context.Context, js jetstream.JetStream, url string, filter fleet.Filter) error {
+// until ctx ends. It keeps the newest status of each node from the watch itself, which
+// delivers every current value and then each new one, rather than reading the bucket again.
+func (f *fleetFlags) watchFleet(ctx context.Context, js jetstream.JetStream, filter fleet.Filter) error {
 	updates, err := fleet.Watch(ctx, js, f.bucket)
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -153,15 +154,17 @@ func (f *fleetFlags) watchFleet(ctx context.Context, js jetstream.JetStream, url
 	tty := term.IsTerminal(int(os.Stdout.Fd()))
 	redraw := time.NewTicker(250 * time.Millisecond)
 	defer redraw.Stop()
+	latest := map[string]fleet.Status{}
 	dirty := true
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case _, ok := <-updates:
+		case s, ok := <-updates:
 			if !ok {
 				return nil
 			}
+			latest[s.Identity] = s
 			dirty = true
 		case <-redraw.C:
 			if !dirty {
@@ -169,12 +172,10 @@ func (f *fleetFlags) watchFleet(ctx context.Context, js jetstream.JetStream, url
 			}
 			dirty = false
 			rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-			doc, err := f.read(rctx, js, url, filter)
+			target := f.target(rctx, js)
 			cancel()
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "mms: %v\n", err)
-				continue
-			}
+			doc := fleetDoc{Schema: "mms.fleet-status.v1", Bucket: f.bucket,
+				Summary: fleet.Summarize(slices.Collect(maps.Values(latest)), target, filter, time.Now())}
 			if tty {
 				fmt.Print("\033[H\033[2J")
 			} else {
