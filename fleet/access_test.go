@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mms-io/mms/internal/testnats"
 	"github.com/mms-io/mms/internal/testwait"
 	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats-server/v2/server"
@@ -21,21 +22,12 @@ func TestNodePermissions(t *testing.T) {
 	// The node's inboxes are its own (mms agent --inbox-prefix _INBOX_web1): it cannot
 	// subscribe to the operator's, where the operator's reads of the bucket arrive.
 	inbox := &server.SubjectPermission{Allow: []string{"_INBOX_web1.>"}}
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir(),
+	srv := testnats.StartWith(t, &server.Options{JetStream: true, StoreDir: t.TempDir(),
 		Users: []*server.User{
 			{Username: "web1", Password: "n", Permissions: &server.Permissions{
 				Publish: &server.SubjectPermission{Allow: []string{"$KV." + DefaultBucket + ".web1.example.net"}}, Subscribe: inbox}},
 			{Username: "ops", Password: "o"}, // the operator creates the bucket and reads it
-		}}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
+		}})
 	connect := func(user, pass string, opts ...nats.Option) jetstream.JetStream {
 		opts = append(opts, nats.UserInfo(user, pass), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 		nc, err := nats.Connect(srv.ClientURL(), opts...)

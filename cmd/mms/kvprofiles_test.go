@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mms-io/mms/internal/testnats"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
 // TestNATSContext: mms put and mms get take the server and credentials from a NATS CLI
 // context, as the nats CLI does, and refuse flags that say how to connect twice.
 func TestNATSContext(t *testing.T) {
-	srv := startServer(t, &server.Options{Username: "ops", Password: "s3cret", JetStream: true, StoreDir: t.TempDir()})
+	srv := testnats.StartWith(t, &server.Options{Username: "ops", Password: "s3cret", JetStream: true, StoreDir: t.TempDir()})
 	home := t.TempDir()
 	ctxDir := filepath.Join(home, ".config", "nats", "context")
 	if err := os.MkdirAll(ctxDir, 0o700); err != nil {

@@ -14,24 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mms-io/mms/internal/testnats"
 	"github.com/nats-io/nats-server/v2/server"
 )
-
-// startServer runs a real NATS server on loopback with opts (a random port).
-func startServer(t *testing.T, opts *server.Options) *server.Server {
-	t.Helper()
-	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("the NATS server did not start")
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
 
 // selfSignedCert writes a certificate for 127.0.0.1 and its key in dir.
 func selfSignedCert(t *testing.T, dir string) (cert, key string) {
@@ -69,15 +54,15 @@ func TestNATSErrorsSayWhatToCheck(t *testing.T) {
 		defer l.Close()
 		return "nats://" + l.Addr().String()
 	}()
-	auth := startServer(t, &server.Options{Username: "u", Password: "p", JetStream: true, StoreDir: t.TempDir()})
-	noJS := startServer(t, &server.Options{})
+	auth := testnats.StartWith(t, &server.Options{Username: "u", Password: "p", JetStream: true, StoreDir: t.TempDir()})
+	noJS := testnats.StartWith(t, &server.Options{})
 	withJS := natsServer(t)
 	cert, key := selfSignedCert(t, t.TempDir())
 	tlsOpts, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cert, KeyFile: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	secure := startServer(t, &server.Options{TLS: true, TLSConfig: tlsOpts, TLSTimeout: 2})
+	secure := testnats.StartWith(t, &server.Options{TLS: true, TLSConfig: tlsOpts, TLSTimeout: 2})
 
 	for _, c := range []struct {
 		name string

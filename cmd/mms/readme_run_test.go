@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mms-io/mms/internal/testnats"
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
@@ -200,13 +201,13 @@ func runReadme(t *testing.T, readme string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	broker := startServer(t, &server.Options{TLS: true, TLSVerify: true, TLSConfig: tlsConfig, TLSTimeout: 2, JetStream: true, StoreDir: filepath.Join(srvFiles, "broker")})
+	broker := testnats.StartWith(t, &server.Options{TLS: true, TLSVerify: true, TLSConfig: tlsConfig, TLSTimeout: 2, JetStream: true, StoreDir: filepath.Join(srvFiles, "broker")})
 
 	// nats://nats.example.net:4222: a local NATS server with JetStream in operator mode (JWT
 	// authentication, as a production NATS deployment), so node.creds must be a real user
 	// credentials file of its account.
 	op := newReadmeOperator(t)
-	nats := startServer(t, &server.Options{TrustedOperators: []*jwt.OperatorClaims{op.claims}, AccountResolver: op.resolver, SystemAccount: op.system,
+	nats := testnats.StartWith(t, &server.Options{TrustedOperators: []*jwt.OperatorClaims{op.claims}, AccountResolver: op.resolver, SystemAccount: op.system,
 		JetStream: true, StoreDir: filepath.Join(srvFiles, "nats")})
 
 	brokerURL := "tls://" + strings.TrimPrefix(strings.TrimPrefix(broker.ClientURL(), "nats://"), "tls://")

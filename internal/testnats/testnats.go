@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -27,6 +28,23 @@ func Start(t testing.TB) *embednats.Server {
 	}
 	t.Cleanup(srv.Shutdown)
 	return srv
+}
+
+// StartWith starts a server configured by opts (users, permissions, TLS, operator mode: what
+// embednats does not offer) on a random loopback port, and shuts it down when t ends.
+func StartWith(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(timeout) {
+		t.Fatal("the NATS server did not start")
+	}
+	t.Cleanup(s.Shutdown)
+	return s
 }
 
 // Connect connects to url as mms does (kvspec.Connect) and closes the connection when t ends.
