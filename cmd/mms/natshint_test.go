@@ -1,46 +1,15 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mms-io/mms/internal/testnats"
 	"github.com/nats-io/nats-server/v2/server"
 )
-
-// selfSignedCert writes a certificate for 127.0.0.1 and its key in dir.
-func selfSignedCert(t *testing.T, dir string) (cert, key string) {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeText(t, cert, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	writeText(t, key, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
-	return cert, key
-}
 
 // TestNATSErrorsSayWhatToCheck runs mms get against real servers that fail in each way an
 // operator meets, and checks the error names the operation, not a package, and says what to
@@ -57,7 +26,9 @@ func TestNATSErrorsSayWhatToCheck(t *testing.T) {
 	auth := testnats.StartWith(t, &server.Options{Username: "u", Password: "p", JetStream: true, StoreDir: t.TempDir()})
 	noJS := testnats.StartWith(t, &server.Options{})
 	withJS := natsServer(t)
-	cert, key := selfSignedCert(t, t.TempDir())
+	// A certificate from a CA the client is not given.
+	dir := t.TempDir()
+	cert, key := newTestCA(t).issue(t, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), x509.ExtKeyUsageServerAuth)
 	tlsOpts, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cert, KeyFile: key})
 	if err != nil {
 		t.Fatal(err)
