@@ -43,9 +43,8 @@ type runner struct {
 	flight   *flight          // the reconcile in progress
 	verified time.Time        // when every file was last re-hashed
 
-	flightSpec [sha256.Size]byte // the sha256 of the envelope finish is reporting on
-	skipsSpec  [sha256.Size]byte // the envelope skipsSaid is for
-	skipsSaid  map[string]bool   // the entries said to be skipped on this node
+	skipsSpec string          // the payload digest skipsSaid is for
+	skipsSaid map[string]bool // the entries said to be skipped on this node
 }
 
 // flight is a reconcile in progress.
@@ -255,7 +254,6 @@ func (r *runner) finish(rep *machines.Report) {
 			r.accepted = r.recoverAccepted(f.ctx)
 		}
 	}
-	r.flightSpec = sha256.Sum256(f.update.Envelope)
 	r.logOutcome(out)
 	r.notify(out)
 }
@@ -344,8 +342,8 @@ func (r *runner) logOutcome(o Outcome) {
 // node: the first answer to "why does this node do nothing?". The core logs every skip at
 // debug besides.
 func (r *runner) saySkips(o Outcome) {
-	if r.flightSpec != r.skipsSpec {
-		r.skipsSpec, r.skipsSaid = r.flightSpec, map[string]bool{}
+	if o.Report.Digest != r.skipsSpec || r.skipsSaid == nil {
+		r.skipsSpec, r.skipsSaid = o.Report.Digest, map[string]bool{}
 	}
 	for _, res := range o.Report.Results {
 		if res.Action != machines.ActionSkip || r.skipsSaid[res.Name] {
