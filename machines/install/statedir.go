@@ -62,6 +62,9 @@ const (
 	NATSStoreName = "nats"
 	// RecordName is the record of what mms installed (state.json).
 	RecordName = stateFileName
+	// ArchiveCacheName is the directory of verified archives kept by checksum (0700), so that
+	// a revert or a repair fetches nothing; package machines/cache owns what is inside.
+	ArchiveCacheName = "archives"
 )
 
 // StatePath returns the path of name (one of the names above) in DIR/.mms, after StateDir has
