@@ -44,6 +44,11 @@ type Config struct {
 	// Sources adds archive sources by URL scheme (the NATS Object Store's obj://, say) beside
 	// the HTTP fetcher Fetch configures, which keeps http and https.
 	Sources map[string]Fetcher
+	// AllowedSchemes lists the URL schemes a source may use (the allow_schemes setting): http
+	// and https, which go to the HTTP fetcher, and schemes of Sources. Nil allows
+	// Fetch.AllowedSchemes and every scheme in Sources. An allowed scheme nothing here reads
+	// is refused with the reason.
+	AllowedSchemes []string
 	// Archive limits extraction; the zero value means archive.DefaultLimits().
 	Archive archive.Limits
 	// Matcher bounds matchers; zero fields take match's defaults.

@@ -2,9 +2,13 @@ package machines
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/mms-io/mms/machines/fetch"
 )
@@ -17,35 +21,84 @@ type Fetcher interface {
 }
 
 // fetchers are the sources of one Apply, by URL scheme: the HTTP fetcher made from
-// Config.Fetch, and those Config.Sources adds.
+// Config.Fetch, and those Config.Sources adds, each used only when Config.AllowedSchemes
+// allows its scheme.
 type fetchers struct {
 	http    Fetcher
 	schemes map[string]Fetcher
+	allowed []string
 }
 
-// newFetchers makes the HTTP fetcher from cfg.Fetch and registers cfg.Sources beside it.
+// newFetchers makes the HTTP fetcher from cfg.Fetch (for the HTTP schemes cfg.AllowedSchemes
+// allows) and registers cfg.Sources beside it.
 func newFetchers(cfg Config) (*fetchers, error) {
-	h, err := fetch.New(cfg.Fetch)
-	if err != nil {
-		return nil, err
-	}
-	f := &fetchers{http: h, schemes: map[string]Fetcher{}}
+	f := &fetchers{schemes: map[string]Fetcher{}, allowed: cfg.AllowedSchemes}
 	for scheme, src := range cfg.Sources {
-		if scheme == "http" || scheme == "https" {
+		if slices.Contains(fetch.SupportedSchemes(), scheme) {
 			return nil, fmt.Errorf("reconcile: a source for %s would replace the HTTP fetcher and its limits", scheme)
 		}
 		f.schemes[scheme] = src
 	}
+	opts := cfg.Fetch
+	if f.allowed == nil {
+		f.allowed = append(slices.Clone(opts.AllowedSchemes), slices.Sorted(maps.Keys(f.schemes))...)
+	} else {
+		opts.AllowedSchemes = slices.DeleteFunc(slices.Clone(f.allowed), func(s string) bool {
+			return !slices.Contains(fetch.SupportedSchemes(), s)
+		})
+	}
+	if len(opts.AllowedSchemes) == 0 {
+		// no HTTP scheme is allowed: every http(s) source is refused as not allowed
+		f.http = unavailable{reason: f.notAllowed}
+		return f, nil
+	}
+	h, err := fetch.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	f.http = h
 	return f, nil
 }
 
-// forURL returns the fetcher of raw's scheme; anything not registered goes to the HTTP fetcher,
-// which refuses a scheme it does not allow with the setting that allows it.
+// forURL returns the fetcher of raw's scheme: the HTTP fetcher for http and https (it checks
+// them against its own allowed list), a registered source when its scheme is allowed, and
+// otherwise one that refuses, saying why.
 func (f *fetchers) forURL(raw string) Fetcher {
-	if u, err := url.Parse(raw); err == nil {
-		if src, ok := f.schemes[u.Scheme]; ok {
-			return src
-		}
+	u, err := url.Parse(raw)
+	if err != nil || slices.Contains(fetch.SupportedSchemes(), u.Scheme) {
+		return f.http
 	}
-	return f.http
+	if !slices.Contains(f.allowed, u.Scheme) {
+		return unavailable{reason: f.notAllowed}
+	}
+	if src, ok := f.schemes[u.Scheme]; ok {
+		return src
+	}
+	return unavailable{reason: func(scheme string) string {
+		return fmt.Sprintf("scheme %q is allowed but nothing here reads it (obj:// archives are read over a node's NATS connection: mms agent and the Choria watcher have one, mms apply does not)", scheme)
+	}}
+}
+
+// notAllowed says that a scheme is not allowed, and what is.
+func (f *fetchers) notAllowed(scheme string) string {
+	allowed := "none"
+	if len(f.allowed) > 0 {
+		allowed = strings.Join(f.allowed, ", ")
+	}
+	return fmt.Sprintf("scheme %q is not allowed (allowed: %s; add it with --allow-scheme)", scheme, allowed)
+}
+
+// unavailable is the fetcher of a source that cannot be used here: it refuses every URL with
+// reason(scheme), as a fetch.Error (errs.ErrFetch).
+type unavailable struct {
+	reason func(scheme string) string
+}
+
+// Fetch refuses src.
+func (u unavailable) Fetch(_ context.Context, src fetch.Source, _ string, _ io.Writer) (fetch.Result, error) {
+	scheme := ""
+	if p, err := url.Parse(src.URL); err == nil {
+		scheme = p.Scheme
+	}
+	return fetch.Result{}, &fetch.Error{URL: src.String(), Err: errors.New(u.reason(scheme))}
 }

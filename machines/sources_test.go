@@ -72,6 +72,39 @@ func TestSources(t *testing.T) {
 			t.Fatalf("app: %+v", r)
 		}
 	})
+	t.Run("uses a registered source only when its scheme is allowed", func(t *testing.T) {
+		c := cfg
+		c.AllowedSchemes = []string{"https"}
+		before := mem.fetched
+		other := entry
+		other.Name = "api"
+		rep := Reconcile(context.Background(), c, f.envelope(nil, entry, other))
+		r := result(t, rep, "api")
+		if !r.Failed() || !errors.Is(r.Err, errs.ErrFetch) || !strings.Contains(r.Reason, `scheme "mem" is not allowed (allowed: https`) || mem.fetched != before {
+			t.Fatalf("api: %+v, fetched %d", r, mem.fetched-before)
+		}
+	})
+	t.Run("allowing only a registered scheme refuses http", func(t *testing.T) {
+		c := cfg
+		c.AllowedSchemes = []string{"mem"}
+		web := entry
+		web.Name = "app"
+		web.Source = "http://127.0.0.1:1/app.tgz"
+		rep := Reconcile(context.Background(), c, f.envelope(nil, web))
+		if r := result(t, rep, "app"); !r.Failed() || !strings.Contains(r.Reason, `scheme "http" is not allowed (allowed: mem`) {
+			t.Fatalf("app: %+v", r)
+		}
+	})
+	t.Run("says when an allowed scheme has no source here", func(t *testing.T) {
+		c := cfg
+		c.AllowedSchemes = []string{"https", "obj"}
+		obj := entry
+		obj.Name, obj.Source = "app", "obj://archives/app.tgz"
+		rep := Reconcile(context.Background(), c, f.envelope(nil, obj))
+		if r := result(t, rep, "app"); !r.Failed() || !errors.Is(r.Err, errs.ErrFetch) || !strings.Contains(r.Reason, "nothing here reads it") {
+			t.Fatalf("app: %+v", r)
+		}
+	})
 	t.Run("refuses a source that would replace the HTTP fetcher", func(t *testing.T) {
 		c := cfg
 		c.Sources = map[string]Fetcher{"https": mem}

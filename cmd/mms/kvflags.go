@@ -49,14 +49,21 @@ type kvFlags struct {
 	inboxPrefix string
 }
 
+// register adds the connection flags (registerConnection) and where the specification lives.
 func (k *kvFlags) register(cmd *fisk.CmdClause, serverHelp string) {
+	k.registerConnection(cmd, serverHelp)
+	cmd.Flag("bucket", "The Key-Value bucket holding the specification").Default(defaultBucket).StringVar(&k.bucket)
+	cmd.Flag("key", "The key of the specification in the bucket").Default(defaultKey).StringVar(&k.key)
+}
+
+// registerConnection adds the flags that say how to reach the NATS server, for the commands
+// that talk to it about something other than the specification (mms archive --publish).
+func (k *kvFlags) registerConnection(cmd *fisk.CmdClause, serverHelp string) {
 	cmd.Flag("server", serverHelp).Envar("NATS_URL").PlaceHolder("URL").StringVar(&k.server)
 	cmd.Flag("creds", "A NATS credentials file").PlaceHolder("FILE").ExistingFileVar(&k.creds)
 	cmd.Flag("tlscert", "A TLS client certificate, for servers that want one (a Choria broker)").PlaceHolder("FILE").ExistingFileVar(&k.tlsCert)
 	cmd.Flag("tlskey", "The private key of --tlscert").PlaceHolder("FILE").ExistingFileVar(&k.tlsKey)
 	cmd.Flag("tlsca", "The CA that signed the server's certificate").PlaceHolder("FILE").ExistingFileVar(&k.tlsCA)
-	cmd.Flag("bucket", "The Key-Value bucket holding the specification").Default(defaultBucket).StringVar(&k.bucket)
-	cmd.Flag("key", "The key of the specification in the bucket").Default(defaultKey).StringVar(&k.key)
 }
 
 // registerDir adds --dir, for the commands that may reach a local mms agent's embedded server.

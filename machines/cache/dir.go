@@ -6,30 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/mms-io/mms/machines/install"
 )
 
 // dirMode is the mode of DIR/.mms/archives, as of DIR/.mms.
 const dirMode = 0o700
-
-// checkDir refuses a directory mms may not trust (the rules of install.StateDir for DIR/.mms),
-// saying why and how to fix it. The errors match install.ErrStateDir.
-func checkDir(path string, fi fs.FileInfo) error {
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("%w: %s is a symlink: whoever placed it chooses where mms keeps archives; remove it", install.ErrStateDir, path)
-	case !fi.IsDir():
-		return fmt.Errorf("%w: %s is a %s, not a directory", install.ErrStateDir, path, fi.Mode().Type())
-	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("%w: %s is writable by others (mode %04o): they could plant archives; chmod 700 %s", install.ErrStateDir, path, fi.Mode().Perm(), path)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("%w: %s is owned by uid %d, not by uid %d that mms runs as; chown it or remove it", install.ErrStateDir, path, st.Uid, os.Geteuid())
-	}
-	return nil
-}
 
 // openDir creates DIR/.mms/archives (0700) when missing, once install has checked DIR/.mms,
 // checks it and opens it. With create false it creates nothing: it checks DIR/.mms itself and
@@ -52,7 +34,7 @@ func openDir(machinesDir string, create bool) (*os.Root, error) {
 		if err != nil {
 			return nil, fmt.Errorf("inspect %s: %w", state, err)
 		}
-		if err := checkDir(state, fi); err != nil {
+		if err := install.CheckStateDir(state, fi); err != nil {
 			return nil, err
 		}
 	}
@@ -63,7 +45,7 @@ func openDir(machinesDir string, create bool) (*os.Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", path, err)
 	}
-	if err := checkDir(path, fi); err != nil {
+	if err := install.CheckStateDir(path, fi); err != nil {
 		return nil, err
 	}
 	root, err := os.OpenRoot(path)

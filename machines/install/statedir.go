@@ -29,21 +29,23 @@ func StateDir(machinesDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("inspect %s: %w", path, err)
 	}
-	if err := checkStateDir(path, fi); err != nil {
+	if err := CheckStateDir(path, fi); err != nil {
 		return "", err
 	}
 	return path, nil
 }
 
-// checkStateDir refuses a state directory mms may not trust, saying why and how to fix it.
-func checkStateDir(path string, fi fs.FileInfo) error {
+// CheckStateDir refuses a directory of mms's state (DIR/.mms, or one inside it) that mms may
+// not trust, fi being its Lstat: a symlink, not a directory, writable by others or owned by
+// another user. The error matches ErrStateDir, says why and how to fix it.
+func CheckStateDir(path string, fi fs.FileInfo) error {
 	switch {
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return fmt.Errorf("%w: %s is a symlink: whoever placed it chooses where mms writes; remove it", ErrStateDir, path)
 	case !fi.IsDir():
 		return fmt.Errorf("%w: %s is a %s, not a directory", ErrStateDir, path, fi.Mode().Type())
 	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("%w: %s is writable by others (mode %04o): they could replace the record of what mms manages; chmod 700 %s", ErrStateDir, path, fi.Mode().Perm(), path)
+		return fmt.Errorf("%w: %s is writable by others (mode %04o): they could replace what mms keeps there; chmod 700 %s", ErrStateDir, path, fi.Mode().Perm(), path)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
 		return fmt.Errorf("%w: %s is owned by uid %d, not by uid %d that mms runs as; chown it or remove it", ErrStateDir, path, st.Uid, os.Geteuid())

@@ -78,7 +78,7 @@ func Open(machinesDir string) (*Store, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := checkStateDir(filepath.Join(machinesDir, stateDirName), fi); err != nil {
+	if err := CheckStateDir(filepath.Join(machinesDir, stateDirName), fi); err != nil {
 		return fail(err)
 	}
 	if s.state, err = root.OpenRoot(stateDirName); err != nil {
