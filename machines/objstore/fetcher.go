@@ -1,0 +1,246 @@
+package objstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mms-io/mms/internal/backoff"
+	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/fetch"
+)
+
+// errDownloadTimeout is the cause of the context that bounds one Fetch by Options.Timeout.
+var errDownloadTimeout = errors.New("download timeout")
+
+// rewinder is a writer a failed attempt can be undone on (an *os.File), so that a download
+// broken mid-stream can be retried from the start.
+type rewinder interface {
+	io.Seeker
+	Truncate(size int64) error
+}
+
+// Fetcher reads archives from the Object Store over the JetStream connection the host gives.
+// It is the obj:// source of machines.Config.Sources (it has machines.Fetcher's method set)
+// and is safe for concurrent use.
+type Fetcher struct {
+	js   jetstream.JetStream
+	opts fetch.Options
+	log  *slog.Logger
+}
+
+// New returns a Fetcher reading over js with the limits of opts that apply to the Object
+// Store: MaxBytes, Timeout, Retries and RetryBase as for HTTP, and ConnectTimeout, which
+// bounds each request to the server (the object's info, opening its stream) as it bounds
+// reaching an HTTP server. Those are checked as fetch.Options.Validate checks them (wrapping
+// fetch.ErrInvalidOptions); the HTTP-only settings are ignored. A nil log discards.
+func New(js jetstream.JetStream, opts fetch.Options, log *slog.Logger) (*Fetcher, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: no JetStream connection for the Object Store", fetch.ErrInvalidOptions)
+	}
+	if err := validate(opts); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Fetcher{js: js, opts: opts, log: log}, nil
+}
+
+// validate reports every setting an Object Store download uses that is missing or out of
+// range, in fetch.Options.Validate's words.
+func validate(o fetch.Options) error {
+	var problems []string
+	if o.ConnectTimeout <= 0 {
+		problems = append(problems, fmt.Sprintf("ConnectTimeout must be positive, got %s", o.ConnectTimeout))
+	}
+	if o.Timeout <= 0 {
+		problems = append(problems, fmt.Sprintf("Timeout (%s) must be positive, got %s", fetch.LimitTimeout, o.Timeout))
+	}
+	if o.MaxBytes <= 0 {
+		problems = append(problems, fmt.Sprintf("MaxBytes (%s) must be positive, got %d", fetch.LimitMaxBytes, o.MaxBytes))
+	}
+	if o.Retries < 0 {
+		problems = append(problems, fmt.Sprintf("Retries must not be negative, got %d", o.Retries))
+	}
+	if o.Retries > 0 && o.RetryBase <= 0 {
+		problems = append(problems, fmt.Sprintf("RetryBase must be positive when Retries is %d, got %s", o.Retries, o.RetryBase))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", fetch.ErrInvalidOptions, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Fetch reads the object src.URL names (obj://BUCKET/NAME) into w, hashing it on the way, and
+// succeeds only when it is complete, at most MaxBytes long, and hashes to wantSHA256 (64 hex
+// characters; case does not matter). On error the caller must discard what w received.
+//
+// The object's info is read first. A missing bucket (ErrNoBucket), a missing or deleted object
+// (ErrNoObject) and a refused access (ErrDenied) fail at once, matching errs.ErrFetch. An info
+// whose digest is not wantSHA256 is refused (errs.ErrChecksum) and one whose size is over
+// MaxBytes too (*errs.LimitError max_download_bytes), both before a byte is read; the content
+// is then hashed as it streams and refused unless it hashes to wantSHA256, whatever the
+// store's digest said, and also when nats.go finds it does not match the store's digest.
+//
+// Transient failures (no answer from the server within ConnectTimeout, no responders,
+// JetStream unavailable, the connection lost mid-stream) are retried after a jittered,
+// growing wait; after part of the object reached w, only when w can be rewound (it has Seek
+// and Truncate, as *os.File does). The whole call is bounded by Options.Timeout (*errs.LimitError
+// download_timeout) and ctx (its cause is returned). When w is a fetch.SizeTaker it learns the
+// object's size.
+func (f *Fetcher) Fetch(ctx context.Context, src fetch.Source, wantSHA256 string, w io.Writer) (fetch.Result, error) {
+	start := time.Now()
+	res := fetch.Result{}
+	shown := src.String()
+	fail := func(reason error) (fetch.Result, error) {
+		res.Duration = time.Since(start)
+		return res, &Error{URL: shown, Attempts: res.Attempts, Err: reason}
+	}
+
+	ref, err := ParseURL(src.URL)
+	if err != nil {
+		return fail(err)
+	}
+	shown = ref.String()
+	if src.Username != "" || src.Password != "" {
+		return fail(fmt.Errorf("%w: an obj:// source takes no username or password: the NATS connection's credentials apply", errs.ErrInvalidSpec))
+	}
+	want, err := parseWant(wantSHA256)
+	if err != nil {
+		return fail(err)
+	}
+
+	parent := ctx
+	ctx, cancel := context.WithTimeoutCause(ctx, f.opts.Timeout, errDownloadTimeout)
+	defer cancel()
+
+	rw, canRewind := w.(rewinder)
+	h := sha256.New()
+	for {
+		res.Attempts++
+		h.Reset()
+		out := f.once(ctx, ref, want, w, h)
+		res.Bytes = out.n
+		if out.reason == nil {
+			res.SHA256 = hex.EncodeToString(h.Sum(nil))
+			if res.SHA256 != want {
+				return fail(fmt.Errorf("%w: expected %s got %s", errs.ErrChecksum, want, res.SHA256))
+			}
+			if out.storeMismatch {
+				return fail(fmt.Errorf("%w: the content hashes to the expected %s, yet nats.go finds it does not match the Object Store's digest (%v)",
+					errs.ErrChecksum, want, jetstream.ErrDigestMismatch))
+			}
+			res.Duration = time.Since(start)
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return fail(interrupted(parent, ctx, f.opts.Timeout))
+		}
+		if !out.retry || res.Attempts > f.opts.Retries {
+			return fail(out.reason)
+		}
+		if out.n > 0 {
+			if !canRewind {
+				return fail(out.reason)
+			}
+			if _, err := rw.Seek(0, io.SeekStart); err != nil {
+				return fail(fmt.Errorf("%w (and could not rewind the output to retry: %v)", out.reason, err))
+			}
+			if err := rw.Truncate(0); err != nil {
+				return fail(fmt.Errorf("%w (and could not truncate the output to retry: %v)", out.reason, err))
+			}
+		}
+		delay := backoff.Jittered(res.Attempts-1, f.opts.RetryBase, fetch.MaxRetryDelay)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
+			// waiting would only end in a timeout: the last failure says more
+			return fail(out.reason)
+		}
+		f.log.Warn("retrying download", "url", shown, "attempt", res.Attempts, "delay", delay, "error", out.reason.Error())
+		if err := sleep(ctx, delay); err != nil {
+			return fail(interrupted(parent, ctx, f.opts.Timeout))
+		}
+	}
+}
+
+// outcome is what one attempt did.
+type outcome struct {
+	// n is how many bytes of the object reached w.
+	n int64
+	// reason is why the attempt failed; nil when the stream ended.
+	reason error
+	// retry says whether the failure is transient.
+	retry bool
+	// storeMismatch means the stream ended but nats.go found it did not match the store's
+	// digest.
+	storeMismatch bool
+}
+
+// once makes one attempt: look the object up, refuse what its info already shows is wrong,
+// then stream it into w and h.
+func (f *Fetcher) once(ctx context.Context, ref Ref, want string, w io.Writer, h hash.Hash) outcome {
+	rctx, cancel := context.WithTimeout(ctx, f.opts.ConnectTimeout)
+	obs, info, retry, err := lookup(rctx, f.js, ref)
+	cancel()
+	if err != nil {
+		return outcome{reason: err, retry: retry}
+	}
+	if err := f.admit(info, want); err != nil {
+		return outcome{reason: err}
+	}
+	return f.stream(ctx, obs, ref, want, w, h)
+}
+
+// admit refuses an object whose info shows it is not the archive want names or is larger than
+// MaxBytes.
+func (f *Fetcher) admit(info *jetstream.ObjectInfo, want string) error {
+	if err := checkInfo(info, want); err != nil {
+		return err
+	}
+	if info.Size > uint64(f.opts.MaxBytes) {
+		return bytesLimit(f.opts.MaxBytes, fmt.Sprintf("the object's size of %d bytes", info.Size))
+	}
+	return nil
+}
+
+// parseWant returns the expected sha256 in lower case, refusing anything but 64 hex characters.
+func parseWant(s string) (string, error) {
+	want := strings.ToLower(s)
+	if len(want) != 2*sha256.Size || strings.Trim(want, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("%w: expected sha256 %q is not 64 hex characters", errs.ErrInvalidSpec, s)
+	}
+	return want, nil
+}
+
+// interrupted is the reason when ctx ended: the download_timeout limit when Options.Timeout
+// expired, else the caller's cancellation (its cause).
+func interrupted(parent, ctx context.Context, timeout time.Duration) error {
+	if parent.Err() == nil && errors.Is(context.Cause(ctx), errDownloadTimeout) {
+		return timeoutLimit(timeout)
+	}
+	if cause := context.Cause(parent); cause != nil {
+		return cause
+	}
+	return ctx.Err()
+}
+
+// sleep waits d or until ctx ends, whichever comes first, and returns ctx's error if it ended.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
