@@ -49,6 +49,10 @@ type Config struct {
 	// Fetch.AllowedSchemes and every scheme in Sources. An allowed scheme nothing here reads
 	// is refused with the reason.
 	AllowedSchemes []string
+	// CacheMaxBytes bounds the verified archives kept in DIR/.mms/archives (package cache), so
+	// that reinstalling, reverting or repairing a machine whose archive is kept fetches
+	// nothing; 0 keeps none. Hosts give cache.DefaultMaxBytes unless told otherwise.
+	CacheMaxBytes int64
 	// Archive limits extraction; the zero value means archive.DefaultLimits().
 	Archive archive.Limits
 	// Matcher bounds matchers; zero fields take match's defaults.

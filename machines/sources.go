@@ -88,6 +88,13 @@ func (f *fetchers) notAllowed(scheme string) string {
 	return fmt.Sprintf("scheme %q is not allowed (allowed: %s; add it with --allow-scheme)", scheme, allowed)
 }
 
+// Unavailable is the source of a scheme that cannot be read here now (the connection it reads
+// over is not up yet, say): it refuses every URL with why, as a fetch.Error (errs.ErrFetch),
+// so that the retry memory backs the entry off as it does a failed download.
+func Unavailable(why string) Fetcher {
+	return unavailable{reason: func(string) string { return why }}
+}
+
 // unavailable is the fetcher of a source that cannot be used here: it refuses every URL with
 // reason(scheme), as a fetch.Error (errs.ErrFetch).
 type unavailable struct {

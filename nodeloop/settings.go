@@ -9,8 +9,10 @@ import (
 
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/archive"
+	"github.com/mms-io/mms/machines/cache"
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/match"
+	"github.com/mms-io/mms/objstore"
 )
 
 // Settings are a node's knobs: the limits of one reconcile and the loop's rhythm. Every one is
@@ -29,6 +31,7 @@ type Settings struct {
 	MaxUnpackedBytes   int64
 	MaxFiles           int
 	MaxPathLength      int
+	CacheMaxBytes      int64
 	Matcher            match.Limits
 }
 
@@ -108,7 +111,7 @@ var Table = []Setting{
 		Help: "How many archives to download at once",
 		get:  func(s *Settings) any { return s.Parallel }, set: func(s *Settings, v any) { s.Parallel = v.(int) }},
 	{Name: "allow_schemes", Flag: "allow-scheme", Kind: KindSchemes, Scope: ScopeReconcile,
-		Help: "The URL schemes archives may be fetched over (" + strings.Join(fetch.SupportedSchemes(), ", ") + ")",
+		Help: "The URL schemes archives may be fetched over (" + strings.Join(knownSchemes(), ", ") + "; obj is the NATS Object Store, over the node's own connection)",
 		get:  func(s *Settings) any { return s.AllowSchemes }, set: func(s *Settings, v any) { s.AllowSchemes = v.([]string) }},
 	{Name: fetch.LimitMaxBytes, Kind: KindBytes, Scope: ScopeReconcile, Min: 1,
 		Help: "Largest archive downloaded",
@@ -128,6 +131,9 @@ var Table = []Setting{
 	{Name: archive.LimitMaxPathLength, Kind: KindCount, Scope: ScopeReconcile, Min: 1,
 		Help: "Longest name of a file in an archive, in bytes",
 		get:  func(s *Settings) any { return s.MaxPathLength }, set: func(s *Settings, v any) { s.MaxPathLength = v.(int) }},
+	{Name: "cache_max_bytes", Kind: KindBytes, Scope: ScopeReconcile, Min: 0,
+		Help: "Most bytes of verified archives kept in DIR/.mms/archives, so that a reinstall, a revert or a repair fetches nothing (least recently used go first; 0 keeps none)",
+		get:  func(s *Settings) any { return s.CacheMaxBytes }, set: func(s *Settings, v any) { s.CacheMaxBytes = v.(int64) }},
 	{Name: match.LimitLength, Kind: KindCount, Scope: ScopeReconcile, Min: 1,
 		Help: "Longest matcher expression, in characters",
 		get:  func(s *Settings) any { return s.Matcher.MaxLength }, set: func(s *Settings, v any) { s.Matcher.MaxLength = v.(int) }},
@@ -145,6 +151,10 @@ var Table = []Setting{
 		get:  func(s *Settings) any { return s.Matcher.MaxTime }, set: func(s *Settings, v any) { s.Matcher.MaxTime = v.(time.Duration) }},
 }
 
+// knownSchemes are the archive sources' URL schemes a node may allow, and allows by default:
+// HTTP's and the Object Store's.
+func knownSchemes() []string { return append(fetch.SupportedSchemes(), objstore.Scheme) }
+
 // DefaultSettings are the settings of a node told nothing.
 func DefaultSettings() Settings {
 	fd, al := fetch.DefaultOptions(), archive.DefaultLimits()
@@ -152,13 +162,14 @@ func DefaultSettings() Settings {
 		Interval:         DefaultInterval,
 		Splay:            machines.DefaultSplay,
 		Parallel:         machines.DefaultParallel,
-		AllowSchemes:     slices.Clone(fd.AllowedSchemes),
+		AllowSchemes:     knownSchemes(),
 		MaxDownloadBytes: fd.MaxBytes,
 		DownloadTimeout:  fd.Timeout,
 		MaxRedirects:     fd.MaxRedirects,
 		MaxUnpackedBytes: al.MaxUnpackedBytes,
 		MaxFiles:         al.MaxFiles,
 		MaxPathLength:    al.MaxPathLength,
+		CacheMaxBytes:    cache.DefaultMaxBytes,
 		Matcher: match.Limits{MaxLength: match.DefaultMaxLength, MaxNodes: match.DefaultMaxNodes,
 			MaxSteps: match.DefaultMaxSteps, MaxBytes: match.DefaultMaxBytes, MaxTime: match.DefaultMaxTime},
 	}
@@ -200,15 +211,15 @@ func (st Setting) parse(value string) (any, error) {
 		var out []string
 		for _, s := range strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' }) {
 			s = strings.ToLower(s)
-			if !slices.Contains(fetch.SupportedSchemes(), s) {
-				return nil, fmt.Errorf("scheme %q is not supported (supported: %s)", s, strings.Join(fetch.SupportedSchemes(), ", "))
+			if !slices.Contains(knownSchemes(), s) {
+				return nil, fmt.Errorf("scheme %q is not supported (supported: %s)", s, strings.Join(knownSchemes(), ", "))
 			}
 			if !slices.Contains(out, s) {
 				out = append(out, s)
 			}
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("list at least one of %s", strings.Join(fetch.SupportedSchemes(), ", "))
+			return nil, fmt.Errorf("list at least one of %s", strings.Join(knownSchemes(), ", "))
 		}
 		return out, nil
 	case KindDuration:
@@ -265,9 +276,14 @@ func (s Settings) Apply(cfg *machines.Config) {
 	logger := cfg.Fetch.Logger
 	cfg.Fetch = fetch.DefaultOptions()
 	cfg.Fetch.Logger = logger
-	cfg.Fetch.AllowedSchemes = slices.Clone(s.AllowSchemes)
+	// the HTTP fetcher takes the HTTP ones; machines.Config.AllowedSchemes gates the others
+	cfg.AllowedSchemes = slices.Clone(s.AllowSchemes)
+	cfg.Fetch.AllowedSchemes = slices.DeleteFunc(slices.Clone(s.AllowSchemes), func(scheme string) bool {
+		return !slices.Contains(fetch.SupportedSchemes(), scheme)
+	})
 	cfg.Fetch.MaxBytes, cfg.Fetch.Timeout, cfg.Fetch.MaxRedirects = s.MaxDownloadBytes, s.DownloadTimeout, s.MaxRedirects
 	cfg.Archive = archive.Limits{MaxUnpackedBytes: s.MaxUnpackedBytes, MaxFiles: s.MaxFiles, MaxPathLength: s.MaxPathLength}
+	cfg.CacheMaxBytes = s.CacheMaxBytes
 	cfg.Matcher = s.Matcher
 	cfg.Purge = s.Purge
 	cfg.Parallel = s.Parallel

@@ -54,7 +54,7 @@ func touchSources(t *testing.T) {
 	if _, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"machines", "nodeloop", "fleet", "kvspec", "embednats", "watchers", "manager", "internal", filepath.Join("cmd", "mms"), filepath.Join("cmd", "choria")} {
+	for _, dir := range []string{"machines", "nodeloop", "fleet", "kvspec", "objstore", "embednats", "watchers", "manager", "internal", filepath.Join("cmd", "mms"), filepath.Join("cmd", "choria")} {
 		_ = filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") {
 				_, _ = os.ReadFile(path)
@@ -106,7 +106,7 @@ func TestProductDependencies(t *testing.T) {
 
 	t.Run("no product package depends on a test helper or peer", func(t *testing.T) {
 		testOnly := []string{"internal/peer", "internal/scenarios", "internal/testarchive", "internal/testnats", "internal/testwait"}
-		for _, pattern := range []string{"machines/...", "nodeloop/...", "fleet/...", "kvspec/...", "embednats/...", "watchers/...", "manager/...", "cmd/mms/...", "cmd/choria/..."} {
+		for _, pattern := range []string{"machines/...", "nodeloop/...", "fleet/...", "kvspec/...", "objstore/...", "embednats/...", "watchers/...", "manager/...", "cmd/mms/...", "cmd/choria/..."} {
 			for path := range deps(t, pattern, false) {
 				for _, helper := range testOnly {
 					if h := "github.com/mms-io/mms/" + helper; path == h || strings.HasPrefix(path, h+"/") {

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mms-io/mms/machines/errs"
-	"github.com/mms-io/mms/machines/objstore"
+	"github.com/mms-io/mms/objstore"
 )
 
 func TestPublish(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/mms-io/mms/internal/testnats"
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/fetch"
-	"github.com/mms-io/mms/machines/objstore"
+	"github.com/mms-io/mms/objstore"
 )
 
 func TestChecksums(t *testing.T) {

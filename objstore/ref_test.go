@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/mms-io/mms/machines/errs"
-	"github.com/mms-io/mms/machines/objstore"
+	"github.com/mms-io/mms/objstore"
 )
 
 func TestParseURL(t *testing.T) {

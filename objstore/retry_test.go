@@ -15,7 +15,7 @@ import (
 	"github.com/mms-io/mms/internal/testnats"
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/fetch"
-	"github.com/mms-io/mms/machines/objstore"
+	"github.com/mms-io/mms/objstore"
 )
 
 // retries is a log handler that says on a channel each time the Fetcher logs a retry.

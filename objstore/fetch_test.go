@@ -16,8 +16,8 @@ import (
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/fetch"
-	"github.com/mms-io/mms/machines/objstore"
 	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/objstore"
 )
 
 // The Fetcher is an archive source of the core, by method set alone.

@@ -21,7 +21,7 @@ import (
 	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/internal/testnats"
 	"github.com/mms-io/mms/machines/fetch"
-	"github.com/mms-io/mms/machines/objstore"
+	"github.com/mms-io/mms/objstore"
 )
 
 // bucket is the bucket the tests publish into.
