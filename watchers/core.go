@@ -37,7 +37,18 @@ func (w *Watcher) prepare(cfg *machines.Config) error {
 		return fmt.Errorf("node %q: %w", w.machine.Identity(), err)
 	}
 	cfg.Node = n
-	return nil
+	return w.objectStore(cfg)
+}
+
+// objectStore registers the obj:// source in cfg, reading over the machine's JetStream
+// connection; until Choria has set that up, obj:// downloads fail saying so, and are retried
+// with the usual backoff.
+func (w *Watcher) objectStore(cfg *machines.Config) error {
+	js, _, err := w.tryJetStream()
+	if err != nil {
+		return nodeloop.UseObjectStore(cfg, nil, fmt.Sprintf("obj:// archives are read over the machine's JetStream connection, which is not up yet (%v)", err))
+	}
+	return nodeloop.UseObjectStore(cfg, js, "")
 }
 
 // governor is the function the core calls to enter an entry's governor before downloading it.

@@ -120,6 +120,10 @@ func (c *agentCommand) run() error {
 			}
 		}
 	}
+	// obj:// archives come over the agent's own connection.
+	if err := nodeloop.UseObjectStore(&cfg, js, ""); err != nil {
+		return err
+	}
 	observers := []nodeloop.Observer{nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: log}}
 	if c.status.bucket != "" {
 		reporter := &fleet.Reporter{Identity: cfg.Node.Identity, Host: "mms agent", Version: moduleVersion(), Dir: cfg.Dir, Heartbeat: c.status.heartbeat}
