@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/tar"
+	"bufio"
 	"compress/flate"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,8 +20,8 @@ import (
 	"github.com/mms-io/mms/machines/sums"
 )
 
-// copyBufferSize is the one buffer Extract copies file contents through.
-const copyBufferSize = 256 << 10
+// readBufferSize is the buffer Extract reads a stream through when it has none of its own.
+const readBufferSize = 64 << 10 // 64 KiB
 
 // Extract unpacks the gzip-compressed tar r into dir/name. dir must exist and dir/name must not;
 // the archive must hold exactly one top-level directory, named name (member names may start
@@ -40,8 +41,14 @@ const copyBufferSize = 256 << 10
 // Files keep their exec bits and are at least owner read-write (0644 or 0755 for usual
 // archives; group and other write are dropped); directories are at least owner rwx. uid, gid,
 // times and names of owners are ignored. Extract does not fsync: the tree is staged, and the
-// one who swaps it into place makes it durable first (install.Commit fsyncs every file and
-// directory of the staged tree), so it is written to disk once, not twice.
+// one who swaps it into place makes it durable first (install.Commit syncs the filesystem
+// holding the staged tree), so it is written to disk once, not twice.
+//
+// Extract reads, checks and hashes on the calling goroutine while another creates the
+// directories and files and writes them (mostly system calls), so the two overlap on two
+// cores. They share a fixed pool of chunks (2 MiB), and r is read through one 64 KiB buffer
+// unless it is an io.ByteReader: memory does not grow with the archive. Extract returns only
+// once that goroutine has ended, whatever the outcome; nothing is written after it returned.
 //
 // Extract returns the stamp of every file it wrote, keyed by its slash-separated path inside
 // dir/name, so that sums.VerifyTree right after extraction reads nothing again.
@@ -85,6 +92,10 @@ func extractInto(r io.Reader, parent *os.Root, name string, lim Limits) (sums.Ca
 	}
 	defer root.Close()
 
+	if _, ok := r.(io.ByteReader); !ok {
+		// gzip would read through a 4 KiB buffer of its own: one read of r per 4 KiB
+		r = bufio.NewReaderSize(r, readBufferSize)
+	}
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, streamError(name, err, nil)
@@ -95,41 +106,56 @@ func extractInto(r io.Reader, parent *os.Root, name string, lim Limits) (sums.Ca
 	x := &extractor{
 		name:   name,
 		lim:    lim,
-		root:   root,
 		tr:     tar.NewReader(stream),
 		stream: stream,
 		kinds:  map[string]kind{".": implicitDir},
-		cache:  sums.Cache{},
-		buf:    make([]byte, copyBufferSize),
 		dirs:   []string{"."},
 		modes:  map[string]fs.FileMode{".": 0o755},
+		w:      newWriter(name, root),
 	}
+	if err := x.read(); err != nil {
+		x.w.abandon()
+		return nil, err
+	}
+	cache, err := x.w.finish()
+	if err != nil {
+		return nil, err
+	}
+	if err := finishDirs(root, name, x.dirs, x.modes); err != nil {
+		return nil, err
+	}
+	return cache, nil
+}
 
+// read reads the whole stream, checking every member and handing what it creates to the
+// writer.
+func (x *extractor) read() error {
 	for {
 		hdr, err := x.tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, streamError(name, err, stream)
+			return streamError(x.name, err, x.stream)
 		}
 		if err := x.member(hdr); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if x.members == 0 {
-		return nil, fmt.Errorf("extract %q: %w: the archive holds no %s/ directory", name, errs.ErrUnsafeArchive, name)
+		return fmt.Errorf("extract %q: %w: the archive holds no %s/ directory", x.name, errs.ErrUnsafeArchive, x.name)
 	}
-
 	// Read to the end so that gzip checks its CRC, within the same budget.
-	if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{stream}, x.buf); err != nil {
-		return nil, streamError(name, err, stream)
+	buf, err := x.w.chunk()
+	if err != nil {
+		return err
 	}
-
-	if err := x.finishDirs(); err != nil {
-		return nil, err
+	_, err = io.CopyBuffer(io.Discard, struct{ io.Reader }{x.stream}, buf)
+	x.w.free <- buf
+	if err != nil {
+		return streamError(x.name, err, x.stream)
 	}
-	return x.cache, nil
+	return nil
 }
 
 // kind is what a path inside the machine directory has become.
@@ -144,12 +170,10 @@ const (
 type extractor struct {
 	name    string
 	lim     Limits
-	root    *os.Root
 	tr      *tar.Reader
 	stream  *budgetReader
+	w       *writer // creates what the extractor decides
 	kinds   map[string]kind
-	cache   sums.Cache
-	buf     []byte
 	dirs    []string               // every directory created, parents first
 	modes   map[string]fs.FileMode // final mode of every directory
 	members int                    // file and directory members seen
@@ -287,8 +311,8 @@ func (x *extractor) mkdir(member, rel string, mode fs.FileMode) error {
 	if err := x.count(); err != nil {
 		return err
 	}
-	if err := x.root.Mkdir(rel, 0o700); err != nil {
-		return fmt.Errorf("extract %q: member %q: %w", x.name, member, err)
+	if err := x.w.send(op{kind: opMkdir, member: member, rel: rel}); err != nil {
+		return err
 	}
 	x.dirs = append(x.dirs, rel)
 	x.modes[rel] = mode
@@ -319,49 +343,58 @@ func (x *extractor) file(hdr *tar.Header, rel string, mode fs.FileMode) error {
 	x.kinds[rel] = regularFile
 	x.bytes += hdr.Size
 
-	f, err := x.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("extract %q: member %q: %w", x.name, hdr.Name, err)
-	}
-	st, err := x.write(f, hdr, mode)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("extract %q: member %q: %w", x.name, hdr.Name, cerr)
-	}
-	if err != nil {
+	if err := x.w.send(op{kind: opCreate, member: hdr.Name, rel: rel, mode: mode}); err != nil {
 		return err
 	}
-	x.cache[rel] = st
-	return nil
-}
-
-func (x *extractor) write(f *os.File, hdr *tar.Header, mode fs.FileMode) (sums.Stamp, error) {
-	fail := func(err error) (sums.Stamp, error) {
-		return sums.Stamp{}, fmt.Errorf("extract %q: member %q: %w", x.name, hdr.Name, err)
-	}
-	if err := f.Chmod(mode); err != nil { // exact, whatever the umask
-		return fail(err)
-	}
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(f, h), struct{ io.Reader }{x.tr}, x.buf)
-	if err != nil {
-		return sums.Stamp{}, streamError(x.name, fmt.Errorf("member %q: %w", hdr.Name, err), x.stream)
+	var n int64
+	for {
+		buf, err := x.w.chunk()
+		if err != nil {
+			return err
+		}
+		k, err := fill(x.tr, buf)
+		n += int64(k)
+		h.Write(buf[:k])
+		if k > 0 {
+			if err := x.w.send(op{kind: opData, member: hdr.Name, data: buf[:k]}); err != nil {
+				return err
+			}
+		} else {
+			x.w.free <- buf
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return streamError(x.name, fmt.Errorf("member %q: %w", hdr.Name, err), x.stream)
+		}
 	}
 	if n != hdr.Size {
-		return fail(fmt.Errorf("%w: short member: %d of %d bytes", errs.ErrUnsafeArchive, n, hdr.Size))
+		return fmt.Errorf("extract %q: member %q: %w: short member: %d of %d bytes", x.name, hdr.Name, errs.ErrUnsafeArchive, n, hdr.Size)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		return fail(err)
+	return x.w.send(op{kind: opClose, member: hdr.Name, rel: rel, mode: mode, sum: hex.EncodeToString(h.Sum(nil))})
+}
+
+// fill reads r into buf until buf is full (nil error) or r ends (io.EOF) or fails.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
 	}
-	return sums.NewStamp(fi, hex.EncodeToString(h.Sum(nil))), nil
+	return n, nil
 }
 
 // finishDirs sets every directory's final mode, deepest first.
-func (x *extractor) finishDirs() error {
-	for i := len(x.dirs) - 1; i >= 0; i-- {
-		rel := x.dirs[i]
-		if err := x.root.Chmod(rel, x.modes[rel]); err != nil {
-			return fmt.Errorf("extract %q: directory %s: %w", x.name, rel, err)
+func finishDirs(root *os.Root, name string, dirs []string, modes map[string]fs.FileMode) error {
+	for i := len(dirs) - 1; i >= 0; i-- {
+		rel := dirs[i]
+		if err := root.Chmod(rel, modes[rel]); err != nil {
+			return fmt.Errorf("extract %q: directory %s: %w", name, rel, err)
 		}
 	}
 	return nil
