@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -59,9 +60,21 @@ func ParseURL(raw string) (Ref, error) {
 	return ref, nil
 }
 
+// ErrBucketName means a name is not one the Object Store accepts for a bucket.
+var ErrBucketName = errors.New("invalid Object Store bucket name")
+
+// CheckBucket refuses a name the Object Store does not accept for a bucket (letters, digits,
+// _ and - only), for a publisher's flag; the error wraps ErrBucketName.
+func CheckBucket(name string) error {
+	if !bucketRe.MatchString(name) {
+		return fmt.Errorf("%w: %q (letters, digits, _ and - only)", ErrBucketName, name)
+	}
+	return nil
+}
+
 // validate checks the bucket name and that the object has a name.
 func (r Ref) validate() error {
-	if !bucketRe.MatchString(r.Bucket) {
+	if err := CheckBucket(r.Bucket); err != nil {
 		return invalidURL(fmt.Sprintf("bucket %q is not a valid Object Store bucket name (letters, digits, _ and - only)", r.Bucket))
 	}
 	if r.Name == "" {

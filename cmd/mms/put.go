@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/choria-io/fisk"
@@ -16,6 +17,7 @@ import (
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
+	"github.com/mms-io/mms/objstore"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -46,7 +48,7 @@ func configurePut(app *fisk.Application) {
 	cmd.Flag("history", "Revisions kept per key when the bucket is created").Default(fmt.Sprint(kvspec.DefaultHistory)).IntVar(&c.history)
 	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&c.replicas)
 	cmd.Flag("status-bucket", "The bucket nodes report their status to, created with --replicas if it does not exist (empty: none)").Default(fleet.DefaultBucket).StringVar(&c.status)
-	cmd.Flag("force", "Publishes a v2 specification even when its version does not grow past the published one (nodes that applied that one will refuse it)").UnNegatableBoolVar(&c.force)
+	cmd.Flag("force", "Publishes even when a v2 specification's version does not grow past the published one (nodes that applied that one will refuse it), or an obj:// archive it names is not in the Object Store as named (nodes will fail to install it until it is)").UnNegatableBoolVar(&c.force)
 	cmd.Flag("unsigned", "Publishes without checking the signature, for nodes that trust no key (every node with a key refuses an unsigned specification)").UnNegatableBoolVar(&c.unsigned)
 }
 
@@ -93,6 +95,9 @@ func (c *putCommand) run() error {
 	if !c.force {
 		if err := checkVersionGrows(ctx, c.kv, js, s, keys); err != nil {
 			return fmt.Errorf("put %s: %w", c.file, err)
+		}
+		if err := checkObjects(ctx, js, s); err != nil {
+			return fmt.Errorf("put %s: %w", c.file, c.kv.natsHint(err, url))
 		}
 	}
 	rev, err := kvspec.Put(ctx, js, c.kv.bucket, c.kv.key, data, kvspec.BucketConfig{
@@ -149,6 +154,29 @@ func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, 
 	last := spec.NewAccepted(old, cur.Created)
 	if err := spec.Admit(s, &last, keys, time.Now()); errors.Is(err, errs.ErrRollback) {
 		return fmt.Errorf("%w (published: revision %d, %s); pack it again for a higher version, or pass --force", err, cur.Revision, summary(old))
+	}
+	return nil
+}
+
+// errArchivesMissing means archives a specification names in the Object Store are not there
+// as it names them: nodes would fail to install them.
+var errArchivesMissing = errors.New("archives not in the Object Store as named")
+
+// checkObjects refuses a specification whose obj:// archives are not in the Object Store
+// with the size and digest its entries name, naming each, so that nodes do not fail to
+// install what is published.
+func checkObjects(ctx context.Context, js jetstream.JetStream, s *spec.Spec) error {
+	var problems []string
+	for _, e := range s.Entries {
+		if !strings.HasPrefix(strings.ToLower(e.Source), objstore.Scheme+"://") {
+			continue
+		}
+		if _, err := objstore.Check(ctx, js, e.Source, e.Checksum); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", e.Name, err))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s; publish them with mms archive DIR --publish BUCKET, or pass --force", errArchivesMissing, strings.Join(problems, "; "))
 	}
 	return nil
 }
