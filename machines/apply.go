@@ -3,24 +3,16 @@ package machines
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/mms-io/mms/machines/archive"
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/install"
-	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/machines/sums"
 )
-
-// archiveFile is the name of the downloaded archive inside a staging directory.
-const archiveFile = ".archive.tgz"
 
 // applier carries out one plan.
 type applier struct {
@@ -187,38 +179,6 @@ func (a *applier) install(ctx context.Context, step Step) error {
 			step.Action, e.Name, errs.ErrUnsafeArchive, sums.FileName, strings.Join(unlisted, ", "))
 	}
 	return a.st.Commit(stg, a.managed(step, verified))
-}
-
-// fetchAndExtract downloads the entry's archive into a file in the staging directory dir,
-// hashing it as it streams, and unpacks it into dir only once its checksum matched. The file
-// is not fsynced: it is deleted as soon as it is unpacked, and the unpacked tree is made
-// durable by install.Commit.
-func (a *applier) fetchAndExtract(ctx context.Context, e spec.Entry, dir string) (sums.Cache, error) {
-	path := filepath.Join(dir, archiveFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create the download file: %w", err)
-	}
-	defer os.Remove(path)
-	defer f.Close()
-	var out io.Writer = f
-	var pw *progressWriter
-	if a.cfg.Progress != nil {
-		pw = newProgressWriter(f, e.Name, a.cfg.Progress)
-		out = pw
-	}
-	src := fetch.Source{URL: e.Source, Username: e.Username, Password: e.Password}
-	_, err = a.fetchers.forURL(e.Source).Fetch(ctx, src, e.Checksum, out)
-	if pw != nil {
-		pw.done()
-	}
-	if err != nil {
-		return nil, err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("read the downloaded archive: %w", err)
-	}
-	return archive.Extract(f, dir, e.Name, a.cfg.Archive)
 }
 
 // managed is the record of the step's entry once installed.
