@@ -65,7 +65,6 @@ type demoRun struct {
 	js      jetstream.JetStream
 	pub     ed25519.PublicKey
 	priv    ed25519.PrivateKey
-	archive *demoArchives
 	entries map[string]spec.Entry // by machine version
 	seen    *outcomes
 	version int64 // last specification version published
@@ -120,7 +119,6 @@ func (c *demoCommand) run() error {
 		entries: map[string]spec.Entry{},
 		seen:    newOutcomes(),
 		// Stands for the operator's web server, where the archives are published.
-		archive: newDemoArchives(),
 	}
 	defer d.close()
 
@@ -189,9 +187,6 @@ func (d *demoRun) close() {
 		d.stopAgent()
 		<-d.agentDone
 	}
-	if d.archive != nil {
-		d.archive.close()
-	}
 	if d.nc != nil {
 		d.nc.Close()
 	}
@@ -205,7 +200,6 @@ func (d *demoRun) keyPrefix() string           { return filepath.Join(d.work, "d
 func (d *demoRun) keyFile() string             { return d.keyPrefix() + ".key" }
 func (d *demoRun) pubFile() string             { return d.keyPrefix() + ".pub" }
 func (d *demoRun) sourceDir(v string) string   { return filepath.Join(d.work, "source", v, demoMachine) }
-func (d *demoRun) archiveFile(v string) string { return filepath.Join(d.work, archiveName(v)) }
 func (d *demoRun) machinesFile(n int) string {
 	return filepath.Join(d.work, fmt.Sprintf("machines-%d.json", n))
 }
@@ -218,7 +212,7 @@ func (d *demoRun) steps(ctx context.Context) []step {
 	v1, v2 := demoVersions()
 	var archiveCmds []string
 	for _, v := range demo.Versions {
-		archiveCmds = append(archiveCmds, commandLine("mms", "archive", d.sourceDir(v), "--source", d.archive.url(v), "--out", d.archiveFile(v)))
+		archiveCmds = append(archiveCmds, commandLine("mms", "archive", d.sourceDir(v), "--publish", demoArchiveBucket, "--dir", d.dir))
 	}
 	return []step{
 		{
@@ -227,15 +221,15 @@ func (d *demoRun) steps(ctx context.Context) []step {
 			do:    d.makeKey,
 		},
 		{
-			title: fmt.Sprintf("Build the example machine %q %s and %s into archives, served over loopback HTTP", demoMachine, v1, v2),
-			cmds:  archiveCmds,
-			do:    d.buildArchives,
-		},
-		{
 			title: "Start the agent on " + d.dir + ", with its embedded NATS server (JetStream) on loopback",
 			cmds: []string{commandLine("mms", "agent", "--dir", d.dir, "--public-key", d.pubFile(), "--identity", demoIdentity,
 				"--purge", "--splay", "0", "--embedded-port", "0")},
 			do: func(sctx context.Context) (string, error) { return d.startAgent(ctx, sctx) },
+		},
+		{
+			title: fmt.Sprintf("Build the example machine %q %s and %s into archives, published to the NATS Object Store", demoMachine, v1, v2),
+			cmds:  archiveCmds,
+			do:    d.buildArchives,
 		},
 		d.publishStep(1, fmt.Sprintf("Publish a signed specification with %s %s: the agent installs it", demoMachine, v1), []string{v1}, installed(v1)),
 		d.publishStep(2, fmt.Sprintf("Publish %s %s: the agent updates it in place, atomically", demoMachine, v2), []string{v2}, updated(v2)),
@@ -323,6 +317,12 @@ func (d *demoRun) startAgent(ctx, sctx context.Context) (string, error) {
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
+		nc.Close()
+		return "", err
+	}
+	nodeloop.DefaultSettings().Apply(&cfg)
+	cfg.Purge, cfg.Splay = true, 0
+	if err := nodeloop.UseObjectStore(&cfg, js, ""); err != nil {
 		nc.Close()
 		return "", err
 	}
