@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/choria-io/fisk"
+	"github.com/dustin/go-humanize"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/fetch"
+	"github.com/mms-io/mms/machines/cache"
 	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
@@ -57,6 +59,9 @@ type statusDoc struct {
 	Pending []pendingDoc `json:"pending"`
 	// LastReconcile is mms agent's last reconcile; null when it has not saved one.
 	LastReconcile *lastReport `json:"last_reconcile"`
+	// ArchiveCache is what DIR/.mms/archives keeps: the archives a reinstall, a repair or a
+	// revert takes without fetching.
+	ArchiveCache cache.Usage `json:"archive_cache"`
 	// Healthy is true when every managed machine verifies and the last reconcile succeeded;
 	// Degraded says what is not, and is the reason for exit code 1.
 	Healthy  bool     `json:"healthy"`
@@ -81,6 +86,8 @@ type machineDoc struct {
 	InstalledAt    time.Time `json:"installed_at"`
 	// Present is false when the machine's directory is missing.
 	Present bool `json:"present"`
+	// Cached is true when the archive cache keeps this machine's archive (verified on use).
+	Cached bool `json:"archive_cached"`
 	// Verified is true when its files verify now; Problem says why not.
 	Verified bool   `json:"verified"`
 	Problem  string `json:"problem,omitempty"`
@@ -151,12 +158,21 @@ func gatherStatus(dir string) (*statusDoc, error) {
 	if a := rec.Accepted; a != nil {
 		doc.Accepted = &acceptedDoc{Format: a.Format, Version: a.Version, Digest: a.Digest, At: a.At.UTC()}
 	}
+	usage, err := cache.ReadUsage(dir)
+	if err != nil {
+		return nil, fmt.Errorf("status %s: %w", dir, err)
+	}
+	if usage.Checksums == nil {
+		usage.Checksums = []string{}
+	}
+	doc.ArchiveCache = usage
 	for _, name := range slices.Sorted(maps.Keys(rec.Machines)) {
 		m := rec.Machines[name]
 		found := machines.InspectMachine(dir, machines.EntryOf(m), m, true, false)
 		md := machineDoc{Name: name, Version: machines.MachineVersion(dir, name), Checksum: m.Checksum, VerifyChecksum: m.VerifyChecksum,
 			Source:      fetch.Source{URL: m.Source}.String(), // records of older mms kept more of the URL
-			InstalledAt: m.InstalledAt.UTC(), Present: found.Exists && found.IsDir}
+			InstalledAt: m.InstalledAt.UTC(), Present: found.Exists && found.IsDir,
+			Cached: slices.Contains(usage.Checksums, strings.ToLower(m.Checksum))}
 		switch problem := found.Problem(); {
 		case !md.Present:
 			md.Problem = "missing"
@@ -236,6 +252,12 @@ func printStatus(w io.Writer, doc *statusDoc) {
 		fmt.Fprintf(w, "             source: %s\n", m.Source)
 		fmt.Fprintf(w, "          installed: %s\n", m.InstalledAt.Format(time.RFC3339))
 		fmt.Fprintf(w, "            on disk: %s\n", onDisk)
+		if m.Cached {
+			fmt.Fprintf(w, "            archive: kept in the archive cache (a reinstall or repair fetches nothing)\n")
+		}
+	}
+	if u := doc.ArchiveCache; u.Entries > 0 {
+		fmt.Fprintf(w, "\n  Archive cache: %d archives, %s in %s\n", u.Entries, humanize.IBytes(uint64(u.Bytes)), install.StatePathFor(doc.Dir, install.ArchiveCacheName))
 	}
 	if len(doc.Unmanaged) > 0 {
 		fmt.Fprintf(w, "\n  Not managed by mms (never replaced or removed): %s\n", strings.Join(doc.Unmanaged, ", "))

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -26,6 +28,9 @@ type Usage struct {
 	Bytes int64 `json:"bytes"`
 	// MaxBytes is the bound; 0 when the cache is disabled, or unknown to the reader (ReadUsage).
 	MaxBytes int64 `json:"max_bytes"`
+	// Checksums are the sha256 of the archives kept, sorted. ReadUsage lists what the files
+	// are named, unverified: an archive is verified when it is used.
+	Checksums []string `json:"checksums"`
 }
 
 // Cache is the archive cache of one machines directory: DIR/.mms/archives. Its methods are
@@ -181,7 +186,7 @@ func (c *Cache) Usage() Usage {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Usage{Entries: len(c.entries), Bytes: c.total, MaxBytes: c.max}
+	return Usage{Entries: len(c.entries), Bytes: c.total, MaxBytes: c.max, Checksums: slices.Sorted(maps.Keys(c.entries))}
 }
 
 // Close releases the cache directory. Take and Keep fail with ErrClosed afterwards; the files

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,7 +38,7 @@ func TestTakeAfterKeep(t *testing.T) {
 		if !bytes.Equal(got, data) {
 			t.Errorf("Take returned %d bytes that differ from the %d kept", len(got), len(data))
 		}
-		if u := c.Usage(); u != (Usage{Entries: 1, Bytes: 5000, MaxBytes: 1 << 20}) {
+		if u := c.Usage(); !reflect.DeepEqual(u, Usage{Entries: 1, Bytes: 5000, MaxBytes: 1 << 20, Checksums: []string{sum}}) {
 			t.Errorf("Usage = %+v", u)
 		}
 	})
@@ -369,7 +371,7 @@ func TestOpen(t *testing.T) {
 		want := c.Usage()
 		c.Close()
 		c = f.open(3000)
-		if got := c.Usage(); got != want {
+		if got := c.Usage(); !reflect.DeepEqual(got, want) {
 			t.Errorf("Usage after reopening = %+v, want %+v", got, want)
 		}
 		if got := f.take(c, a); !bytes.Equal(got, dataA) {
@@ -427,7 +429,7 @@ func TestDisabled(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(f.machines, ".mms")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("a disabled cache created .mms (%v)", err)
 		}
-		if u := c.Usage(); u != (Usage{}) {
+		if u := c.Usage(); !reflect.DeepEqual(u, Usage{}) {
 			t.Errorf("Usage = %+v", u)
 		}
 	})
@@ -452,7 +454,7 @@ func TestDisabled(t *testing.T) {
 		if _, ok, err := c.Take(sum); ok || err != nil {
 			t.Errorf("Take = %v, %v", ok, err)
 		}
-		if u := c.Usage(); u != (Usage{}) {
+		if u := c.Usage(); !reflect.DeepEqual(u, Usage{}) {
 			t.Errorf("Usage = %+v", u)
 		}
 		if err := c.Close(); err != nil {
@@ -566,7 +568,7 @@ func TestReadUsage(t *testing.T) {
 	t.Run("creates nothing in a machines directory without a cache", func(t *testing.T) {
 		f := newFixture(t)
 		u, err := ReadUsage(f.machines)
-		if err != nil || u != (Usage{}) {
+		if err != nil || !reflect.DeepEqual(u, Usage{}) {
 			t.Errorf("ReadUsage = %+v, %v", u, err)
 		}
 		if _, err := os.Lstat(filepath.Join(f.machines, ".mms")); !errors.Is(err, os.ErrNotExist) {
@@ -575,7 +577,7 @@ func TestReadUsage(t *testing.T) {
 		if _, err := install.StateDir(f.machines); err != nil {
 			t.Fatal(err)
 		}
-		if u, err := ReadUsage(f.machines); err != nil || u != (Usage{}) {
+		if u, err := ReadUsage(f.machines); err != nil || !reflect.DeepEqual(u, Usage{}) {
 			t.Errorf("ReadUsage = %+v, %v", u, err)
 		}
 		if _, err := os.Lstat(f.dir()); !errors.Is(err, os.ErrNotExist) {
@@ -585,12 +587,15 @@ func TestReadUsage(t *testing.T) {
 	t.Run("reports what the cache holds", func(t *testing.T) {
 		f := newFixture(t)
 		c := f.open(1 << 20)
+		var sums []string
 		for _, n := range []int{100, 2000, 30} {
 			sum, p, _ := f.archive(n)
 			f.keep(c, sum, p)
+			sums = append(sums, sum)
 		}
+		slices.Sort(sums)
 		u, err := ReadUsage(f.machines)
-		if want := (Usage{Entries: 3, Bytes: 2130}); err != nil || u != want {
+		if want := (Usage{Entries: 3, Bytes: 2130, Checksums: sums}); err != nil || !reflect.DeepEqual(u, want) {
 			t.Errorf("ReadUsage = %+v, %v; want %+v", u, err, want)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/mms-io/mms/machines/install"
 )
@@ -123,6 +124,8 @@ func ReadUsage(machinesDir string) (Usage, error) {
 	for _, a := range s.archives {
 		u.Entries++
 		u.Bytes += a.fi.Size()
+		u.Checksums = append(u.Checksums, a.sum)
 	}
+	slices.Sort(u.Checksums)
 	return u, nil
 }
