@@ -12,20 +12,90 @@ import (
 // that the archive server can tell the nodes apart.
 const userAgentPrefix = "mms-fleet/"
 
-// archiveServer serves archives from memory on loopback and counts requests (in total, per
-// path and per node) and concurrent downloads.
-type archiveServer struct {
-	srv *http.Server
-	url string
-
+// tally counts downloads, in total, per path and per node, and the peak of concurrent ones:
+// the HTTP archive server's requests, or the nodes' reads from the Object Store.
+type tally struct {
 	inFlight atomic.Int64
 	peak     atomic.Int64
 	total    atomic.Int64
 
 	mu     sync.Mutex
-	files  map[string][]byte
 	byPath map[string]int
 	byNode map[string]map[string]int // node → path → requests
+}
+
+func newTally() *tally {
+	return &tally{byPath: map[string]int{}, byNode: map[string]map[string]int{}}
+}
+
+// enter records one more download in flight; leave, when it ends.
+func (t *tally) enter() (leave func()) {
+	n := t.inFlight.Add(1)
+	for {
+		p := t.peak.Load()
+		if n <= p || t.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	return func() { t.inFlight.Add(-1) }
+}
+
+// count records n requests by node for path.
+func (t *tally) count(node, path string, n int) {
+	t.total.Add(int64(n))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.byPath[path] += n
+	if t.byNode[node] == nil {
+		t.byNode[node] = map[string]int{}
+	}
+	t.byNode[node][path] += n
+}
+
+// counts is a snapshot of the counters.
+type counts struct {
+	Total  int64
+	Peak   int64
+	ByPath map[string]int
+	ByNode map[string]map[string]int
+}
+
+// snapshot returns the counters so far.
+func (t *tally) snapshot() counts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := counts{Total: t.total.Load(), Peak: t.peak.Load(), ByPath: map[string]int{}, ByNode: map[string]map[string]int{}}
+	for k, v := range t.byPath {
+		c.ByPath[k] = v
+	}
+	for n, m := range t.byNode {
+		c.ByNode[n] = map[string]int{}
+		for k, v := range m {
+			c.ByNode[n][k] = v
+		}
+	}
+	return c
+}
+
+// reset zeroes every counter, between the preparation and the measured phase.
+func (t *tally) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.total.Store(0)
+	t.peak.Store(t.inFlight.Load())
+	t.byPath = map[string]int{}
+	t.byNode = map[string]map[string]int{}
+}
+
+// archiveServer serves archives from memory on loopback and counts requests (in total, per
+// path and per node) and concurrent downloads.
+type archiveServer struct {
+	*tally
+	srv *http.Server
+	url string
+
+	mu    sync.Mutex
+	files map[string][]byte
 }
 
 // newArchiveServer starts an archiveServer on 127.0.0.1.
@@ -34,7 +104,7 @@ func newArchiveServer() (*archiveServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &archiveServer{files: map[string][]byte{}, byPath: map[string]int{}, byNode: map[string]map[string]int{}}
+	s := &archiveServer{tally: newTally(), files: map[string][]byte{}}
 	s.srv = &http.Server{Handler: s}
 	s.url = "http://" + ln.Addr().String()
 	go func() { _ = s.srv.Serve(ln) }()
@@ -43,22 +113,9 @@ func newArchiveServer() (*archiveServer, error) {
 
 // ServeHTTP serves one archive and counts it.
 func (s *archiveServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
-	for {
-		p := s.peak.Load()
-		if n <= p || s.peak.CompareAndSwap(p, n) {
-			break
-		}
-	}
-	s.total.Add(1)
-	node := strings.TrimPrefix(r.UserAgent(), userAgentPrefix)
+	defer s.enter()()
+	s.count(strings.TrimPrefix(r.UserAgent(), userAgentPrefix), r.URL.Path, 1)
 	s.mu.Lock()
-	s.byPath[r.URL.Path]++
-	if s.byNode[node] == nil {
-		s.byNode[node] = map[string]int{}
-	}
-	s.byNode[node][r.URL.Path]++
 	body, ok := s.files[r.URL.Path]
 	s.mu.Unlock()
 	if !ok {
@@ -75,41 +132,6 @@ func (s *archiveServer) put(path string, body []byte) string {
 	defer s.mu.Unlock()
 	s.files[path] = body
 	return s.url + path
-}
-
-// counts is a snapshot of the counters.
-type counts struct {
-	Total  int64
-	Peak   int64
-	ByPath map[string]int
-	ByNode map[string]map[string]int
-}
-
-// snapshot returns the counters so far.
-func (s *archiveServer) snapshot() counts {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := counts{Total: s.total.Load(), Peak: s.peak.Load(), ByPath: map[string]int{}, ByNode: map[string]map[string]int{}}
-	for k, v := range s.byPath {
-		c.ByPath[k] = v
-	}
-	for n, m := range s.byNode {
-		c.ByNode[n] = map[string]int{}
-		for k, v := range m {
-			c.ByNode[n][k] = v
-		}
-	}
-	return c
-}
-
-// reset zeroes every counter, between the preparation and the measured phase.
-func (s *archiveServer) reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.total.Store(0)
-	s.peak.Store(s.inFlight.Load())
-	s.byPath = map[string]int{}
-	s.byNode = map[string]map[string]int{}
 }
 
 // close stops the server.

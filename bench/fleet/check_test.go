@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/spec"
 )
 
@@ -36,4 +39,29 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// attempts is an obj:// source that says each Fetch took n attempts.
+type attempts int
+
+func (n attempts) Fetch(context.Context, fetch.Source, string, io.Writer) (fetch.Result, error) {
+	return fetch.Result{Attempts: int(n)}, nil
+}
+
+func TestCountingFetcher(t *testing.T) {
+	t.Run("counts every attempt of a read by node and by the object's path, as HTTP requests", func(t *testing.T) {
+		tl := newTally()
+		f := countingFetcher{inner: attempts(3), node: "7", t: tl}
+		if _, err := f.Fetch(context.Background(), fetch.Source{URL: "obj://ARCHIVES/web-1.tgz"}, "", io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		c := tl.snapshot()
+		if c.Total != 3 || c.ByNode["7"]["/web-1.tgz"] != 3 || c.Peak != 1 {
+			t.Fatalf("counts %+v", c)
+		}
+		p := check(options{Scenario: scenarioRollout, Source: sourceObj}, &report{Targets: 1}, c, spec.Entry{Source: "obj://ARCHIVES/base-1.tgz"})
+		if !strings.Contains(strings.Join(p, "\n"), "node 7 requested /web-1.tgz 3 times") {
+			t.Fatalf("problems %v", p)
+		}
+	})
 }

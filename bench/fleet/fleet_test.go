@@ -4,11 +4,25 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+// TestMain lets the test binary be the servers' child process of -server-process, as the
+// program is when it re-executes itself.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == serveArg {
+		if err := serveChild(os.Args[2:], os.Stdin, os.Stdout); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 func TestPercentile(t *testing.T) {
 	ms := func(v ...int) []time.Duration {
@@ -167,6 +181,43 @@ func TestFleet(t *testing.T) {
 			}
 		})
 	}
+	for _, scenario := range []string{scenarioRollout, scenarioUpdate, scenarioPurge, scenarioTargeted} {
+		t.Run("converges ten nodes reading the Object Store in the "+scenario+" scenario and meets the aims", func(t *testing.T) {
+			rep, err := run(context.Background(), options{
+				Nodes: 10, Scenario: scenario, Source: sourceObj, Interval: time.Hour, Timeout: 15 * time.Second, Dir: t.TempDir(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) > 0 {
+				t.Fatalf("aims missed: %v", rep.Problems)
+			}
+			want := map[string]int64{scenarioRollout: 10, scenarioUpdate: 10, scenarioPurge: 0, scenarioTargeted: 1}[scenario]
+			if rep.Requests != want || rep.Consumers != want {
+				t.Fatalf("the nodes counted %d reads and the servers %d consumers, want %d", rep.Requests, rep.Consumers, want)
+			}
+		})
+	}
+	t.Run("with the servers in a child process, reports their CPU apart, and installs large archives", func(t *testing.T) {
+		root := t.TempDir()
+		rep, err := run(context.Background(), options{
+			Nodes: 5, Scenario: scenarioRollout, Source: sourceObj, ArchiveSize: 1 << 20, ServerProcess: true,
+			Interval: time.Hour, Idle: 200 * time.Millisecond, Timeout: 15 * time.Second, Dir: root,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Problems) > 0 || rep.IdleMsgs != 0 {
+			t.Fatalf("aims missed: %v; idle messages %d", rep.Problems, rep.IdleMsgs)
+		}
+		if !rep.ServersApart || rep.ServerCPUSeconds <= 0 || rep.ServerRSSMiB <= 0 || !strings.Contains(rep.line(), " server_cpu_s=") {
+			t.Fatalf("servers' usage %v %v %v: %s", rep.ServersApart, rep.ServerCPUSeconds, rep.ServerRSSMiB, rep.line())
+		}
+		fi, err := os.Stat(root + "/node-4/web/" + payloadFile)
+		if err != nil || fi.Size() != 1<<20 {
+			t.Fatalf("the installed %s: %v, %v", payloadFile, fi, err)
+		}
+	})
 	t.Run("the status-only mode writes statuses and reads them back, in process and with mms", func(t *testing.T) {
 		var progress strings.Builder
 		if err := runStatusOnly(context.Background(), options{Nodes: 50, Dir: t.TempDir(), Progress: &progress}); err != nil {
@@ -176,11 +227,28 @@ func TestFleet(t *testing.T) {
 			t.Fatalf("progress %q", progress.String())
 		}
 	})
-	t.Run("refuses failover without a cluster, and an unknown scenario", func(t *testing.T) {
-		for _, s := range []string{scenarioFailover, "stampede"} {
-			if _, err := run(context.Background(), options{Nodes: 1, Scenario: s}); err == nil {
-				t.Errorf("scenario %s ran", s)
+	t.Run("refuses failover without a cluster, an unknown scenario or source, and an archive size over the limits", func(t *testing.T) {
+		for _, o := range []options{
+			{Scenario: scenarioFailover}, {Scenario: "stampede"}, {Scenario: scenarioRollout, Source: "ftp"},
+			{Scenario: scenarioRollout, ArchiveSize: 200 << 20}, {Scenario: scenarioRollout, Source: sourceObj, ArchiveSize: 65 << 20},
+		} {
+			o.Nodes = 1
+			if _, err := run(context.Background(), o); err == nil {
+				t.Errorf("%+v ran", o)
 			}
 		}
 	})
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "1024": 1024, "1MiB": 1 << 20, "10MiB": 10 << 20, "512KiB": 512 << 10} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "1MB", "-1", "ten"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) took it", in)
+		}
+	}
 }

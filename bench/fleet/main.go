@@ -7,10 +7,19 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == serveArg {
+		if err := serveChild(os.Args[2:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "fleet: servers' process:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var o options
 	flag.IntVar(&o.Nodes, "nodes", 100, "how many nodes to simulate")
 	flag.BoolVar(&o.Cluster, "cluster", false, "run a 3-server JetStream cluster with the bucket replicated 3 times instead of one server")
@@ -22,6 +31,13 @@ func main() {
 	flag.StringVar(&o.Dir, "dir", "", "where to create the nodes' machines directories (default: a temporary directory, removed at the end)")
 	flag.BoolVar(&o.Verbose, "v", false, "print the nodes' warnings, not only their errors")
 	flag.BoolVar(&o.Status, "status", true, "every node publishes its fleet status, as mms agent does (-status=false for none)")
+	flag.StringVar(&o.Source, "source", sourceHTTP, "where the archives come from: http (one loopback HTTP server) or obj (an Object Store bucket, R3 with -cluster, read over each node's own connection)")
+	flag.Func("archive-size", "add a file of this many incompressible bytes to every machine archive: bytes, or with KiB or MiB (default: none, ~1 KiB machines)", func(v string) error {
+		n, err := parseSize(v)
+		o.ArchiveSize = n
+		return err
+	})
+	flag.BoolVar(&o.ServerProcess, "server-process", false, "run the NATS servers in a child process and report their CPU apart (server_cpu_s); otherwise cpu_s includes them")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	statusOnly := flag.Bool("status-only", false, "no node loops: -nodes writers publish one status each, then mms status --fleet reads them (the reader at scale)")
 	flag.Parse()
@@ -63,4 +79,19 @@ func main() {
 	if len(rep.Problems) > 0 {
 		os.Exit(1)
 	}
+}
+
+// parseSize reads a size in bytes: a number, optionally followed by KiB or MiB.
+func parseSize(v string) (int64, error) {
+	num, mult := v, int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20} {
+		if n, ok := strings.CutSuffix(v, suffix); ok {
+			num, mult = n, m
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size: write bytes, or a number with KiB or MiB", v)
+	}
+	return n * mult, nil
 }

@@ -45,6 +45,9 @@ type nodeSettings struct {
 	splay    time.Duration
 	log      *slog.Logger
 	observe  func(i int, o nodeloop.Outcome)
+	// obj, when set, has every node read obj:// archives over its own connection, counting
+	// its reads there.
+	obj *tally
 	// status, when set, has every node publish its fleet status to fleet.DefaultBucket, as
 	// mms agent does, with the heartbeat interval.
 	status bool
@@ -96,6 +99,12 @@ func startNode(ctx context.Context, root string, i int, s nodeSettings) (*node, 
 			nodeloop.LastReportObserver{Dir: n.dir, Logger: log},
 			nodeloop.ObserverFunc(func(o nodeloop.Outcome) { s.observe(i, o) }),
 		},
+	}
+	if s.obj != nil {
+		if err := countObjSource(&loop.Config, js, fmt.Sprint(i), s.obj); err != nil {
+			nc.Close()
+			return nil, err
+		}
 	}
 	if s.status {
 		reporter := &fleet.Reporter{Identity: n.id, Host: "bench/fleet", Version: buildinfo.ModuleVersion(buildinfo.MMSModule), Dir: n.dir, Heartbeat: s.interval}

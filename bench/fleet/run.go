@@ -12,9 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats.go/jetstream"
@@ -48,14 +50,25 @@ type options struct {
 	Progress io.Writer     // progress lines
 	Verbose  bool          // the nodes' warnings to Progress; otherwise only errors
 	Status   bool          // every node publishes its fleet status, as mms agent does
+	// Source is where the archives come from: sourceHTTP or sourceObj.
+	Source string
+	// ArchiveSize, when positive, adds a file of that many incompressible bytes to every
+	// machine archive; 0 keeps the ~1 KiB machines.
+	ArchiveSize int64
+	// ServerProcess runs the NATS servers in a child process, so that their CPU is measured
+	// apart from the nodes'.
+	ServerProcess bool
 }
 
 // report is everything one run measured and checked.
 type report struct {
 	result
-	Targets  int    // nodes the measured change is for
-	Killed   string // the server killed (failover)
-	IdleMsgs int64  // messages the servers received over the idle window
+	Targets int    // nodes the measured change is for
+	Killed  string // the server killed (failover)
+	// Consumers is how many consumers the servers created on the archive bucket's stream
+	// over the measured phase (-source obj): their own count of Object Store reads.
+	Consumers int64
+	IdleMsgs  int64 // messages the servers received over the idle window
 	// StatusLanded is when the last node's status said the measured revision (with -status).
 	StatusLanded time.Duration
 	Problems     []string // aims the run missed
@@ -77,6 +90,19 @@ func run(ctx context.Context, o options) (*report, error) {
 	default:
 		return nil, fmt.Errorf("unknown scenario %q: rollout, update, purge, targeted or failover", o.Scenario)
 	}
+	switch o.Source {
+	case "":
+		o.Source = sourceHTTP
+	case sourceHTTP, sourceObj:
+	default:
+		return nil, fmt.Errorf("unknown source %q: http or obj", o.Source)
+	}
+	if o.ArchiveSize < 0 || o.ArchiveSize > fetch.DefaultMaxBytes/2 {
+		return nil, fmt.Errorf("-archive-size %d: from 0 to %d bytes (half the nodes' max_download_bytes)", o.ArchiveSize, fetch.DefaultMaxBytes/2)
+	}
+	if o.Source == sourceObj && o.ArchiveSize > maxObjArchiveSize {
+		return nil, fmt.Errorf("-archive-size %d: at most %d bytes with -source obj (the embedded servers' JetStream store holds %d bytes, and three archives)", o.ArchiveSize, maxObjArchiveSize, embednats.DefaultMaxStore)
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -96,7 +122,13 @@ func run(ctx context.Context, o options) (*report, error) {
 		root = tmp
 	}
 
-	srvs, err := startServers(root, o.Cluster)
+	var srvs natsServers
+	var err error
+	if o.ServerProcess {
+		srvs, err = startChildServers(root, o.Cluster)
+	} else {
+		srvs, err = startServers(root, o.Cluster)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -111,18 +143,6 @@ func run(ctx context.Context, o options) (*report, error) {
 		return nil, err
 	}
 	sign := &signer{priv: priv, ver: 1}
-	web1, err := buildMachine(arch, root, "web", "1")
-	if err != nil {
-		return nil, err
-	}
-	web2, err := buildMachine(arch, root, "web", "2")
-	if err != nil {
-		return nil, err
-	}
-	base, err := buildMachine(arch, root, "base", "1")
-	if err != nil {
-		return nil, err
-	}
 
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	pc, err := kvspec.Connect(cctx, srvs.urls(), "")
@@ -150,6 +170,25 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 
+	// The archives, and who counts their downloads.
+	put, downloads := func(object string, body []byte) (string, error) { return arch.put("/"+object, body), nil }, arch.tally
+	var objReads *tally
+	var consumers *consumerCounter
+	if o.Source == sourceObj {
+		put, objReads = publishObj(ctx, js, srvs.replicas()), newTally()
+		downloads = objReads
+		if consumers, err = countConsumers(pc); err != nil {
+			return nil, err
+		}
+	}
+	var machinesBuilt [3]spec.Entry
+	for i, m := range [][2]string{{"web", "1"}, {"web", "2"}, {"base", "1"}} {
+		if machinesBuilt[i], err = buildMachine(put, root, m[0], m[1], o.ArchiveSize); err != nil {
+			return nil, err
+		}
+	}
+	web1, web2, base := machinesBuilt[0], machinesBuilt[1], machinesBuilt[2]
+
 	// Start the fleet.
 	var current atomic.Pointer[phase]
 	level := slog.LevelError
@@ -160,6 +199,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		urls: srvs.urls(), bucket: bucket, key: key, pub: pub, interval: o.Interval, splay: o.Splay,
 		log:    slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: level})),
 		status: o.Status,
+		obj:    objReads,
 		observe: func(i int, out nodeloop.Outcome) {
 			if p := current.Load(); p != nil {
 				p.observe(i, out)
@@ -182,7 +222,11 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 		nodes = append(nodes, n)
 	}
-	say("started %d nodes (%s NATS, %d connections) in %s", o.Nodes, map[bool]string{true: "3-server cluster, bucket R3", false: "one server"}[o.Cluster], o.Nodes, time.Since(began).Round(time.Millisecond))
+	say("started %d nodes (%s NATS%s, %d connections; archives of %d bytes from %s) in %s", o.Nodes,
+		map[bool]string{true: "3-server cluster, buckets R3", false: "one server"}[o.Cluster],
+		map[bool]string{true: " in a child process", false: ""}[o.ServerProcess], o.Nodes,
+		o.ArchiveSize, map[string]string{sourceHTTP: "the HTTP server", sourceObj: "the Object Store bucket " + objBucket}[o.Source],
+		time.Since(began).Round(time.Millisecond))
 
 	// Prepare: every node reconciles a first specification, proving its watch works.
 	var warm, measured []spec.Entry
@@ -228,14 +272,20 @@ func run(ctx context.Context, o options) (*report, error) {
 	// Measure.
 	rep := &report{}
 	arch.reset()
+	downloads.reset()
+	var consumers0 int64
+	if consumers != nil {
+		consumers0 = consumers.n.Load()
+	}
 	cpu0 := cpuTime()
+	srvCPU0, _, _ := srvs.usage()
 	env, err := sign.pack(measured...)
 	if err != nil {
 		return nil, err
 	}
 	var leader int
 	if o.Scenario == scenarioFailover {
-		if leader, rep.Killed, err = srvs.streamLeader(ctx, js, bucket); err != nil {
+		if leader, rep.Killed, err = streamLeader(ctx, srvs, js, bucket); err != nil {
 			return nil, err
 		}
 	}
@@ -265,14 +315,27 @@ func run(ctx context.Context, o options) (*report, error) {
 		return nil, fmt.Errorf("revision %d: %w", rev, werr)
 	}
 	cpu := cpuTime() - cpu0
-	c := arch.snapshot()
+	srvCPU, srvRSS, apart := srvs.usage()
+	c := downloads.snapshot()
 	times := p.durations(expected)
 	rep.result = result{
 		Nodes: o.Nodes, Latency: summarise(times), Requests: c.Total, PeakDownloads: c.Peak,
 		CPUSeconds: cpu.Seconds(), RSSMiB: peakRSSMiB(),
+		ServersApart: apart, ServerCPUSeconds: (srvCPU - srvCPU0).Seconds(), ServerRSSMiB: srvRSS,
 	}
 	rep.Targets = len(times)
 	rep.Problems = check(o, rep, c, base)
+	if o.Source == sourceObj {
+		if h := arch.snapshot(); h.Total > 0 {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%d HTTP requests with -source obj", h.Total))
+		}
+		// The advisories of the last reads may still be on their way: give them a moment.
+		for deadline := time.Now().Add(time.Second); consumers.n.Load()-consumers0 < c.Total && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		rep.Consumers = consumers.n.Load() - consumers0
+		say("the servers created %d consumers on the stream OBJ_%s (one per Object Store read; the nodes counted %d reads)", rep.Consumers, objBucket, c.Total)
+	}
 	say("converged: %d of %d nodes changed, the last %s after the put", rep.Targets, o.Nodes, rep.Latency.Max.Round(time.Millisecond))
 	if o.Status {
 		// Every node's status says so too, before the idle window starts.

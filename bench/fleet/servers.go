@@ -11,7 +11,27 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// servers is the embedded NATS the fleet talks to: one server, or a 3-server cluster.
+// natsServers is the NATS the fleet talks to: embedded in this process (servers) or in a
+// child process (childServers, so that their CPU is measured apart).
+type natsServers interface {
+	// urls is the comma-separated client URLs of the servers.
+	urls() string
+	// replicas is the replica count the buckets get.
+	replicas() int
+	// names lists the members by index, running or not.
+	names() []string
+	// inMsgs sums the messages the running servers received (clients, routes and internal).
+	inMsgs() int64
+	// kill stops cluster member i abruptly, as a crash would.
+	kill(i int)
+	// usage is the servers' own CPU time and peak RSS (MiB) so far; ok is false when they
+	// share this process, whose figures include the nodes.
+	usage() (cpu time.Duration, rssMiB float64, ok bool)
+	// shutdown stops every server.
+	shutdown()
+}
+
+// servers is the embedded NATS in this process: one server, or a 3-server cluster.
 type servers struct {
 	single  *embednats.Server
 	cluster *embednats.Cluster
@@ -36,7 +56,6 @@ func startServers(dir string, cluster bool) (*servers, error) {
 	return &servers{single: s}, nil
 }
 
-// urls is the comma-separated client URLs of the running servers.
 func (s *servers) urls() string {
 	if s.cluster != nil {
 		return s.cluster.ClientURLs()
@@ -44,7 +63,6 @@ func (s *servers) urls() string {
 	return s.single.ClientURL()
 }
 
-// replicas is the replica count the bucket gets.
 func (s *servers) replicas() int {
 	if s.cluster != nil {
 		return clusterSize
@@ -60,7 +78,14 @@ func (s *servers) members() []*embednats.Server {
 	return []*embednats.Server{s.single}
 }
 
-// inMsgs sums the messages the running servers received (clients, routes and internal).
+func (s *servers) names() []string {
+	var out []string
+	for _, m := range s.members() {
+		out = append(out, m.Name())
+	}
+	return out
+}
+
 func (s *servers) inMsgs() int64 {
 	var n int64
 	for _, m := range s.members() {
@@ -75,10 +100,22 @@ func (s *servers) inMsgs() int64 {
 	return n
 }
 
+func (s *servers) kill(i int) { s.cluster.Stop(i) }
+
+func (s *servers) usage() (time.Duration, float64, bool) { return 0, 0, false }
+
+func (s *servers) shutdown() {
+	if s.cluster != nil {
+		s.cluster.Shutdown()
+		return
+	}
+	s.single.Shutdown()
+}
+
 // streamLeader returns the index and name of the cluster member leading the bucket's stream:
 // the member whose loss hurts most.
-func (s *servers) streamLeader(ctx context.Context, js jetstream.JetStream, bucket string) (int, string, error) {
-	if s.cluster == nil {
+func streamLeader(ctx context.Context, s natsServers, js jetstream.JetStream, bucket string) (int, string, error) {
+	if s.replicas() < clusterSize {
 		return 0, "", fmt.Errorf("failover needs -cluster")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -91,30 +128,10 @@ func (s *servers) streamLeader(ctx context.Context, js jetstream.JetStream, buck
 	if err != nil || info.Cluster == nil {
 		return 0, "", fmt.Errorf("find the stream leader: %v", err)
 	}
-	for i, m := range s.cluster.Servers {
-		if m.Name() == info.Cluster.Leader {
-			return i, m.Name(), nil
+	for i, name := range s.names() {
+		if name == info.Cluster.Leader {
+			return i, name, nil
 		}
 	}
-	return 0, "", fmt.Errorf("stream leader %q is not a member (%s)", info.Cluster.Leader, strings.Join(names(s.cluster.Servers), ", "))
-}
-
-// kill stops cluster member i abruptly, as a crash would.
-func (s *servers) kill(i int) { s.cluster.Stop(i) }
-
-func names(ss []*embednats.Server) []string {
-	var out []string
-	for _, s := range ss {
-		out = append(out, s.Name())
-	}
-	return out
-}
-
-// shutdown stops every server.
-func (s *servers) shutdown() {
-	if s.cluster != nil {
-		s.cluster.Shutdown()
-		return
-	}
-	s.single.Shutdown()
+	return 0, "", fmt.Errorf("stream leader %q is not a member (%s)", info.Cluster.Leader, strings.Join(s.names(), ", "))
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,9 +16,14 @@ import (
 	"github.com/mms-io/mms/machines/spec"
 )
 
-// buildMachine builds a small machine archive (a machine.yaml and two files, about 1 KiB)
-// called name at version under dir, serves it from srv and returns its entry.
-func buildMachine(srv *archiveServer, dir, name, version string) (spec.Entry, error) {
+// payloadFile is the file of -archive-size incompressible bytes in each machine archive.
+const payloadFile = "data.bin"
+
+// buildMachine builds a machine archive called name at version under dir: a machine.yaml and
+// two files (about 1 KiB), and with size > 0 also payloadFile, size bytes that do not
+// compress; it hands it to put (which serves or publishes it as NAME-VERSION.tgz and returns
+// its source URL) and returns its entry.
+func buildMachine(put func(object string, body []byte) (string, error), dir, name, version string, size int64) (spec.Entry, error) {
 	src := filepath.Join(dir, "src-"+name+"-"+version, name)
 	files := map[string]string{
 		"machine.yaml": "name: " + name + "\nversion: " + version + "\ninitial_state: RUN\n",
@@ -31,13 +39,39 @@ func buildMachine(srv *archiveServer, dir, name, version string) (spec.Entry, er
 			return spec.Entry{}, err
 		}
 	}
+	if size > 0 {
+		if err := writeNoise(filepath.Join(src, payloadFile), name+"-"+version, size); err != nil {
+			return spec.Entry{}, err
+		}
+	}
 	var buf bytes.Buffer
 	res, err := archive.Build(src, name, &buf)
 	if err != nil {
 		return spec.Entry{}, fmt.Errorf("build %s %s: %w", name, version, err)
 	}
-	url := srv.put("/"+name+"-"+version+".tgz", buf.Bytes())
+	if err := os.RemoveAll(filepath.Dir(src)); err != nil {
+		return spec.Entry{}, err
+	}
+	url, err := put(name+"-"+version+".tgz", buf.Bytes())
+	if err != nil {
+		return spec.Entry{}, fmt.Errorf("put %s %s: %w", name, version, err)
+	}
 	return spec.Entry{Name: name, Source: url, Checksum: res.Checksum, VerifyChecksum: res.VerifyChecksum}, nil
+}
+
+// writeNoise writes size pseudo-random bytes to path, seeded by seed: incompressible, so that
+// the archive is as large as the file, and different for each machine and version.
+func writeNoise(path, seed string, size int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	rng := rand.NewChaCha8(sha256.Sum256([]byte(seed)))
+	if _, err := io.CopyN(f, rng, size); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // signer packs signed v2 specifications with versions that only grow.

@@ -35,8 +35,13 @@ type result struct {
 	Latency       latencies
 	Requests      int64
 	PeakDownloads int64
-	CPUSeconds    float64
+	CPUSeconds    float64 // this process: the nodes, the archive server, and the servers unless apart
 	RSSMiB        float64
+	// ServersApart says the NATS servers ran in a child process, whose own CPU and peak RSS
+	// are ServerCPUSeconds and ServerRSSMiB.
+	ServersApart     bool
+	ServerCPUSeconds float64
+	ServerRSSMiB     float64
 }
 
 // ms prints a duration in whole milliseconds.
@@ -44,7 +49,11 @@ func ms(d time.Duration) int64 { return d.Milliseconds() }
 
 // line is the summary line the program ends with.
 func (r result) line() string {
-	return fmt.Sprintf("nodes=%d p50=%d p95=%d p99=%d max=%d requests=%d peak_downloads=%d cpu_s=%.2f rss_mb=%.0f",
+	l := fmt.Sprintf("nodes=%d p50=%d p95=%d p99=%d max=%d requests=%d peak_downloads=%d cpu_s=%.2f rss_mb=%.0f",
 		r.Nodes, ms(r.Latency.P50), ms(r.Latency.P95), ms(r.Latency.P99), ms(r.Latency.Max),
 		r.Requests, r.PeakDownloads, r.CPUSeconds, r.RSSMiB)
+	if r.ServersApart {
+		l += fmt.Sprintf(" server_cpu_s=%.2f server_rss_mb=%.0f", r.ServerCPUSeconds, r.ServerRSSMiB)
+	}
+	return l
 }
