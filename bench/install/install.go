@@ -52,35 +52,47 @@ func (b *bench) installVersusClassic() error {
 		return err
 	}
 	fmt.Printf("\n== install from loopback: mms apply vs curl + sha256sum + tar + sha256sum -c (%d rounds, alternating) ==\n", b.opt.rounds)
-	var mmsWall, classicWall, mmsCPU, classicCPU []time.Duration
-	var ratios []float64
+	if b.against != "" {
+		fmt.Printf("(and the mms given with -against, %s, in the same rounds)\n", b.against)
+	}
+	var mmsWall, classicWall, mmsCPU, classicCPU, otherWall []time.Duration
+	var ratios, otherRatios []float64
 	var rss []int64
 	for i := range b.opt.rounds {
-		var m, c measured
-		runMMS := func() error { syncDisk(); var err error; m, err = b.applyFresh(l.spec); return err }
-		runClassic := func() error { syncDisk(); var err error; c, err = b.classic(l.entry); return err }
-		first, second := runMMS, runClassic
-		if i%2 == 1 {
-			first, second = runClassic, runMMS
+		var m, c, o measured
+		runs := []func() error{
+			func() error { syncDisk(); var err error; m, err = b.applyFresh(b.mms, l.spec); return err },
+			func() error { syncDisk(); var err error; c, err = b.classic(l.entry); return err },
 		}
-		if err := first(); err != nil {
-			return err
+		names := []string{"mms", "classic"}
+		if b.against != "" {
+			runs = append(runs, func() error { syncDisk(); var err error; o, err = b.applyFresh(b.against, l.spec); return err })
+			names = append(names, "against")
 		}
-		if err := second(); err != nil {
-			return err
+		// Round i starts with the i-th runner (mod their number), so each goes first in turn.
+		first := i % len(runs)
+		for k := range runs {
+			if err := runs[(first+k)%len(runs)](); err != nil {
+				return err
+			}
 		}
 		ratio := float64(m.wall) / float64(c.wall)
 		mmsCPU, classicCPU = append(mmsCPU, m.cpu), append(classicCPU, c.cpu)
 		mmsWall, classicWall, ratios, rss = append(mmsWall, m.wall), append(classicWall, c.wall), append(ratios, ratio), append(rss, m.maxRSS)
-		order := "mms first"
-		if i%2 == 1 {
-			order = "classic first"
+		line := fmt.Sprintf("round %d (%s first): mms %s (CPU %s, peak RSS %s)  classic %s (CPU %s, largest process %s)  mms/classic %.2f",
+			i+1, names[first], ms(m.wall), ms(m.cpu), mib(m.maxRSS), ms(c.wall), ms(c.cpu), mib(c.maxRSS), ratio)
+		if b.against != "" {
+			otherWall, otherRatios = append(otherWall, o.wall), append(otherRatios, float64(m.wall)/float64(o.wall))
+			line += fmt.Sprintf("  against %s (CPU %s, peak RSS %s) mms/against %.2f", ms(o.wall), ms(o.cpu), mib(o.maxRSS), float64(m.wall)/float64(o.wall))
 		}
-		fmt.Printf("round %d (%s): mms %s (CPU %s, peak RSS %s)  classic %s (CPU %s, largest process %s)  mms/classic %.2f\n",
-			i+1, order, ms(m.wall), ms(m.cpu), mib(m.maxRSS), ms(c.wall), ms(c.cpu), mib(c.maxRSS), ratio)
+		fmt.Println(line)
 	}
-	fmt.Printf("median: mms %s (CPU %s)  classic %s (CPU %s)  mms/classic %.2f  mms peak RSS %s\n",
-		ms(median(mmsWall)), ms(median(mmsCPU)), ms(median(classicWall)), ms(median(classicCPU)), median(ratios), mib(median(rss)))
+	fmt.Printf("median: mms %s (CPU %s)  classic %s (CPU %s)  mms/classic %.2f  CPU mms/classic %.2f  mms peak RSS %s\n",
+		ms(median(mmsWall)), ms(median(mmsCPU)), ms(median(classicWall)), ms(median(classicCPU)), median(ratios),
+		float64(median(mmsCPU))/float64(median(classicCPU)), mib(median(rss)))
+	if b.against != "" {
+		fmt.Printf("median: against %s  mms/against %.2f\n", ms(median(otherWall)), median(otherRatios))
+	}
 	b.largeRSS, b.largeSpec = median(rss), l.spec
 	return nil
 }
@@ -115,7 +127,7 @@ func (b *bench) memoryBySize() error {
 	var wall []time.Duration
 	for range 3 {
 		syncDisk()
-		m, err := b.applyFresh(specPath)
+		m, err := b.applyFresh(b.mms, specPath)
 		if err != nil {
 			return err
 		}

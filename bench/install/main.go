@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,18 +33,21 @@ type options struct {
 	goBench       bool
 	cpuProfile    string
 	parts         string
+	against       string
 }
 
 // bench holds what every part shares: the work directory, the server, the key and the binary.
 type bench struct {
-	opt    options
-	work   string
-	serve  string
-	url    string
-	mms    string
-	pubHex string
-	priv   ed25519.PrivateKey
-	specs  int
+	opt   options
+	work  string
+	serve string
+	url   string
+	mms   string
+	// against is a second mms binary measured in the same install rounds (-against), or "".
+	against string
+	pubHex  string
+	priv    ed25519.PrivateKey
+	specs   int
 	// largeRSS is the median peak RSS of mms apply of the large machine.
 	largeRSS int64
 	// largeSpec is the file holding the large machine's specification.
@@ -62,6 +66,7 @@ func main() {
 	flag.BoolVar(&o.goBench, "gobench", true, "also run go test -bench BenchmarkReconcileUnchanged ./machines/")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of one in-process install of the large machine to this file")
 	flag.StringVar(&o.parts, "parts", "install,memory,unchanged", "which parts to run, comma separated")
+	flag.StringVar(&o.against, "against", "", "a second mms binary (say, the previous commit's) measured in the same install rounds, in turn with the others")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/install:", err)
@@ -90,8 +95,20 @@ func run(o options) error {
 		return err
 	}
 	b.pubHex, b.priv = hex.EncodeToString(pub), priv
-	if b.mms, err = buildMMS(o.mms, work); err != nil {
+	built, err := buildMMS(o.mms, work)
+	if err != nil {
 		return err
+	}
+	// Each binary measured is a plain copy in the work directory: a peak RSS counts the
+	// binary's pages mapped, and how many fault-around maps depends on how the file sits in the
+	// page cache (the same mms measured 55 MiB fresh from the linker, 39 MiB once copied).
+	if b.mms, err = copyBinary(built, filepath.Join(work, "mms-measured")); err != nil {
+		return err
+	}
+	if o.against != "" {
+		if b.against, err = copyBinary(o.against, filepath.Join(work, "mms-against")); err != nil {
+			return err
+		}
 	}
 	if _, err := exec.LookPath("curl"); err != nil {
 		return fmt.Errorf("curl is needed for the classic pipeline (apt-get install -y curl): %w", err)
@@ -132,6 +149,25 @@ func buildMMS(bin, work string) (string, error) {
 		return "", fmt.Errorf("go build ./cmd/mms: %w: %s (or pass -mms BINARY)", err, msg)
 	}
 	return out, nil
+}
+
+// copyBinary copies the executable src to dst and returns dst.
+func copyBinary(src, dst string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	_ = os.Remove(dst) // from an earlier run in the same -dir
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return "", err
+	}
+	return dst, out.Close()
 }
 
 // moduleRoot is the directory of the go.mod of the current directory.
@@ -195,14 +231,14 @@ func (b *bench) writeSpec(entries ...spec.Entry) (string, error) {
 	return path, os.WriteFile(path, env, 0o644)
 }
 
-// applyFresh runs mms apply of specPath into a new directory, which it removes afterwards.
-func (b *bench) applyFresh(specPath string, extra ...string) (measured, error) {
+// applyFresh runs bin (an mms) apply of specPath into a new directory, which it removes afterwards.
+func (b *bench) applyFresh(bin, specPath string, extra ...string) (measured, error) {
 	dir, err := os.MkdirTemp(b.work, "mms-")
 	if err != nil {
 		return measured{}, err
 	}
 	defer os.RemoveAll(dir)
-	m, out, err := runChild(b.mms, append([]string{"apply", specPath, "--dir", dir, "--public-key", b.pubHex}, extra...)...)
+	m, out, err := runChild(bin, append([]string{"apply", specPath, "--dir", dir, "--public-key", b.pubHex}, extra...)...)
 	if err == nil && (strings.Contains(out, "FAILED") || !strings.Contains(out, "install")) {
 		err = fmt.Errorf("mms apply did not install: %s", out)
 	}
