@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mms-io/mms/machines/cache"
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/install"
@@ -19,6 +20,7 @@ type applier struct {
 	cfg      Config
 	st       *install.Store
 	fetchers *fetchers
+	cache    *cache.Cache // nil keeps nothing
 }
 
 // Apply carries out plan in st: downloads run in parallel up to cfg.Parallel, one failing
@@ -46,6 +48,8 @@ func Apply(ctx context.Context, cfg Config, st *install.Store, plan *Plan) []Res
 		}
 	}
 	if len(downloads) > 0 {
+		a.cache = openCache(cfg)
+		defer a.cache.Close()
 		a.splay(ctx)
 		sem := make(chan struct{}, cfg.Parallel)
 		var wg sync.WaitGroup
@@ -135,7 +139,7 @@ func (a *applier) download(ctx context.Context, step Step) Result {
 	r := resultOf(step)
 	err := a.cfg.Retry.hold(step, a.cfg.Now())
 	if err == nil {
-		err = a.install(ctx, step)
+		r.FromCache, err = a.install(ctx, step)
 		r.RetryAt = a.cfg.Retry.record(ctx, step, err, a.cfg.Now())
 	}
 	if err != nil {
@@ -150,35 +154,37 @@ func (a *applier) download(ctx context.Context, step Step) Result {
 	return r
 }
 
-func (a *applier) install(ctx context.Context, step Step) error {
+// install carries out one download step: governor, stage, fetch (or take from the archive
+// cache), extract, verify, swap. It says whether the archive came from the cache.
+func (a *applier) install(ctx context.Context, step Step) (fromCache bool, err error) {
 	e := step.Entry
 	if e.Governor != "" && a.cfg.Governor != nil {
 		gctx, cancel := context.WithTimeout(ctx, a.cfg.GovernorTimeout)
 		release, err := a.cfg.Governor(gctx, e.Name, e.Governor)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("%s %q: governor %s: %w", step.Action, e.Name, e.Governor, err)
+			return false, fmt.Errorf("%s %q: governor %s: %w", step.Action, e.Name, e.Governor, err)
 		}
 		defer release()
 	}
 	stg, err := a.st.Stage(e.Name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer stg.Discard()
-	files, err := a.fetchAndExtract(ctx, e, stg.Dir())
+	files, fromCache, err := a.obtain(ctx, e, stg.Dir())
 	if err != nil {
-		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
+		return false, fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
 	}
 	verified, err := sums.VerifyTree(stg.Path(), e.VerifyChecksum, files, false)
 	if err != nil {
-		return fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
+		return fromCache, fmt.Errorf("%s %q: %w", step.Action, e.Name, err)
 	}
 	if unlisted := sums.Unlisted(files, verified); len(unlisted) > 0 {
-		return fmt.Errorf("%s %q: %w: %s does not list %s: no verification would cover it and no repair restore it (mms archive lists every file)",
+		return fromCache, fmt.Errorf("%s %q: %w: %s does not list %s: no verification would cover it and no repair restore it (mms archive lists every file)",
 			step.Action, e.Name, errs.ErrUnsafeArchive, sums.FileName, strings.Join(unlisted, ", "))
 	}
-	return a.st.Commit(stg, a.managed(step, verified))
+	return fromCache, a.st.Commit(stg, a.managed(step, verified))
 }
 
 // managed is the record of the step's entry once installed.

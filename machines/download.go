@@ -27,7 +27,10 @@ const archiveFile = ".archive.tgz"
 //
 // The file is not fsynced: it is deleted as soon as the call returns, and the unpacked tree is
 // made durable by install.Commit.
-func (a *applier) fetchAndExtract(ctx context.Context, e spec.Entry, dir string) (sums.Cache, error) {
+//
+// When keep is set, it is given the archive file once the download succeeded, before the
+// file is deleted (the archive cache links it).
+func (a *applier) fetchAndExtract(ctx context.Context, e spec.Entry, dir string, keep func(path string)) (sums.Cache, error) {
 	path := filepath.Join(dir, archiveFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -59,5 +62,9 @@ func (a *applier) fetchAndExtract(ctx context.Context, e spec.Entry, dir string)
 		_ = tu.stop()
 		return nil, fetchErr
 	}
-	return tu.finish()
+	files, err := tu.finish()
+	if err == nil && keep != nil {
+		keep(path)
+	}
+	return files, err
 }

@@ -58,6 +58,9 @@ type Result struct {
 	// RetryAt, for a download that failed, is when the node attempts it again at the
 	// earliest (Config.Retry); zero when nothing remembers the failure (mms apply).
 	RetryAt time.Time `json:"retry_at,omitzero"`
+	// FromCache is true when the download step took the archive from the archive cache
+	// (Config.CacheMaxBytes) instead of fetching it.
+	FromCache bool `json:"from_cache,omitempty"`
 }
 
 // resultOf is the result of step before it is carried out.

@@ -205,12 +205,40 @@ func TestTakeRefusesATamperedArchive(t *testing.T) {
 }
 
 func TestKeep(t *testing.T) {
-	t.Run("refuses a file that does not hash to the checksum, and keeps nothing", func(t *testing.T) {
+	t.Run("a linked file that does not hash to its checksum is never taken: a miss, removed", func(t *testing.T) {
 		f := newFixture(t)
 		c := f.open(1000)
 		_, path, _ := f.archive(1000)
 		other, _, _ := f.archive(10)
-		err := c.Keep(other, path)
+		f.keep(c, other, path) // linked as it is: Keep reads nothing
+		if file, ok, err := c.Take(other); ok || err != nil {
+			if file != nil {
+				file.Close()
+			}
+			t.Fatalf("Take = %v, %v; want a miss", ok, err)
+		}
+		if n := dirBytes(t, f.dir()); n != 0 {
+			t.Errorf("the cache directory holds %d bytes after the refusal", n)
+		}
+		if !strings.Contains(f.logs.String(), other) {
+			t.Errorf("the refusal was not logged with the checksum:\n%s", f.logs)
+		}
+	})
+	t.Run("refuses a copy that does not hash to the checksum, and keeps nothing", func(t *testing.T) {
+		f := newFixture(t)
+		shm, err := os.MkdirTemp("/dev/shm", "mms-cache-test-")
+		if err != nil {
+			t.Skipf("no second filesystem: %v", err)
+		}
+		t.Cleanup(func() { os.RemoveAll(shm) })
+		if sameDevice(t, shm, f.machines) {
+			t.Skip("/dev/shm is on the filesystem of the test's temporary directory")
+		}
+		f.staging = shm
+		c := f.open(1000)
+		_, path, _ := f.archive(1000)
+		other, _, _ := f.archive(10)
+		err = c.Keep(other, path)
 		if !errors.Is(err, errs.ErrChecksum) || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), path) {
 			t.Fatalf("Keep = %v, want a checksum mismatch naming both the checksum and the path", err)
 		}

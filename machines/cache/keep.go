@@ -21,10 +21,13 @@ import (
 const tempAttempts = 10
 
 // Keep keeps the archive at path, whose sha256 is sum, in the cache. path is a verified
-// download in a staging directory; on the filesystem of the cache it is hard-linked (no copy),
-// elsewhere copied. Either way Keep hashes what it is about to keep and refuses
-// (errs.ErrChecksum, keeping nothing) anything that does not hash to sum, flushes it to disk,
-// and only then gives it its final name. It first evicts the least recently used archives
+// download in a staging directory (the caller hashed it as it arrived). On the filesystem of
+// the cache it is hard-linked: no byte is read, copied or flushed, so that keeping costs the
+// install nothing; Take verifies every archive when it is used, so a file that is not what its
+// name says (a caller's mistake, or one torn by a crash before the system wrote it out) costs a
+// fetch, never a wrong install. Elsewhere it is copied, hashed as it is copied (refused with
+// errs.ErrChecksum, keeping nothing, unless it hashes to sum) and flushed, and only then given
+// its final name. It first evicts the least recently used archives
 // until the new one fits within the bound, so the cache never holds more than the bound; an
 // archive larger than the bound is not kept (nil error, logged at debug), nor one that cannot
 // fit while other Keeps are adding theirs. Keeping an archive already kept counts as a use.
@@ -120,36 +123,21 @@ func (c *Cache) commit(sum string, size int64, tmp string, werr error) error {
 	return nil
 }
 
-// write puts the archive at path under a temporary name in the cache directory, verified and
-// flushed, and returns that name (also with an error, when there is a file to remove).
+// write puts the archive at path under a temporary name in the cache directory (a hard link,
+// or a verified and flushed copy) and returns that name (also with an error, when there is a
+// file to remove).
 func (c *Cache) write(sum, path string, size int64) (string, error) {
 	tmp, err := c.link(path)
 	if err != nil {
 		c.log.Debug("archive cache: cannot hard-link the archive, copying it", "path", path, "error", err)
 		return c.copy(sum, path, size)
 	}
-	f, err := c.root.OpenFile(tmp, openFlags, 0)
-	if err != nil {
-		return tmp, fmt.Errorf("keep %s in the archive cache: %w", path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
+	fi, err := c.root.Lstat(tmp)
 	if err != nil {
 		return tmp, fmt.Errorf("keep %s in the archive cache: %w", path, err)
 	}
 	if fi.Size() != size {
 		return tmp, fmt.Errorf("keep %s in the archive cache: it changed while being kept (%d bytes, then %d)", path, size, fi.Size())
-	}
-	got, err := hashFile(f)
-	if err != nil {
-		return tmp, fmt.Errorf("keep %s in the archive cache: read: %w", path, err)
-	}
-	if got != sum {
-		return tmp, fmt.Errorf("keep %s in the archive cache: %w: expected %s, got %s", path, errs.ErrChecksum, sum, got)
-	}
-	// The download was never flushed: flush it before it gets a final name.
-	if err := f.Sync(); err != nil {
-		return tmp, fmt.Errorf("keep %s in the archive cache: fsync: %w", path, err)
 	}
 	return tmp, nil
 }
