@@ -281,6 +281,19 @@ func runReadme(t *testing.T, readme string) {
 				readmeSays(t, r.stdout, `Published MACHINES/machines revision 1: .*signature verified`)
 			},
 		},
+		"mms archive ./facts --publish MACHINES_ARCHIVES --server tls://broker.example.net:4222 --tlscert me.pem --tlskey me.key --tlsca ca.pem": {
+			after: func(t *testing.T, r result) {
+				var e, first printedEntry
+				decodeStrict(t, r.stdout, &e)
+				decodeStrict(t, archiveEntry, &first)
+				// the same machine, the same reproducible archive, now in the Object Store
+				want := "obj://MACHINES_ARCHIVES/facts-" + first.Checksum[:16] + ".tar.gz"
+				if e.Source != want || e.Checksum != first.Checksum || e.VerifyChecksum != first.VerifyChecksum {
+					t.Fatalf("mms archive --publish printed %+v, want source %s and the checksums of %+v", e, want, first)
+				}
+				readmeSays(t, r.stderr, `Published `+regexp.QuoteMeta(want))
+			},
+		},
 		"mms apply spec.json --dir /etc/choria/machines --public-key signer.pub --purge --dry-run": {
 			after: func(t *testing.T, r result) {
 				readmeSays(t, r.stdout, `DRY RUN: nothing was changed`, `(?m)^install\s+facts\b`)
