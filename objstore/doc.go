@@ -16,7 +16,8 @@
 // the same retries of transient failures with jittered growing waits, the same rewinding of an
 // output that can be rewound before retrying a broken stream, and errors that read
 // `GET obj://BUCKET/NAME: reason` and match errs.ErrFetch unless they are a limit, a checksum
-// or an invalid specification. A missing bucket (ErrNoBucket), a missing or deleted object
+// or an invalid specification: both run on fetch.Run, which holds those rules once, and fail
+// with a *fetch.Error. A missing bucket (ErrNoBucket), a missing or deleted object
 // (ErrNoObject) and a refused access (ErrDenied) are never retried within a call: the host's
 // memory of failed downloads backs them off across reconciles, as it does an HTTP 404.
 //

@@ -2,32 +2,18 @@ package objstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/mms-io/mms/internal/backoff"
 	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/fetch"
 )
-
-// errDownloadTimeout is the cause of the context that bounds one Fetch by Options.Timeout.
-var errDownloadTimeout = errors.New("download timeout")
-
-// rewinder is a writer a failed attempt can be undone on (an *os.File), so that a download
-// broken mid-stream can be retried from the start.
-type rewinder interface {
-	io.Seeker
-	Truncate(size int64) error
-}
 
 // Fetcher reads archives from the Object Store over the JetStream connection the host gives.
 // It is the obj:// source of machines.Config.Sources (it has machines.Fetcher's method set)
@@ -99,77 +85,30 @@ func validate(o fetch.Options) error {
 // download_timeout) and ctx (its cause is returned). When w is a fetch.SizeTaker it learns the
 // object's size.
 func (f *Fetcher) Fetch(ctx context.Context, src fetch.Source, wantSHA256 string, w io.Writer) (fetch.Result, error) {
-	start := time.Now()
-	res := fetch.Result{}
 	shown := src.String()
-	fail := func(reason error) (fetch.Result, error) {
-		res.Duration = time.Since(start)
-		return res, &Error{URL: shown, Attempts: res.Attempts, Err: reason}
-	}
-
+	refuse := func(reason error) (fetch.Result, error) { return fetch.Result{}, &fetch.Error{URL: shown, Err: reason} }
 	ref, err := ParseURL(src.URL)
 	if err != nil {
-		return fail(err)
+		return refuse(err)
 	}
 	shown = ref.String()
 	if src.Username != "" || src.Password != "" {
-		return fail(fmt.Errorf("%w: an obj:// source takes no username or password: the NATS connection's credentials apply", errs.ErrInvalidSpec))
+		return refuse(fmt.Errorf("%w: an obj:// source takes no username or password: the NATS connection's credentials apply", errs.ErrInvalidSpec))
 	}
-	want, err := parseWant(wantSHA256)
+	want, err := fetch.ParseChecksum(wantSHA256)
 	if err != nil {
-		return fail(err)
+		return refuse(err)
 	}
-
-	parent := ctx
-	ctx, cancel := context.WithTimeoutCause(ctx, f.opts.Timeout, errDownloadTimeout)
-	defer cancel()
-
-	rw, canRewind := w.(rewinder)
-	h := sha256.New()
-	for {
-		res.Attempts++
-		h.Reset()
+	return fetch.Run(ctx, f.opts, f.log, shown, want, w, func(ctx context.Context, w io.Writer, h hash.Hash) fetch.Attempt {
 		out := f.once(ctx, ref, want, w, h)
-		res.Bytes = out.n
-		if out.reason == nil {
-			res.SHA256 = hex.EncodeToString(h.Sum(nil))
-			if res.SHA256 != want {
-				return fail(fmt.Errorf("%w: expected %s got %s", errs.ErrChecksum, want, res.SHA256))
-			}
-			if out.storeMismatch {
-				return fail(fmt.Errorf("%w: the content hashes to the expected %s, yet nats.go finds it does not match the Object Store's digest (%v)",
-					errs.ErrChecksum, want, jetstream.ErrDigestMismatch))
-			}
-			res.Duration = time.Since(start)
-			return res, nil
+		if out.reason == nil && out.storeMismatch && hex.EncodeToString(h.Sum(nil)) == want {
+			// ours matched (when it did not, Run reports our mismatch first): nats.go's
+			// check of the store's digest failed, which counts too
+			return fetch.Attempt{Bytes: out.n, Reason: fmt.Errorf("%w: the content hashes to the expected %s, yet nats.go finds it does not match the Object Store's digest (%v)",
+				errs.ErrChecksum, want, jetstream.ErrDigestMismatch)}
 		}
-		if ctx.Err() != nil {
-			return fail(interrupted(parent, ctx, f.opts.Timeout))
-		}
-		if !out.retry || res.Attempts > f.opts.Retries {
-			return fail(out.reason)
-		}
-		if out.n > 0 {
-			if !canRewind {
-				return fail(out.reason)
-			}
-			if _, err := rw.Seek(0, io.SeekStart); err != nil {
-				return fail(fmt.Errorf("%w (and could not rewind the output to retry: %v)", out.reason, err))
-			}
-			if err := rw.Truncate(0); err != nil {
-				return fail(fmt.Errorf("%w (and could not truncate the output to retry: %v)", out.reason, err))
-			}
-		}
-		delay := backoff.Jittered(res.Attempts-1, f.opts.RetryBase, fetch.MaxRetryDelay)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
-			// waiting would only end in a timeout: the last failure says more
-			return fail(out.reason)
-		}
-		f.log.Warn("retrying download", "url", shown, "attempt", res.Attempts, "delay", delay, "error", out.reason.Error())
-		if err := sleep(ctx, delay); err != nil {
-			return fail(interrupted(parent, ctx, f.opts.Timeout))
-		}
-	}
+		return fetch.Attempt{Bytes: out.n, Reason: out.reason, Retry: out.retry}
+	})
 }
 
 // outcome is what one attempt did.
@@ -207,40 +146,7 @@ func (f *Fetcher) admit(info *jetstream.ObjectInfo, want string) error {
 		return err
 	}
 	if info.Size > uint64(f.opts.MaxBytes) {
-		return bytesLimit(f.opts.MaxBytes, fmt.Sprintf("the object's size of %d bytes", info.Size))
+		return fetch.BytesLimit(f.opts.MaxBytes, fmt.Sprintf("the object's size of %d bytes", info.Size))
 	}
 	return nil
-}
-
-// parseWant returns the expected sha256 in lower case, refusing anything but 64 hex characters.
-func parseWant(s string) (string, error) {
-	want := strings.ToLower(s)
-	if len(want) != 2*sha256.Size || strings.Trim(want, "0123456789abcdef") != "" {
-		return "", fmt.Errorf("%w: expected sha256 %q is not 64 hex characters", errs.ErrInvalidSpec, s)
-	}
-	return want, nil
-}
-
-// interrupted is the reason when ctx ended: the download_timeout limit when Options.Timeout
-// expired, else the caller's cancellation (its cause).
-func interrupted(parent, ctx context.Context, timeout time.Duration) error {
-	if parent.Err() == nil && errors.Is(context.Cause(ctx), errDownloadTimeout) {
-		return timeoutLimit(timeout)
-	}
-	if cause := context.Cause(parent); cause != nil {
-		return cause
-	}
-	return ctx.Err()
-}
-
-// sleep waits d or until ctx ends, whichever comes first, and returns ctx's error if it ended.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

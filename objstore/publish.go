@@ -60,7 +60,7 @@ func Check(ctx context.Context, js jetstream.JetStream, raw string, wantSHA256 s
 	if err != nil {
 		return jetstream.ObjectInfo{}, fmt.Errorf("check %s: %w", fetch.Source{URL: raw}, err)
 	}
-	want, err := parseWant(wantSHA256)
+	want, err := fetch.ParseChecksum(wantSHA256)
 	if err != nil {
 		return jetstream.ObjectInfo{}, fmt.Errorf("check %s: %w", ref, err)
 	}

@@ -106,7 +106,7 @@ func (f *Fetcher) stream(ctx context.Context, obs jetstream.ObjectStore, ref Ref
 			}
 			switch {
 			case over:
-				return outcome{n: n, reason: bytesLimit(f.opts.MaxBytes, "the object's content")}
+				return outcome{n: n, reason: fetch.BytesLimit(f.opts.MaxBytes, "the object's content")}
 			case p.err == io.EOF:
 				return outcome{n: n}
 			case errors.Is(p.err, jetstream.ErrDigestMismatch):

@@ -45,7 +45,7 @@ func (f *Fetcher) once(ctx context.Context, a attempt, w io.Writer, h hash.Hash,
 		return 0, code, reason, code == http.StatusTooManyRequests || code >= 500
 	}
 	if resp.ContentLength > f.opts.MaxBytes {
-		return 0, 0, bytesLimit(f.opts.MaxBytes, fmt.Sprintf("the announced Content-Length of %d bytes", resp.ContentLength)), false
+		return 0, 0, BytesLimit(f.opts.MaxBytes, fmt.Sprintf("the announced Content-Length of %d bytes", resp.ContentLength)), false
 	}
 	if st, ok := w.(SizeTaker); ok && resp.ContentLength > 0 {
 		st.ExpectSize(resp.ContentLength)
@@ -54,7 +54,7 @@ func (f *Fetcher) once(ctx context.Context, a attempt, w io.Writer, h hash.Hash,
 	n, err = io.CopyBuffer(io.MultiWriter(w, h), body, buf)
 	switch {
 	case body.over:
-		return n, 0, bytesLimit(f.opts.MaxBytes, "the body"), false
+		return n, 0, BytesLimit(f.opts.MaxBytes, "the body"), false
 	case err != nil && body.err != nil && errors.Is(err, body.err):
 		return n, 0, fmt.Errorf("reading the body: %w", err), true
 	case err != nil:

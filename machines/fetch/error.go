@@ -59,7 +59,9 @@ func statusError(code int) error {
 	return fmt.Errorf("status %d", code)
 }
 
-func bytesLimit(limit int64, what string) error {
+// BytesLimit is the max_download_bytes limit (Options.MaxBytes) that what exceeded, as every
+// source reports it.
+func BytesLimit(limit int64, what string) error {
 	return &errs.LimitError{Name: LimitMaxBytes, Limit: limit, Unit: "bytes", What: what}
 }
 
@@ -67,9 +69,9 @@ func redirectsLimit(limit int) error {
 	return &errs.LimitError{Name: LimitMaxRedirects, Limit: int64(limit), Unit: "redirects", What: "the redirect chain"}
 }
 
-// timeoutLimit names the download_timeout in whole seconds, or in milliseconds when the
-// configured value is not a whole number of seconds.
-func timeoutLimit(d time.Duration) error {
+// TimeoutLimit is the download_timeout limit (Options.Timeout), as every source reports it: in
+// whole seconds, or in milliseconds when the configured value is not a whole number of seconds.
+func TimeoutLimit(d time.Duration) error {
 	le := &errs.LimitError{Name: LimitTimeout, What: "the download", Limit: int64(d / time.Second), Unit: "seconds"}
 	if d%time.Second != 0 {
 		le.Limit, le.Unit = d.Milliseconds(), "milliseconds"

@@ -2,16 +2,13 @@ package fetch
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/mms-io/mms/machines/errs"
 )
 
 // copyBufferSize is the buffer one attempt streams the body through.
@@ -27,16 +24,6 @@ type Result struct {
 	Duration time.Duration
 	// Attempts is how many requests were made.
 	Attempts int
-}
-
-// errDownloadTimeout is the cause of the context that bounds one Fetch by Options.Timeout.
-var errDownloadTimeout = errors.New("download timeout")
-
-// rewinder is a writer a failed attempt can be undone on (an *os.File), so that a download
-// broken mid-body can be retried from the start.
-type rewinder interface {
-	io.Seeker
-	Truncate(size int64) error
 }
 
 // SizeTaker is what a Fetch writer may also be, to learn how long the body will be before it
@@ -57,109 +44,36 @@ type SizeTaker interface {
 // never retried. The whole call is bounded by Options.Timeout and ctx. When w is a SizeTaker
 // it learns the announced length of the body.
 func (f *Fetcher) Fetch(ctx context.Context, src Source, wantSHA256 string, w io.Writer) (Result, error) {
-	start := time.Now()
-	res := Result{}
 	shown := src.String()
-	fail := func(status int, reason error) (Result, error) {
-		res.Duration = time.Since(start)
-		return res, &Error{URL: shown, StatusCode: status, Attempts: res.Attempts, Err: reason}
-	}
-
-	want := strings.ToLower(wantSHA256)
-	if !isSHA256Hex(want) {
-		return fail(0, fmt.Errorf("%w: expected sha256 %q is not 64 hex characters", errs.ErrInvalidSpec, wantSHA256))
+	refuse := func(reason error) (Result, error) { return Result{}, &Error{URL: shown, Err: reason} }
+	want, err := ParseChecksum(wantSHA256)
+	if err != nil {
+		return refuse(err)
 	}
 	u, err := url.Parse(src.URL)
 	if err != nil {
 		if strings.Contains(src.URL, "@") {
 			// the parser's message quotes part of the URL, which may be the password
-			return fail(0, errors.New("invalid URL: it does not parse"))
+			return refuse(errors.New("invalid URL: it does not parse"))
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fail(0, fmt.Errorf("invalid URL: %w", err))
+		return refuse(fmt.Errorf("invalid URL: %w", err))
 	}
 	if !f.opts.schemeAllowed(u.Scheme) {
-		return fail(0, fmt.Errorf("scheme %q is not allowed (allowed: %s; add it with --allow-scheme)", u.Scheme, strings.Join(f.opts.AllowedSchemes, ", ")))
+		return refuse(fmt.Errorf("scheme %q is not allowed (allowed: %s; add it with --allow-scheme)", u.Scheme, strings.Join(f.opts.AllowedSchemes, ", ")))
 	}
 	if u.Host == "" {
-		return fail(0, errors.New("invalid URL: it has no host"))
+		return refuse(errors.New("invalid URL: it has no host"))
 	}
 	user, pass, auth := src.credentials(u)
 	u.User = nil
-
-	parent := ctx
-	ctx, cancel := context.WithTimeoutCause(ctx, f.opts.Timeout, errDownloadTimeout)
-	defer cancel()
-
-	rw, canRewind := w.(rewinder)
-	h := sha256.New()
+	a := attempt{url: u.String(), user: user, pass: pass, auth: auth}
 	buf := make([]byte, copyBufferSize)
-	for {
-		res.Attempts++
-		h.Reset()
-		a := attempt{url: u.String(), user: user, pass: pass, auth: auth}
+	return Run(ctx, f.opts, f.log, shown, want, w, func(ctx context.Context, w io.Writer, h hash.Hash) Attempt {
 		n, status, reason, retry := f.once(ctx, a, w, h, buf)
-		res.Bytes = n
-		if reason == nil {
-			res.SHA256 = hex.EncodeToString(h.Sum(nil))
-			if res.SHA256 != want {
-				return fail(0, fmt.Errorf("%w: expected %s got %s", errs.ErrChecksum, want, res.SHA256))
-			}
-			res.Duration = time.Since(start)
-			return res, nil
-		}
-		if ctx.Err() != nil {
-			return fail(status, interrupted(parent, ctx, f.opts.Timeout))
-		}
-		if !retry || res.Attempts > f.opts.Retries {
-			return fail(status, reason)
-		}
-		if n > 0 {
-			if !canRewind {
-				return fail(status, reason)
-			}
-			if _, err := rw.Seek(0, io.SeekStart); err != nil {
-				return fail(status, fmt.Errorf("%w (and could not rewind the output to retry: %v)", reason, err))
-			}
-			if err := rw.Truncate(0); err != nil {
-				return fail(status, fmt.Errorf("%w (and could not truncate the output to retry: %v)", reason, err))
-			}
-		}
-		delay := backoff(f.opts.RetryBase, res.Attempts)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
-			// waiting would only end in a timeout: the last failure says more
-			return fail(status, reason)
-		}
-		f.log.Warn("retrying download", "url", shown, "attempt", res.Attempts, "delay", delay, "error", reason.Error())
-		if err := sleep(ctx, delay); err != nil {
-			return fail(status, interrupted(parent, ctx, f.opts.Timeout))
-		}
-	}
-}
-
-// interrupted is the reason when ctx ended: the download_timeout limit when Options.Timeout
-// expired, else the caller's cancellation.
-func interrupted(parent, ctx context.Context, timeout time.Duration) error {
-	if parent.Err() == nil && errors.Is(context.Cause(ctx), errDownloadTimeout) {
-		return timeoutLimit(timeout)
-	}
-	if cause := context.Cause(parent); cause != nil {
-		return cause
-	}
-	return ctx.Err()
-}
-
-func isSHA256Hex(s string) bool {
-	if len(s) != 2*sha256.Size {
-		return false
-	}
-	for _, c := range s {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
+		return Attempt{Bytes: n, Status: status, Reason: reason, Retry: retry}
+	})
 }
