@@ -75,15 +75,7 @@ func TestTakeAfterKeep(t *testing.T) {
 	})
 	t.Run("copies a download from another filesystem", func(t *testing.T) {
 		f := newFixture(t)
-		other, err := os.MkdirTemp("/dev/shm", "mms-cache-test-")
-		if err != nil {
-			t.Skipf("no second filesystem: %v", err)
-		}
-		t.Cleanup(func() { os.RemoveAll(other) })
-		if sameDevice(t, other, f.machines) {
-			t.Skip("/dev/shm is on the filesystem of the test's temporary directory")
-		}
-		f.staging = other
+		f.stageElsewhere(t)
 		c := f.open(1 << 20)
 		sum, path, data := f.archive(70000)
 		f.keep(c, sum, path)
@@ -226,19 +218,11 @@ func TestKeep(t *testing.T) {
 	})
 	t.Run("refuses a copy that does not hash to the checksum, and keeps nothing", func(t *testing.T) {
 		f := newFixture(t)
-		shm, err := os.MkdirTemp("/dev/shm", "mms-cache-test-")
-		if err != nil {
-			t.Skipf("no second filesystem: %v", err)
-		}
-		t.Cleanup(func() { os.RemoveAll(shm) })
-		if sameDevice(t, shm, f.machines) {
-			t.Skip("/dev/shm is on the filesystem of the test's temporary directory")
-		}
-		f.staging = shm
+		f.stageElsewhere(t)
 		c := f.open(1000)
 		_, path, _ := f.archive(1000)
 		other, _, _ := f.archive(10)
-		err = c.Keep(other, path)
+		err := c.Keep(other, path)
 		if !errors.Is(err, errs.ErrChecksum) || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), path) {
 			t.Fatalf("Keep = %v, want a checksum mismatch naming both the checksum and the path", err)
 		}
@@ -627,4 +611,19 @@ func TestReadUsage(t *testing.T) {
 			t.Errorf("ReadUsage = %+v, %v; want %+v", u, err, want)
 		}
 	})
+}
+
+// stageElsewhere puts the fixture's downloads on another filesystem than the cache's (/dev/shm),
+// where Keep must copy; it skips the test when there is none.
+func (f *fixture) stageElsewhere(t *testing.T) {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "mms-cache-test-")
+	if err != nil {
+		t.Skipf("no second filesystem: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if sameDevice(t, dir, f.machines) {
+		t.Skip("/dev/shm is on the filesystem of the test's temporary directory")
+	}
+	f.staging = dir
 }
