@@ -37,6 +37,11 @@ var (
 	ErrNotManaged = errors.New("not managed by mms")
 	// ErrInsecure means an operation needs a trusted key or an explicit insecure switch.
 	ErrInsecure = errors.New("refusing to run without a trusted key")
+	// ErrUnsupported means a specification requires a feature (its v2 `requires` list) that this
+	// build of mms does not know: the specification may well be valid, but this mms is older
+	// than it needs, and the fix is a newer mms, not another specification. Use
+	// *spec.UnsupportedError, which names the features.
+	ErrUnsupported = errors.New("unsupported specification")
 )
 
 // LimitError reports a limit that was exceeded, naming the limit so that the host can say

@@ -2,8 +2,11 @@ package spec
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"regexp"
 	"testing"
+
+	"github.com/mms-io/mms/machines/errs"
 )
 
 // FuzzOpen feeds arbitrary envelopes to the node's decoder: it must never panic, and whatever
@@ -16,6 +19,9 @@ func FuzzOpen(f *testing.F) {
 	f.Add(signedEnvelope(f, []byte(`{"version":1,"issued":"2026-01-01T00:00:00Z","machines":[]}`), priv))
 	f.Add([]byte(`{"plugins":"W10=","signature":""}`))
 	f.Add([]byte(`{"machines":"e30="}`))
+	f.Add(signedEnvelope(f, []byte(`{"version":1,"issued":"2026-01-01T00:00:00Z","requires":["rollout"],"machines":[]}`), priv))
+	f.Add(signedEnvelope(f, []byte(`{"version":1,"issued":"2026-01-01T00:00:00Z","requires":["fuzz-known"],"machines":[]}`), priv))
+	knowFeatures(f, "fuzz-known")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Open(data, Trust{InsecureAllowUnsigned: true})
 		if err == nil {
@@ -24,6 +30,9 @@ func FuzzOpen(f *testing.F) {
 					t.Fatalf("accepted a bad name %q: %s", e.Name, msg)
 				}
 			}
+			checkRequires(t, s)
+		} else {
+			checkUnsupported(t, err)
 		}
 		if s, err := Open(data, Trust{Keys: []ed25519.PublicKey{pub}}); err == nil && !s.Signed() {
 			t.Fatalf("accepted an unsigned spec with a key configured")
@@ -39,11 +48,18 @@ func FuzzParsePayload(f *testing.F) {
 	f.Add(readTestdata(f, "multi-machines.json"))
 	f.Add([]byte(`{"version":3,"issued":"2026-01-01T00:00:00Z","expires":"2027-01-01T00:00:00Z","machines":[{"name":"x"}]}`))
 	f.Add([]byte(`[{"name":"../x","NAME":"y"}]`))
+	f.Add([]byte(`{"version":3,"issued":"2026-01-01T00:00:00Z","requires":["fuzz-known"],"machines":[]}`))
+	f.Add([]byte(`{"version":3,"issued":"2026-01-01T00:00:00Z","requires":["rollout","a-b_c","fuzz-known"],"machines":[]}`))
+	f.Add([]byte(`{"version":3,"issued":"2026-01-01T00:00:00Z","requires":["fuzz-known","fuzz-known",7,"Bad"],"Requires":[],"machines":[]}`))
+	f.Add([]byte(`{"version":3,"issued":"2026-01-01T00:00:00Z","requires":[],"machines":[]}`))
+	knowFeatures(f, "fuzz-known")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParsePayload(data)
 		if err != nil {
+			checkUnsupported(t, err)
 			return
 		}
+		checkRequires(t, s)
 		if s.Format == 2 && s.Version <= 0 {
 			t.Fatalf("accepted version %d", s.Version)
 		}
@@ -59,3 +75,48 @@ func FuzzParsePayload(f *testing.F) {
 		}
 	})
 }
+
+// checkRequires fails t unless every feature s requires is known, valid and given once, and a
+// v1 specification requires none.
+func checkRequires(t *testing.T, s *Spec) {
+	t.Helper()
+	if s.Format == 1 && s.Requires != nil {
+		t.Fatalf("a v1 spec requires %q", s.Requires)
+	}
+	seen := map[string]bool{}
+	for _, f := range s.Requires {
+		switch {
+		case !knownFeatures[f]:
+			t.Fatalf("accepted a spec requiring the unknown feature %q", f)
+		case !featureOracle.MatchString(f):
+			t.Fatalf("accepted the bad feature name %q", f)
+		case seen[f]:
+			t.Fatalf("accepted the feature %q twice", f)
+		}
+		seen[f] = true
+	}
+	if s.Requires != nil && len(s.Requires) == 0 {
+		t.Fatalf("an empty requires list is not none")
+	}
+}
+
+// checkUnsupported fails t when err is an *UnsupportedError that names no feature, a known
+// one or a malformed one, or that also matches errs.ErrInvalidSpec.
+func checkUnsupported(t *testing.T, err error) {
+	t.Helper()
+	var u *UnsupportedError
+	if !errors.As(err, &u) {
+		return
+	}
+	if len(u.Features) == 0 || errors.Is(err, errs.ErrInvalidSpec) || !errors.Is(err, errs.ErrUnsupported) {
+		t.Fatalf("bad refusal %#v: %v", u, err)
+	}
+	for _, f := range u.Features {
+		if knownFeatures[f] || !featureOracle.MatchString(f) {
+			t.Fatalf("refused for the feature %q: %v", f, err)
+		}
+	}
+}
+
+// featureOracle is the feature name rule, written out again.
+var featureOracle = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,10 @@ type PackOptions struct {
 	Issued time.Time
 	// Expires is the v2 expiry time; zero for none.
 	Expires time.Time
+	// Requires are the features the v2 payload requires (written sorted; v1 has no place for
+	// them). Each must be a valid feature name, given once, and known to this mms
+	// (KnownFeatures): a specification no node of this mms could accept is not packed.
+	Requires []string
 	// Key signs the payload; nil packs unsigned.
 	Key ed25519.PrivateKey
 	// AllowUnknown packs entries with fields mms does not know; by default they are refused,
@@ -44,6 +49,9 @@ func Pack(machines []byte, opts PackOptions) ([]byte, *Spec, error) {
 	var payload []byte
 	switch opts.Format {
 	case 1:
+		if len(opts.Requires) > 0 {
+			return nil, nil, fmt.Errorf("%w: a v1 payload has no place for requires (features %s): pack format 2", errs.ErrInvalidSpec, strings.Join(opts.Requires, ", "))
+		}
 		payload = machines
 	case 2:
 		if opts.Version <= 0 {
@@ -56,6 +64,7 @@ func Pack(machines []byte, opts PackOptions) ([]byte, *Spec, error) {
 		p := v2Payload{
 			Version:  json.Number(fmt.Sprint(opts.Version)),
 			Issued:   opts.Issued.UTC().Format(time.RFC3339Nano),
+			Requires: slices.Sorted(slices.Values(opts.Requires)),
 			Machines: compact.Bytes(),
 		}
 		if !opts.Expires.IsZero() {

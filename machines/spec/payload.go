@@ -25,6 +25,10 @@ type Spec struct {
 	Issued time.Time
 	// Expires is when a v2 specification stops being acceptable; zero when it does not expire.
 	Expires time.Time
+	// Requires are the features a v2 specification requires, in payload order; nil when none
+	// (v1 has no place for them). Every one is among KnownFeatures: a specification requiring
+	// another is refused with an *UnsupportedError.
+	Requires []string
 	// Entries are the machines asked for, in payload order.
 	Entries []Entry
 	// Unknown lists fields this version of mms does not know, as `entry "web": field foo`;
@@ -61,11 +65,15 @@ type v2Payload struct {
 	Version  json.Number     `json:"version"`
 	Issued   string          `json:"issued"`
 	Expires  string          `json:"expires,omitempty"`
+	Requires []string        `json:"requires,omitempty"`
 	Machines json.RawMessage `json:"machines"`
 }
 
 // ParsePayload decodes and validates a v1 or v2 payload. Every problem is listed in one
-// *ValidationError; a specification with any invalid entry is invalid as a whole.
+// *ValidationError; a specification with any invalid entry is invalid as a whole. A v2
+// payload whose well-formed `requires` list names a feature this mms does not know is refused
+// as a whole with an *UnsupportedError (errs.ErrUnsupported), whatever else it holds: this
+// mms cannot judge the rest by rules it does not know.
 func ParsePayload(payload []byte) (*Spec, error) {
 	sum := sha256.Sum256(payload)
 	s := &Spec{Payload: payload, Digest: hex.EncodeToString(sum[:]), SignedBy: -1}
@@ -84,7 +92,11 @@ func ParsePayload(payload []byte) (*Spec, error) {
 		entries = root
 	case root.IsObject():
 		s.Format = 2
-		entries, problems = s.parseV2(root)
+		var unsupported []string
+		entries, problems, unsupported = s.parseV2(root)
+		if len(unsupported) > 0 {
+			return nil, &UnsupportedError{Features: unsupported}
+		}
 	default:
 		return nil, &ValidationError{Problems: []string{"payload must be a JSON array (v1) or object (v2)"}}
 	}
@@ -102,20 +114,26 @@ func ParsePayload(payload []byte) (*Spec, error) {
 const MaxVersionLead = 366 * 24 * time.Hour
 
 // payloadFields are the known fields of a v2 payload, for foldProblem.
-var payloadFields = []string{"expires", "issued", "machines", "version"}
+var payloadFields = []string{"expires", "issued", "machines", "requires", "version"}
 
-// parseV2 fills the v2 header fields and returns the entries array.
-func (s *Spec) parseV2(root gjson.Result) (gjson.Result, []string) {
+// parseV2 fills the v2 header fields and returns the entries array, the problems, and the
+// features the payload requires that this mms does not know (only when its requires list is
+// well-formed and the only key that folds to "requires": anything else is a problem).
+func (s *Spec) parseV2(root gjson.Result) (gjson.Result, []string, []string) {
 	var problems []string
 	fields := map[string]gjson.Result{}
+	requiresGiven := 0
 	root.ForEach(func(key, value gjson.Result) bool {
 		k := key.Str
+		if strings.EqualFold(k, "requires") {
+			requiresGiven++ // "requires" itself, or a key that folds to it
+		}
 		if p := foldProblem(k, payloadFields); p != "" {
 			problems = append(problems, p)
 			return true
 		}
 		switch k {
-		case "version", "issued", "expires", "machines":
+		case "version", "issued", "expires", "machines", "requires":
 		default:
 			s.Unknown = append(s.Unknown, "field "+k)
 		}
@@ -126,6 +144,16 @@ func (s *Spec) parseV2(root gjson.Result) (gjson.Result, []string) {
 		return true
 	})
 	sort.Strings(s.Unknown)
+
+	var unsupported []string
+	if requires, ok := fields["requires"]; ok {
+		features, unknown, p := parseRequires(requires)
+		problems = append(problems, p...)
+		s.Requires = features
+		if len(p) == 0 && requiresGiven == 1 {
+			unsupported = unknown
+		}
+	}
 
 	version, ok := fields["version"]
 	v, err := strconv.ParseInt(version.Raw, 10, 64)
@@ -153,7 +181,7 @@ func (s *Spec) parseV2(root gjson.Result) (gjson.Result, []string) {
 		problems = append(problems, "machines must be a JSON array of entries")
 		machines = gjson.Result{}
 	}
-	return machines, problems
+	return machines, problems, unsupported
 }
 
 // timeField reads an RFC3339 time field of a v2 payload.
