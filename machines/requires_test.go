@@ -1,0 +1,167 @@
+package machines
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/install"
+	"github.com/mms-io/mms/machines/match"
+	"github.com/mms-io/mms/machines/spec"
+)
+
+// requiringEnvelope packs entries as the fixture's next v2 version, signed by its key, with
+// a requires list (which mms pack refuses for features this mms does not know).
+func (f *fixture) requiringEnvelope(requires []string, entries ...spec.Entry) []byte {
+	f.t.Helper()
+	if entries == nil {
+		entries = []spec.Entry{}
+	}
+	f.ver++
+	payload := fmt.Sprintf(`{"version":%d,"issued":%q,"requires":%s,"machines":%s}`,
+		f.ver, f.issued.UTC().Format(time.RFC3339), mustMarshal(f.t, requires), mustMarshal(f.t, entries))
+	env, err := spec.EncodeEnvelope([]byte(payload), f.priv)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return env
+}
+
+func mustMarshal(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// everything maps every path under dir, mms's state included, to its mode, modification
+// time and content: a refused specification changes none of them.
+func everything(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		v := fmt.Sprintf("%v %v", fi.Mode(), fi.ModTime().UnixNano())
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			v += " " + string(b)
+		}
+		out[p] = v
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestReconcileRefusesUnknownFeatures installs a machine, then gives every way into a
+// machines directory a spec that omits it but requires features this mms does not know: each
+// refuses it as a whole, says which features, and purges nothing.
+func TestReconcileRefusesUnknownFeatures(t *testing.T) {
+	f := newFixture(t)
+	web := f.entry("web", "1", map[string]string{"a.txt": "a\n"})
+	if rep := f.reconcile(f.envelope(nil, web)); rep.Failed() {
+		t.Fatalf("setup: %+v", rep)
+	}
+	installed, state, version := snapshot(t, f.dir), everything(t, f.dir), f.acceptedVersion(t)
+	unchanged := func(t *testing.T) {
+		t.Helper()
+		if got := snapshot(t, f.dir); !reflect.DeepEqual(got, installed) || got["web/a.txt"] != "a\n" {
+			t.Fatalf("the machines changed:\n%v\nwant\n%v", got, installed)
+		}
+		if got := everything(t, f.dir); !reflect.DeepEqual(got, state) {
+			t.Fatalf("the directory changed:\n%v\nwant\n%v", got, state)
+		}
+		if v := f.acceptedVersion(t); v != version {
+			t.Fatalf("accepted version %d, want %d", v, version)
+		}
+	}
+	refused := func(t *testing.T, err error, features ...string) {
+		t.Helper()
+		if !errors.Is(err, errs.ErrUnsupported) || errors.Is(err, errs.ErrInvalidSpec) {
+			t.Fatalf("got %v, want errs.ErrUnsupported", err)
+		}
+		for _, want := range append(features, "this node's mms is older than the specification needs") {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%q does not say %q", err, want)
+			}
+		}
+	}
+
+	t.Run("Reconcile refuses a spec requiring an unknown feature and purges nothing", func(t *testing.T) {
+		rep := f.reconcile(f.requiringEnvelope([]string{"rollout"}))
+		refused(t, rep.Err, `feature "rollout"`)
+		if !rep.Failed() || rep.Changed() || len(rep.Results) != 0 {
+			t.Fatalf("report %+v", rep)
+		}
+		unchanged(t)
+	})
+	t.Run("Reconcile names both of two unknown features", func(t *testing.T) {
+		rep := f.reconcile(f.requiringEnvelope([]string{"second-signature", "rollout"}, web))
+		refused(t, rep.Err, `features "rollout" and "second-signature"`)
+		unchanged(t)
+	})
+	t.Run("ReconcileStore, the node loop's way in (mms agent, the Choria watcher), refuses it too", func(t *testing.T) {
+		st, err := install.Open(f.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := ReconcileStore(context.Background(), f.config(), st, f.requiringEnvelope([]string{"rollout"}))
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, rep.Err, `"rollout"`)
+		if rep.Changed() {
+			t.Fatalf("report %+v", rep)
+		}
+		if got := snapshot(t, f.dir); !reflect.DeepEqual(got, installed) {
+			t.Fatalf("the machines changed:\n%v\nwant\n%v", got, installed)
+		}
+		if v := f.acceptedVersion(t); v != version {
+			t.Fatalf("accepted version %d, want %d", v, version)
+		}
+	})
+	t.Run("Preview (mms apply --dry-run) refuses it", func(t *testing.T) {
+		state = everything(t, f.dir) // the store above was opened and closed
+		plan, rep := Preview(f.config(), f.requiringEnvelope([]string{"rollout"}))
+		refused(t, rep.Err, `"rollout"`)
+		if plan != nil {
+			t.Fatalf("plan %+v", plan)
+		}
+		unchanged(t)
+	})
+	t.Run("CheckPublishable (mms put, mms pack) refuses it", func(t *testing.T) {
+		s, err := CheckPublishable(f.requiringEnvelope([]string{"rollout"}, web), f.config().Trust, match.Limits{}, time.Now())
+		if s != nil {
+			t.Fatalf("publishable: %+v", s)
+		}
+		refused(t, err, `"rollout"`)
+	})
+	t.Run("the spec that follows, requiring nothing, is acted on", func(t *testing.T) {
+		rep := f.reconcile(f.requiringEnvelope([]string{}))
+		if rep.Err != nil || result(t, rep, "web").Action != ActionRemove {
+			t.Fatalf("report %+v, %v", rep, rep.Err)
+		}
+	})
+}
