@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/choria-io/fisk"
@@ -28,6 +30,7 @@ type packCommand struct {
 	expires      time.Duration
 	force        bool
 	allowUnknown bool
+	requires     []string
 }
 
 func configurePack(app *fisk.Application) {
@@ -40,6 +43,7 @@ func configurePack(app *fisk.Application) {
 	cmd.Flag("expires", "Makes a v2 spec expire this long after now (e.g. 720h); nodes refuse it after that").DurationVar(&c.expires)
 	cmd.Flag("force", "Packs without signing when no key is given").BoolVar(&c.force)
 	cmd.Flag("allow-unknown", "Packs entries with fields mms does not know (refused by default: a typo must not ship)").BoolVar(&c.allowUnknown)
+	cmd.Flag("require", "A feature the v2 spec requires: nodes whose mms does not know it refuse the whole spec; repeat").PlaceHolder("FEATURE").StringsVar(&c.requires)
 }
 
 func (c *packCommand) run() error {
@@ -48,12 +52,18 @@ func (c *packCommand) run() error {
 		return err
 	}
 	now := time.Now()
-	opts := spec.PackOptions{Format: 2, Version: c.version, Issued: now, AllowUnknown: c.allowUnknown}
+	opts := spec.PackOptions{Format: 2, Version: c.version, Issued: now, AllowUnknown: c.allowUnknown, Requires: c.requires}
 	if c.format == "v1" {
 		opts.Format = 1
 		if c.version != 0 || c.expires != 0 {
 			return usageError("--version and --expires need --format v2")
 		}
+		if len(c.requires) > 0 {
+			return usageError("--require needs --format v2: a v1 spec has no place for the features it requires, and go-choria's nodes would ignore them")
+		}
+	}
+	if err := checkRequires(c.requires); err != nil {
+		return err
 	}
 	if opts.Format == 2 && opts.Version == 0 {
 		opts.Version = spec.VersionAt(now)
@@ -92,6 +102,29 @@ func (c *packCommand) run() error {
 		fmt.Fprintf(os.Stderr, "warning: %s is not known to mms; nodes will ignore it\n", u)
 	}
 	fmt.Println(string(env))
+	return nil
+}
+
+// checkRequires refuses, as a usage error, a --require that names no valid feature, names one
+// twice, or names one this mms does not know: no node running it could accept such a spec.
+func checkRequires(features []string) error {
+	seen := map[string]bool{}
+	for _, f := range features {
+		if spec.ValidFeature(f) != nil {
+			return usageError("--require %q: a feature name must match %s", f, spec.FeaturePattern)
+		}
+		if seen[f] {
+			return usageError("--require %s is given twice", f)
+		}
+		seen[f] = true
+		if !slices.Contains(spec.KnownFeatures(), f) {
+			known := "none"
+			if k := spec.KnownFeatures(); len(k) > 0 {
+				known = strings.Join(k, ", ")
+			}
+			return usageError("--require %s: this mms does not know the feature (it knows %s), so no node running it could accept the spec; pack it with an mms that brings the feature", f, known)
+		}
+	}
 	return nil
 }
 

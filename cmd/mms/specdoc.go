@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/mms-io/mms/machines/fetch"
@@ -23,6 +24,9 @@ type specDoc struct {
 	Version int64      `json:"version,omitempty"`
 	Issued  *time.Time `json:"issued,omitempty"`
 	Expires *time.Time `json:"expires,omitempty"`
+	// Requires are the features the specification requires, every one known to this mms
+	// (one that requires another does not open); empty when none.
+	Requires []string `json:"requires"`
 	// Signed is true when one of the keys given verified the signature: Signer, in hex, the
 	// SignerIndex-th (from 1) of KeysGiven.
 	Signed      bool       `json:"signed"`
@@ -68,7 +72,7 @@ type entryDoc struct {
 func newSpecDoc(command, from string, s *spec.Spec, keys int, now time.Time) *specDoc {
 	d := &specDoc{Schema: "mms." + command + ".v1", From: from, Envelope: string(s.Kind), Format: s.Format, Version: s.Version,
 		Signed: s.Signed(), Signer: s.Signer, SignerIndex: s.SignedBy + 1, KeysGiven: keys, Digest: s.Digest,
-		Entries: []entryDoc{}, Unknown: append([]string{}, s.Unknown...), command: command}
+		Requires: append([]string{}, s.Requires...), Entries: []entryDoc{}, Unknown: append([]string{}, s.Unknown...), command: command}
 	if s.Format == 2 {
 		issued := s.Issued.UTC()
 		d.Issued = &issued
@@ -101,6 +105,9 @@ func (d *specDoc) print(w io.Writer) {
 			fmt.Fprintf(w, "    Expires: never\n")
 		} else {
 			fmt.Fprintf(w, "    Expires: %s\n", d.Expires.Format(time.RFC3339))
+		}
+		if len(d.Requires) > 0 {
+			fmt.Fprintf(w, "   Requires: %s\n", strings.Join(d.Requires, ", "))
 		}
 	}
 	if d.Signed {

@@ -28,13 +28,13 @@ func KnownFeatures() []string {
 	return out
 }
 
-// MaxFeatureLength is the longest feature name, in characters.
-const MaxFeatureLength = 64
+// FeaturePattern is what a feature name of a `requires` list matches.
+const FeaturePattern = `^[a-z][a-z0-9_-]{0,63}$`
 
-var featureRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+var featureRe = regexp.MustCompile(FeaturePattern)
 
 // ValidFeature returns an error wrapping errs.ErrInvalidSpec when name cannot be a feature
-// name of a `requires` list: `^[a-z][a-z0-9_-]{0,63}$`. Whether this mms knows the feature is
+// name of a `requires` list (FeaturePattern). Whether this mms knows the feature is
 // another question (KnownFeatures).
 func ValidFeature(name string) error {
 	if msg := featureProblem(name); msg != "" {
