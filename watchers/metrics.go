@@ -53,6 +53,7 @@ var reasonFamilies = []struct {
 	{errs.ErrInvalidKey, "invalid_key"},
 	{errs.ErrRollback, "rollback"},
 	{errs.ErrExpired, "expired"},
+	{errs.ErrUnsupported, "unsupported"},
 	{errs.ErrInvalidSpec, "invalid_spec"},
 	{errs.ErrMatcher, "matcher"},
 	{errs.ErrFetch, "fetch"},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/spec"
 )
 
 func TestStateNotification(t *testing.T) {
@@ -157,6 +158,9 @@ func TestReasonLabel(t *testing.T) {
 		err := fmt.Errorf("install: %w", &errs.LimitError{Name: "max_files", Limit: 1, Unit: "files", What: "archive"})
 		if got := reasonLabel(err); got != "limit" {
 			t.Fatalf("got %q", got)
+		}
+		if got := reasonLabel(fmt.Errorf("open: %w", &spec.UnsupportedError{Features: []string{"rollout"}})); got != "unsupported" {
+			t.Fatalf("a specification needing a newer mms: got %q", got)
 		}
 		if got := reasonLabel(errors.New("something new")); got != "other" {
 			t.Fatalf("got %q", got)

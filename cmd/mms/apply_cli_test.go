@@ -326,6 +326,9 @@ func TestApplyCommand(t *testing.T) {
 	t.Run("a source that answers 404 fails that entry (exit 1) and says 404", func(t *testing.T) {
 		missing := db
 		missing.Source = srv.URL + "/no-such.tgz"
+		// an archive this directory never had: db's own is in the archive cache since it
+		// was installed, and would be taken from there, whatever its source says
+		missing.Checksum = strings.Repeat("ab", 32)
 		spec4 := packSpec(t, work, priv, 4, web2, missing)
 		r := apply(spec4, "--public-key", pub, "--purge")
 		if r.code != 1 || !hasLine(r.stdout, `install FAILED  +db  +.*404.*`) || !hasLine(r.stdout, `keep  +web  +.*`) {

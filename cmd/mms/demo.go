@@ -196,10 +196,10 @@ func (d *demoRun) close() {
 }
 
 // Files of the demo in its temporary directory, which the commands each step shows name.
-func (d *demoRun) keyPrefix() string           { return filepath.Join(d.work, "demo") }
-func (d *demoRun) keyFile() string             { return d.keyPrefix() + ".key" }
-func (d *demoRun) pubFile() string             { return d.keyPrefix() + ".pub" }
-func (d *demoRun) sourceDir(v string) string   { return filepath.Join(d.work, "source", v, demoMachine) }
+func (d *demoRun) keyPrefix() string         { return filepath.Join(d.work, "demo") }
+func (d *demoRun) keyFile() string           { return d.keyPrefix() + ".key" }
+func (d *demoRun) pubFile() string           { return d.keyPrefix() + ".pub" }
+func (d *demoRun) sourceDir(v string) string { return filepath.Join(d.work, "source", v, demoMachine) }
 func (d *demoRun) machinesFile(n int) string {
 	return filepath.Join(d.work, fmt.Sprintf("machines-%d.json", n))
 }
