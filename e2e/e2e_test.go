@@ -408,6 +408,43 @@ func TestOperatorFleet(t *testing.T) {
 		}
 	})
 
+	step(t, "an archive in the NATS Object Store installs over each node's own broker connection", func(t *testing.T) {
+		// hello 1.0.0 with one more file: an archive no node has had, so that each must fetch it.
+		src := filepath.Join(t.TempDir(), "hello")
+		copyTree(t, filepath.Join("testdata", "machines", "hello-v1"), src)
+		if err := os.WriteFile(filepath.Join(src, "files", "from-the-object-store.txt"), []byte("obj\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := mms(t, nil, "archive", src, "--name", "hello", "--publish", "MACHINES_ARCHIVES", "--choria-config", c.clientConf)
+		var fromStore entry
+		if err := json.Unmarshal([]byte(out), &fromStore); err != nil {
+			t.Fatalf("mms archive --publish printed %q: %v", out, err)
+		}
+		source, _ := fromStore["source"].(string)
+		if !strings.HasPrefix(source, "obj://MACHINES_ARCHIVES/hello-") {
+			t.Fatalf("mms archive --publish printed source %q", source)
+		}
+		started, _ := c.put(pack(t, trusted, next(), keeper, late, fromStore))
+		latencies = append(latencies, installedEverywhere(t, all, "hello", "1.0.0", started))
+		for _, id := range all {
+			if _, err := os.Stat(filepath.Join(c.nodes[id].machineDir("hello"), "files", "from-the-object-store.txt")); err != nil {
+				t.Errorf("%s: the archive from the Object Store is not what is installed: %v", id, err)
+			}
+			var st struct {
+				Machines []struct{ Name, Source string } `json:"machines"`
+			}
+			if err := json.Unmarshal([]byte(mms(t, nil, "status", "--dir", c.nodes[id].machines, "--json")), &st); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(st.Machines, func(m struct{ Name, Source string }) bool { return m.Name == "hello" && m.Source == source }) {
+				t.Errorf("%s: mms status says %+v, want hello from %s", id, st.Machines, source)
+			}
+		}
+		// Back to 2.0.0 everywhere, where step 8 starts.
+		started, _ = c.put(pack(t, trusted, next(), keeper, late, helloV2))
+		installedEverywhere(t, all, "hello", "2.0.0", started)
+	})
+
 	step(t, "8. kv put to installed on every node takes about a second", func(t *testing.T) {
 		for i, e := range []entry{helloV1, helloV2, helloV1} {
 			want := map[bool]string{true: "1.0.0", false: "2.0.0"}[i%2 == 0]
