@@ -52,6 +52,8 @@ type bench struct {
 	largeRSS int64
 	// largeSpec is the file holding the large machine's specification.
 	largeSpec string
+	// big is the large machine, once built (large).
+	big *large
 }
 
 func main() {
@@ -65,7 +67,7 @@ func main() {
 	flag.IntVar(&o.unchangedRuns, "unchanged-runs", 10, "runs of mms apply on 100 unchanged machines")
 	flag.BoolVar(&o.goBench, "gobench", true, "also run go test -bench BenchmarkReconcileUnchanged ./machines/")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of one in-process install of the large machine to this file")
-	flag.StringVar(&o.parts, "parts", "install,memory,unchanged", "which parts to run, comma separated")
+	flag.StringVar(&o.parts, "parts", "install,memory,source,unchanged", "which parts to run, comma separated (source: the same install from the Object Store and from HTTP, in process)")
 	flag.StringVar(&o.against, "against", "", "a second mms binary (say, the previous commit's) measured in the same install rounds, in turn with the others")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -128,6 +130,11 @@ func run(o options) error {
 	}
 	if slices.Contains(parts, "memory") {
 		if err := b.memoryBySize(); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(parts, "source") {
+		if err := b.fromSources(); err != nil {
 			return err
 		}
 	}

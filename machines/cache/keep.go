@@ -22,8 +22,9 @@ const tempAttempts = 10
 
 // Keep keeps the archive at path, whose sha256 is sum, in the cache. path is a verified
 // download in a staging directory (the caller hashed it as it arrived). On the filesystem of
-// the cache it is hard-linked: no byte is read, copied or flushed, so that keeping costs the
-// install nothing; Take verifies every archive when it is used, so a file that is not what its
+// the cache it is hard-linked: no byte is read, copied or flushed by Keep (the install's own
+// flush before its swap writes the kept archive out with the machine, a few percent of an
+// install); Take verifies every archive when it is used, so a file that is not what its
 // name says (a caller's mistake, or one torn by a crash before the system wrote it out) costs a
 // fetch, never a wrong install. Elsewhere it is copied, hashed as it is copied (refused with
 // errs.ErrChecksum, keeping nothing, unless it hashes to sum) and flushed, and only then given
