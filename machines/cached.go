@@ -10,12 +10,10 @@ import (
 	"github.com/mms-io/mms/machines/sums"
 )
 
-// openCache opens the archive cache of cfg.Dir for one Apply that downloads. A cache that
-// cannot be opened is logged and none is used: the cache saves downloads, it never stops one.
+// openCache opens the archive cache of cfg.Dir for one Apply that downloads; with a bound of
+// 0 it keeps nothing, and removes what an earlier run with a bound kept. A cache that cannot be
+// opened is logged and none is used: the cache saves downloads, it never stops one.
 func openCache(cfg Config) *cache.Cache {
-	if cfg.CacheMaxBytes <= 0 {
-		return nil
-	}
 	c, err := cache.Open(cfg.Dir, cfg.CacheMaxBytes, cfg.Logger)
 	if err != nil {
 		cfg.Logger.Warn("archives are not cached", "dir", cfg.Dir, "error", err)

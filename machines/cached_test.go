@@ -111,6 +111,20 @@ func TestArchiveCache(t *testing.T) {
 		}
 	})
 
+	t.Run("a bound of 0 removes what an earlier bound kept, at the next download", func(t *testing.T) {
+		f := newFixture(t)
+		v1 := f.entry("web", "1", map[string]string{"machine.yaml": "name: web\n", "app.txt": "v1\n"})
+		v2 := f.entry("web", "2", map[string]string{"machine.yaml": "name: web\n", "app.txt": "v2\n"})
+		reconcile(t, f.cachedConfig(cache.DefaultMaxBytes), f.envelope(nil, v1), "web")
+		if u, err := cache.ReadUsage(f.dir); err != nil || u.Entries != 1 {
+			t.Fatalf("usage with a bound: %+v, %v", u, err)
+		}
+		reconcile(t, f.cachedConfig(0), f.envelope(nil, v2), "web")
+		if u, err := cache.ReadUsage(f.dir); err != nil || u.Entries != 0 {
+			t.Fatalf("usage after a download with a bound of 0: %+v, %v", u, err)
+		}
+	})
+
 	t.Run("never holds more than its bound, dropping the least recently used", func(t *testing.T) {
 		f := newFixture(t)
 		const bound = 4000 // two of these archives (about 1.9 KiB each: random bytes do not compress)

@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mms-io/mms/machines/archive"
+	"github.com/mms-io/mms/machines/errs"
 	"github.com/mms-io/mms/machines/fetch"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/machines/sums"
@@ -61,6 +63,12 @@ func (a *applier) fetchAndExtract(ctx context.Context, e spec.Entry, dir string,
 		// discards dir with whatever the stopped unpacking left in it.
 		_ = tu.stop()
 		return nil, fetchErr
+	}
+	// The signed checksum decides, checked here too: a source registered by a host could
+	// have a bug of its own.
+	if got, want := tu.sum(), strings.ToLower(e.Checksum); got != want {
+		_ = tu.stop()
+		return nil, fmt.Errorf("%w: the source reported the archive complete, but it hashes to %s, not the expected %s", errs.ErrChecksum, got, want)
 	}
 	files, err := tu.finish()
 	if err == nil && keep != nil {

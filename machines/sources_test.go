@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +55,27 @@ func TestSources(t *testing.T) {
 		rep := Reconcile(context.Background(), cfg, f.envelope(nil, entry))
 		if r := result(t, rep, "web"); r.Failed() || r.Action != ActionInstall || mem.fetched != 1 {
 			t.Fatalf("web: %+v, fetched %d", r, mem.fetched)
+		}
+	})
+	t.Run("the signed checksum decides, even when a source does not check it", func(t *testing.T) {
+		// a source with a bug: it serves another archive and says nothing
+		liar := sourceFunc(func(_ context.Context, _ fetch.Source, want string, w io.Writer) (fetch.Result, error) {
+			other, _ := machineArchive(t, "web", map[string]string{"machine.yaml": "name: web\n", "evil": "x"})
+			n, err := w.Write(other)
+			return fetch.Result{Bytes: int64(n), SHA256: want}, err
+		})
+		c := cfg
+		c.Sources = map[string]Fetcher{"liar": liar}
+		e := entry
+		e.Name, e.Source = "web", "liar://web"
+		d := newFixture(t)
+		c.Dir, c.Trust = d.dir, spec.Trust{Keys: []ed25519.PublicKey{d.pub}}
+		rep := Reconcile(context.Background(), c, d.envelope(nil, e))
+		if r := result(t, rep, "web"); !errors.Is(r.Err, errs.ErrChecksum) || !strings.Contains(r.Reason, res.Checksum) {
+			t.Fatalf("web: %+v", r)
+		}
+		if _, err := os.Stat(filepath.Join(d.dir, "web")); !os.IsNotExist(err) {
+			t.Fatalf("the unverified archive was installed: %v", err)
 		}
 	})
 	t.Run("the signed checksum decides, whatever the source", func(t *testing.T) {
@@ -143,4 +166,11 @@ func TestCheckPublishable(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// sourceFunc is a Fetcher made of a function.
+type sourceFunc func(ctx context.Context, src fetch.Source, want string, w io.Writer) (fetch.Result, error)
+
+func (f sourceFunc) Fetch(ctx context.Context, src fetch.Source, want string, w io.Writer) (fetch.Result, error) {
+	return f(ctx, src, want, w)
 }

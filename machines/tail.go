@@ -1,8 +1,11 @@
 package machines
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"sync"
@@ -36,6 +39,7 @@ type tailUnpacker struct {
 	f      *os.File
 	unpack func(io.Reader) (sums.Cache, error) // one whole unpacking of the archive read from r
 	clean  func() error                        // removes what a stopped unpacking left
+	h      hash.Hash                           // sha256 of the current attempt, for sum
 
 	mu    sync.Mutex
 	cond  sync.Cond
@@ -55,7 +59,7 @@ type unpackRun struct {
 // newTailUnpacker starts unpacking what will be written to f (empty, open for reading and
 // writing) with unpack; clean removes what an unpacking left, after it was stopped.
 func newTailUnpacker(f *os.File, unpack func(io.Reader) (sums.Cache, error), clean func() error) *tailUnpacker {
-	t := &tailUnpacker{f: f, unpack: unpack, clean: clean}
+	t := &tailUnpacker{f: f, unpack: unpack, clean: clean, h: sha256.New()}
 	t.cond.L = &t.mu
 	t.start()
 	return t
@@ -72,9 +76,14 @@ func (t *tailUnpacker) start() {
 	}()
 }
 
-// Write appends p to the file and lets the unpacking read it.
+// Write appends p to the file (at the end of the current attempt, whatever the file's offset)
+// and lets the unpacking read it.
 func (t *tailUnpacker) Write(p []byte) (int, error) {
-	n, err := t.f.Write(p)
+	t.mu.Lock()
+	at := t.size
+	t.mu.Unlock()
+	n, err := t.f.WriteAt(p, at)
+	t.h.Write(p[:n])
 	t.mu.Lock()
 	t.size += int64(n)
 	t.cond.Broadcast()
@@ -120,10 +129,15 @@ func (t *tailUnpacker) restart(op func() error) error {
 	}
 	t.mu.Lock()
 	t.size, t.ended = 0, false
+	t.h.Reset()
 	t.start()
 	t.mu.Unlock()
 	return nil
 }
+
+// sum is the sha256 (hex) of what the current attempt wrote: what the caller checks against
+// the signed checksum itself, whatever the Fetcher said.
+func (t *tailUnpacker) sum() string { return hex.EncodeToString(t.h.Sum(nil)) }
 
 // stop ends the unpacking, if one runs, waits for it, and removes what it left. It may be
 // called any number of times.

@@ -163,6 +163,8 @@ func TestPutChecksObjects(t *testing.T) {
 	otherBucket.Source = "obj://ELSEWHERE/web.tar.gz"
 	wrong := good
 	wrong.Checksum = strings.Repeat("ab", 32)
+	withCreds := good
+	withCreds.Username, withCreds.Password = "ops", "secret"
 	for _, c := range []struct {
 		name  string
 		entry spec.Entry
@@ -171,6 +173,7 @@ func TestPutChecksObjects(t *testing.T) {
 		{"a missing object", missing, "no object"},
 		{"a missing bucket", otherBucket, "ELSEWHERE"},
 		{"an object of another checksum", wrong, "checksum mismatch"},
+		{"credentials on an obj:// source", withCreds, "takes no username or password"},
 	} {
 		t.Run("refuses "+c.name+", naming the entry, and publishes nothing", func(t *testing.T) {
 			r := put(t, 1, c.entry)

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -162,13 +163,18 @@ func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, 
 // as it names them: nodes would fail to install them.
 var errArchivesMissing = errors.New("archives not in the Object Store as named")
 
-// checkObjects refuses a specification whose obj:// archives are not in the Object Store
-// with the size and digest its entries name, naming each, so that nodes do not fail to
-// install what is published.
+// checkObjects refuses a specification whose obj:// archives are not in the Object Store as
+// its entries name them (the store's digest of each is the entry's checksum, which implies the
+// size), or that give an obj:// entry credentials every node would refuse, naming each entry,
+// so that nodes do not fail to install what is published.
 func checkObjects(ctx context.Context, js jetstream.JetStream, s *spec.Spec) error {
 	var problems []string
 	for _, e := range s.Entries {
-		if !strings.HasPrefix(strings.ToLower(e.Source), objstore.Scheme+"://") {
+		if u, err := url.Parse(e.Source); err != nil || !strings.EqualFold(u.Scheme, objstore.Scheme) {
+			continue
+		}
+		if e.Username != "" || e.Password != "" {
+			problems = append(problems, fmt.Sprintf("%s: an obj:// source takes no username or password (the nodes' NATS connections' own apply), and every node would refuse it", e.Name))
 			continue
 		}
 		if _, err := objstore.Check(ctx, js, e.Source, e.Checksum); err != nil {

@@ -62,6 +62,8 @@ type statusDoc struct {
 	// ArchiveCache is what DIR/.mms/archives keeps: the archives a reinstall, a repair or a
 	// revert takes without fetching.
 	ArchiveCache cache.Usage `json:"archive_cache"`
+	// ArchiveCacheProblem says why the archive cache could not be read; absent when it was.
+	ArchiveCacheProblem string `json:"archive_cache_problem,omitempty"`
 	// Healthy is true when every managed machine verifies and the last reconcile succeeded;
 	// Degraded says what is not, and is the reason for exit code 1.
 	Healthy  bool     `json:"healthy"`
@@ -160,7 +162,9 @@ func gatherStatus(dir string) (*statusDoc, error) {
 	}
 	usage, err := cache.ReadUsage(dir)
 	if err != nil {
-		return nil, fmt.Errorf("status %s: %w", dir, err)
+		// What the cache keeps is no reason not to say what is installed (DIR/.mms may be the
+		// agent's user's, and status run by another).
+		doc.ArchiveCacheProblem = err.Error()
 	}
 	if usage.Checksums == nil {
 		usage.Checksums = []string{}
@@ -255,6 +259,9 @@ func printStatus(w io.Writer, doc *statusDoc) {
 		if m.Cached {
 			fmt.Fprintf(w, "            archive: kept in the archive cache (a reinstall or repair fetches nothing)\n")
 		}
+	}
+	if doc.ArchiveCacheProblem != "" {
+		fmt.Fprintf(w, "\n  Archive cache: not read: %s\n", doc.ArchiveCacheProblem)
 	}
 	if u := doc.ArchiveCache; u.Entries > 0 {
 		fmt.Fprintf(w, "\n  Archive cache: %d archives, %s in %s\n", u.Entries, humanize.IBytes(uint64(u.Bytes)), install.StatePathFor(doc.Dir, install.ArchiveCacheName))
