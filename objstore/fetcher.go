@@ -7,7 +7,6 @@ import (
 	"hash"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -33,38 +32,13 @@ func New(js jetstream.JetStream, opts fetch.Options, log *slog.Logger) (*Fetcher
 	if js == nil {
 		return nil, fmt.Errorf("%w: no JetStream connection for the Object Store", fetch.ErrInvalidOptions)
 	}
-	if err := validate(opts); err != nil {
+	if err := opts.ValidateDownload(); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Fetcher{js: js, opts: opts, log: log}, nil
-}
-
-// validate reports every setting an Object Store download uses that is missing or out of
-// range, in fetch.Options.Validate's words.
-func validate(o fetch.Options) error {
-	var problems []string
-	if o.ConnectTimeout <= 0 {
-		problems = append(problems, fmt.Sprintf("ConnectTimeout must be positive, got %s", o.ConnectTimeout))
-	}
-	if o.Timeout <= 0 {
-		problems = append(problems, fmt.Sprintf("Timeout (%s) must be positive, got %s", fetch.LimitTimeout, o.Timeout))
-	}
-	if o.MaxBytes <= 0 {
-		problems = append(problems, fmt.Sprintf("MaxBytes (%s) must be positive, got %d", fetch.LimitMaxBytes, o.MaxBytes))
-	}
-	if o.Retries < 0 {
-		problems = append(problems, fmt.Sprintf("Retries must not be negative, got %d", o.Retries))
-	}
-	if o.Retries > 0 && o.RetryBase <= 0 {
-		problems = append(problems, fmt.Sprintf("RetryBase must be positive when Retries is %d, got %s", o.Retries, o.RetryBase))
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", fetch.ErrInvalidOptions, strings.Join(problems, "; "))
-	}
-	return nil
 }
 
 // Fetch reads the object src.URL names (obj://BUCKET/NAME) into w, hashing it on the way, and
@@ -84,6 +58,10 @@ func validate(o fetch.Options) error {
 // and Truncate, as *os.File does). The whole call is bounded by Options.Timeout (*errs.LimitError
 // download_timeout) and ctx (its cause is returned). When w is a fetch.SizeTaker it learns the
 // object's size.
+//
+// After a stalled or lost stream, the goroutine blocked in nats.go's Read may outlive the
+// attempt, until that Read ends (at the latest at the download's deadline): one goroutine and
+// its 256 KiB buffer per such attempt. It never writes to w.
 func (f *Fetcher) Fetch(ctx context.Context, src fetch.Source, wantSHA256 string, w io.Writer) (fetch.Result, error) {
 	shown := src.String()
 	refuse := func(reason error) (fetch.Result, error) { return fetch.Result{}, &fetch.Error{URL: shown, Err: reason} }

@@ -112,14 +112,28 @@ func (o Options) Validate() error {
 			problems = append(problems, fmt.Sprintf("scheme %q is not supported (supported: %s)", s, strings.Join(supportedSchemes, ", ")))
 		}
 	}
+	if o.MaxRedirects < 0 {
+		problems = append(problems, fmt.Sprintf("MaxRedirects (%s) must not be negative, got %d", LimitMaxRedirects, o.MaxRedirects))
+	}
+	if strings.ContainsAny(o.UserAgent, "\r\n") {
+		problems = append(problems, "UserAgent must be one line")
+	}
+	return invalidOptions(append(problems, o.downloadProblems()...))
+}
+
+// ValidateDownload reports the settings every source uses (ConnectTimeout, Timeout, MaxBytes,
+// Retries, RetryBase) that are missing or out of range, as Validate does: for a source that is
+// not HTTP, which ignores the rest.
+func (o Options) ValidateDownload() error { return invalidOptions(o.downloadProblems()) }
+
+// downloadProblems are what is wrong with the settings every source uses.
+func (o Options) downloadProblems() []string {
+	var problems []string
 	if o.ConnectTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("ConnectTimeout must be positive, got %s", o.ConnectTimeout))
 	}
 	if o.Timeout <= 0 {
 		problems = append(problems, fmt.Sprintf("Timeout (%s) must be positive, got %s", LimitTimeout, o.Timeout))
-	}
-	if o.MaxRedirects < 0 {
-		problems = append(problems, fmt.Sprintf("MaxRedirects (%s) must not be negative, got %d", LimitMaxRedirects, o.MaxRedirects))
 	}
 	if o.MaxBytes <= 0 {
 		problems = append(problems, fmt.Sprintf("MaxBytes (%s) must be positive, got %d", LimitMaxBytes, o.MaxBytes))
@@ -130,13 +144,15 @@ func (o Options) Validate() error {
 	if o.Retries > 0 && o.RetryBase <= 0 {
 		problems = append(problems, fmt.Sprintf("RetryBase must be positive when Retries is %d, got %s", o.Retries, o.RetryBase))
 	}
-	if strings.ContainsAny(o.UserAgent, "\r\n") {
-		problems = append(problems, "UserAgent must be one line")
+	return problems
+}
+
+// invalidOptions is nil for no problems, else one error naming them all.
+func invalidOptions(problems []string) error {
+	if len(problems) == 0 {
+		return nil
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalidOptions, strings.Join(problems, "; "))
-	}
-	return nil
+	return fmt.Errorf("%w: %s", ErrInvalidOptions, strings.Join(problems, "; "))
 }
 
 func (o Options) schemeAllowed(s string) bool { return slices.Contains(o.AllowedSchemes, s) }
