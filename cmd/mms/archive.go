@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/choria-io/fisk"
 	"github.com/google/renameio/v2"
@@ -28,6 +29,7 @@ type archiveCommand struct {
 	publish  string
 	object   string
 	replicas int
+	timeout  time.Duration
 	kv       kvFlags
 }
 
@@ -42,6 +44,7 @@ func configureArchive(app *fisk.Application) {
 	cmd.Flag("publish", "Uploads the archive to this NATS JetStream Object Store bucket (created when missing) and prints the entry with its obj:// source").PlaceHolder("BUCKET").StringVar(&c.publish)
 	cmd.Flag("object", "The archive's object name in the --publish bucket (default: NAME-CHECKSUM.tar.gz, the first 16 hex digits of its sha256, so that a release never replaces another)").StringVar(&c.object)
 	cmd.Flag("replicas", "Servers holding the --publish bucket when it is created (3 in a production cluster)").Default("1").IntVar(&c.replicas)
+	cmd.Flag("timeout", "The longest --publish may take: connecting, checking and uploading").Default(defaultPublishTimeout.String()).DurationVar(&c.timeout)
 	c.kv.registerConnection(cmd, "The NATS server URL for --publish (default: "+defaultServer+", where mms agent's embedded server listens; give --dir for its credentials)")
 	c.kv.registerDir(cmd)
 	c.kv.registerProfiles(cmd)
@@ -137,6 +140,9 @@ func (c *archiveCommand) checkFlags() error {
 	}
 	if c.replicas < 1 {
 		return usageError("--replicas must be at least 1, got %d", c.replicas)
+	}
+	if c.timeout <= 0 {
+		return usageError("--timeout must be positive, got %s", c.timeout)
 	}
 	return nil
 }

@@ -13,8 +13,12 @@ import (
 	"github.com/mms-io/mms/objstore"
 )
 
-// publishTimeout bounds mms archive --publish: connecting, checking and uploading.
-const publishTimeout = fetch.DefaultTimeout
+// defaultPublishTimeout bounds mms archive --publish (connecting, checking and uploading)
+// unless --timeout says otherwise: what a node gives one download.
+const defaultPublishTimeout = fetch.DefaultTimeout
+
+// errPublishTimeout is the cause of the context --timeout bounds.
+var errPublishTimeout = errors.New("publish timeout")
 
 // publishedDoc says where mms archive --publish put the archive (in mms.archive.v1).
 type publishedDoc struct {
@@ -48,15 +52,21 @@ func (c *archiveCommand) upload(f *os.File, checksum string) (*publishedDoc, err
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errPublishTimeout)
 	defer cancel()
+	timedOut := func(err error) error {
+		if errors.Is(context.Cause(ctx), errPublishTimeout) {
+			return fmt.Errorf("publish %s: not done within --timeout %s (raise it with --timeout): %w", doc.Source, c.timeout, err)
+		}
+		return err
+	}
 	url, err := c.kv.serverURL()
 	if err != nil {
 		return nil, err
 	}
 	nc, js, err := c.kv.connect(ctx, url)
 	if err != nil {
-		return nil, err
+		return nil, timedOut(err)
 	}
 	defer nc.Close()
 
@@ -70,10 +80,10 @@ func (c *archiveCommand) upload(f *os.File, checksum string) (*publishedDoc, err
 		return nil, fmt.Errorf("publish: %w; a published specification may name it, and its nodes would refuse other content: choose another --object, or pass --force to replace it", err)
 	case errors.Is(err, errs.ErrChecksum), errors.Is(err, objstore.ErrNoBucket), errors.Is(err, objstore.ErrNoObject):
 	default:
-		return nil, c.kv.natsHint(err, url)
+		return nil, timedOut(c.kv.natsHint(err, url))
 	}
 	if _, err := objstore.Publish(ctx, js, c.publish, object, f, c.replicas); err != nil {
-		return nil, c.kv.natsHint(err, url)
+		return nil, timedOut(c.kv.natsHint(err, url))
 	}
 	// What nodes will read: the object as stored, its digest the archive's checksum.
 	info, err = objstore.Check(ctx, js, doc.Source, checksum)

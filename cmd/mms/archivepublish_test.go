@@ -105,6 +105,13 @@ func TestArchivePublish(t *testing.T) {
 		}
 	})
 
+	t.Run("says --timeout when the publish takes longer", func(t *testing.T) {
+		r := mms(t, work, "archive", src, "--publish", "ARCHIVES", "--server", url, "--timeout", "1ms")
+		if r.code != 1 || !strings.Contains(r.stderr, "not done within --timeout 1ms (raise it with --timeout)") {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+
 	t.Run("also writes --out when given", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "web.tgz")
 		doc, r := publish(t, "--out", out)
@@ -122,6 +129,7 @@ func TestArchivePublish(t *testing.T) {
 		{"an invalid bucket name", []string{"--publish", "a.b"}, "invalid Object Store bucket name"},
 		{"--object without --publish", []string{"--object", "x.tgz"}, "give --publish too"},
 		{"zero replicas", []string{"--publish", "ARCHIVES", "--replicas", "0"}, "--replicas"},
+		{"a timeout of zero", []string{"--publish", "ARCHIVES", "--timeout", "0s"}, "--timeout must be positive"},
 	} {
 		t.Run("refuses "+c.name+" before building anything", func(t *testing.T) {
 			api := writeMachine(t, t.TempDir(), "api", nil)
