@@ -70,7 +70,14 @@ func (c *archiveCommand) upload(f *os.File, checksum string) (*publishedDoc, err
 	}
 	defer nc.Close()
 
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("publish %s: %w", doc.Source, err)
+	}
 	info, err := objstore.Check(ctx, js, doc.Source, checksum)
+	if err == nil && info.Size != uint64(fi.Size()) {
+		err = fmt.Errorf("%w: the object says %d bytes, the archive is %d", errs.ErrChecksum, info.Size, fi.Size())
+	}
 	switch {
 	case err == nil:
 		doc.Size = info.Size
