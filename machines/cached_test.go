@@ -10,6 +10,7 @@ import (
 
 	"github.com/mms-io/mms/machines/cache"
 	"github.com/mms-io/mms/machines/install"
+	"github.com/mms-io/mms/machines/spec"
 )
 
 // cachedConfig is the fixture's configuration with an archive cache of maxBytes.
@@ -57,12 +58,7 @@ func TestArchiveCache(t *testing.T) {
 	})
 
 	t.Run("going back to the previous version fetches nothing", func(t *testing.T) {
-		f := newFixture(t)
-		cfg := f.cachedConfig(cache.DefaultMaxBytes)
-		v1 := f.entry("web", "1", map[string]string{"machine.yaml": "name: web\n", "app.txt": "v1\n"})
-		v2 := f.entry("web", "2", map[string]string{"machine.yaml": "name: web\n", "app.txt": "v2\n"})
-		reconcile(t, cfg, f.envelope(nil, v1), "web")
-		reconcile(t, cfg, f.envelope(nil, v2), "web")
+		f, cfg, v1, v2 := updatedOnce(t, reconcile)
 		r := reconcile(t, cfg, f.envelope(nil, v1), "web")
 		if r.Action != ActionUpdate || !r.FromCache || f.fetches(v1.Source) != 1 || f.fetches(v2.Source) != 1 {
 			t.Fatalf("back to v1: %+v, fetches v1 %d v2 %d", r, f.fetches(v1.Source), f.fetches(v2.Source))
@@ -73,12 +69,7 @@ func TestArchiveCache(t *testing.T) {
 	})
 
 	t.Run("a tampered cached archive is detected and fetched again", func(t *testing.T) {
-		f := newFixture(t)
-		cfg := f.cachedConfig(cache.DefaultMaxBytes)
-		v1 := f.entry("web", "1", map[string]string{"machine.yaml": "name: web\n", "app.txt": "v1\n"})
-		v2 := f.entry("web", "2", map[string]string{"machine.yaml": "name: web\n", "app.txt": "v2\n"})
-		reconcile(t, cfg, f.envelope(nil, v1), "web")
-		reconcile(t, cfg, f.envelope(nil, v2), "web")
+		f, cfg, v1, _ := updatedOnce(t, reconcile)
 		kept := install.StatePathFor(f.dir, filepath.Join(install.ArchiveCacheName, v1.Checksum+".tgz"))
 		b, err := os.ReadFile(kept)
 		if err != nil {
@@ -146,6 +137,19 @@ func TestArchiveCache(t *testing.T) {
 			}
 		}
 	})
+}
+
+// updatedOnce installs web v1 and then v2 with an archive cache of the default bound, and
+// returns the fixture, that configuration and both entries.
+func updatedOnce(t *testing.T, reconcile func(*testing.T, Config, []byte, string) Result) (*fixture, Config, spec.Entry, spec.Entry) {
+	t.Helper()
+	f := newFixture(t)
+	cfg := f.cachedConfig(cache.DefaultMaxBytes)
+	v1 := f.entry("web", "1", map[string]string{"machine.yaml": "name: web\n", "app.txt": "v1\n"})
+	v2 := f.entry("web", "2", map[string]string{"machine.yaml": "name: web\n", "app.txt": "v2\n"})
+	reconcile(t, cfg, f.envelope(nil, v1), "web")
+	reconcile(t, cfg, f.envelope(nil, v2), "web")
+	return f, cfg, v1, v2
 }
 
 func randomBytes(t *testing.T, n int) []byte {

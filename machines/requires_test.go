@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"github.com/mms-io/mms/internal/testarchive"
 	"reflect"
 	"strings"
 	"testing"
@@ -45,36 +43,6 @@ func mustMarshal(t testing.TB, v any) string {
 	return string(b)
 }
 
-// everything maps every path under dir, mms's state included, to its mode, modification
-// time and content: a refused specification changes none of them.
-func everything(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := fmt.Sprintf("%v %v", fi.Mode(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			v += " " + string(b)
-		}
-		out[p] = v
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // TestReconcileRefusesUnknownFeatures installs a machine, then gives every way into a
 // machines directory a spec that omits it but requires features this mms does not know: each
 // refuses it as a whole, says which features, and purges nothing.
@@ -84,13 +52,13 @@ func TestReconcileRefusesUnknownFeatures(t *testing.T) {
 	if rep := f.reconcile(f.envelope(nil, web)); rep.Failed() {
 		t.Fatalf("setup: %+v", rep)
 	}
-	installed, state, version := snapshot(t, f.dir), everything(t, f.dir), f.acceptedVersion(t)
+	installed, state, version := snapshot(t, f.dir), testarchive.Tree(t, f.dir), f.acceptedVersion(t)
 	unchanged := func(t *testing.T) {
 		t.Helper()
 		if got := snapshot(t, f.dir); !reflect.DeepEqual(got, installed) || got["web/a.txt"] != "a\n" {
 			t.Fatalf("the machines changed:\n%v\nwant\n%v", got, installed)
 		}
-		if got := everything(t, f.dir); !reflect.DeepEqual(got, state) {
+		if got := testarchive.Tree(t, f.dir); !reflect.DeepEqual(got, state) {
 			t.Fatalf("the directory changed:\n%v\nwant\n%v", got, state)
 		}
 		if v := f.acceptedVersion(t); v != version {
@@ -143,7 +111,7 @@ func TestReconcileRefusesUnknownFeatures(t *testing.T) {
 		}
 	})
 	t.Run("Preview (mms apply --dry-run) refuses it", func(t *testing.T) {
-		state = everything(t, f.dir) // the store above was opened and closed
+		state = testarchive.Tree(t, f.dir) // the store above was opened and closed
 		plan, rep := Preview(f.config(), f.requiringEnvelope([]string{"rollout"}))
 		refused(t, rep.Err, `"rollout"`)
 		if plan != nil {

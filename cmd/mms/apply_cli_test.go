@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/mms-io/mms/internal/testarchive"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -114,41 +115,8 @@ func fileTree(t testing.TB, dir string) map[string]string {
 	return tree
 }
 
-// dirSnapshot describes everything under dir, state included: type, mode, size, mtime and a
-// hash of the content of each file, so that any change shows.
-func dirSnapshot(t testing.TB, dir string) map[string]string {
-	t.Helper()
-	snap := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == filepath.Join(".mms", "lock") {
-			// The lock file says who holds the directory now (install.Holder): not state.
-			snap[rel] = fi.Mode().String()
-			return nil
-		}
-		desc := fmt.Sprintf("%v %d %d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			desc += fmt.Sprintf(" %x", sha256.Sum256(b))
-		}
-		snap[rel] = desc
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snap
-}
+// dirSnapshot describes everything under dir, state included (testarchive.Tree).
+func dirSnapshot(t testing.TB, dir string) map[string]string { return testarchive.Tree(t, dir) }
 
 // sameTree fails when the machine directory got differs from the one it was built from.
 func sameTree(t testing.TB, what string, got, want map[string]string) {
