@@ -2,6 +2,7 @@ package nodeloop
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/mms-io/mms/machines"
@@ -27,9 +28,10 @@ func UseObjectStore(cfg *machines.Config, js jetstream.JetStream, why string) er
 		}
 		src = f
 	}
-	sources := make(map[string]machines.Fetcher, len(cfg.Sources)+1)
-	for k, v := range cfg.Sources {
-		sources[k] = v
+	// a copy: cfg may be a copy of a configuration whose map the host keeps
+	sources := maps.Clone(cfg.Sources)
+	if sources == nil {
+		sources = map[string]machines.Fetcher{}
 	}
 	sources[objstore.Scheme] = src
 	cfg.Sources = sources
