@@ -27,12 +27,13 @@ type fetchers struct {
 	http    Fetcher
 	schemes map[string]Fetcher
 	allowed []string
+	hint    func(setting string) string // Config.RaiseHint: the host's words for a setting
 }
 
 // newFetchers makes the HTTP fetcher from cfg.Fetch (for the HTTP schemes cfg.AllowedSchemes
 // allows) and registers cfg.Sources beside it.
 func newFetchers(cfg Config) (*fetchers, error) {
-	f := &fetchers{schemes: map[string]Fetcher{}, allowed: cfg.AllowedSchemes}
+	f := &fetchers{schemes: map[string]Fetcher{}, allowed: cfg.AllowedSchemes, hint: cfg.RaiseHint}
 	for scheme, src := range cfg.Sources {
 		if slices.Contains(fetch.SupportedSchemes(), scheme) {
 			return nil, fmt.Errorf("reconcile: a source for %s would replace the HTTP fetcher and its limits", scheme)
@@ -60,16 +61,19 @@ func newFetchers(cfg Config) (*fetchers, error) {
 	return f, nil
 }
 
-// forURL returns the fetcher of raw's scheme: the HTTP fetcher for http and https (it checks
-// them against its own allowed list), a registered source when its scheme is allowed, and
-// otherwise one that refuses, saying why.
+// forURL returns the fetcher of raw's scheme when the scheme is allowed: the HTTP fetcher for
+// http and https, a registered source for its scheme; otherwise one that refuses, saying why
+// and how to allow it in the host's words.
 func (f *fetchers) forURL(raw string) Fetcher {
 	u, err := url.Parse(raw)
-	if err != nil || slices.Contains(fetch.SupportedSchemes(), u.Scheme) {
-		return f.http
+	if err != nil {
+		return f.http // which says why it does not parse, without quoting a password
 	}
 	if !slices.Contains(f.allowed, u.Scheme) {
 		return unavailable{reason: f.notAllowed}
+	}
+	if slices.Contains(fetch.SupportedSchemes(), u.Scheme) {
+		return f.http
 	}
 	if src, ok := f.schemes[u.Scheme]; ok {
 		return src
@@ -85,8 +89,18 @@ func (f *fetchers) notAllowed(scheme string) string {
 	if len(f.allowed) > 0 {
 		allowed = strings.Join(f.allowed, ", ")
 	}
-	return fmt.Sprintf("scheme %q is not allowed (allowed: %s; add it with --allow-scheme)", scheme, allowed)
+	how := "add it to the allow_schemes setting"
+	if f.hint != nil {
+		if h := f.hint(allowSchemes); h != "" {
+			how = "add it with " + h
+		}
+	}
+	return fmt.Sprintf("scheme %q is not allowed (allowed: %s; %s)", scheme, allowed, how)
 }
+
+// allowSchemes is the name of the setting that lists the allowed schemes (Config.AllowedSchemes),
+// as Config.RaiseHint knows it.
+const allowSchemes = "allow_schemes"
 
 // Unavailable is the source of a scheme that cannot be read here now (the connection it reads
 // over is not up yet, say): it refuses every URL with why, as a fetch.Error (errs.ErrFetch),

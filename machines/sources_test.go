@@ -118,6 +118,17 @@ func TestSources(t *testing.T) {
 			t.Fatalf("app: %+v", r)
 		}
 	})
+	t.Run("says how to allow a scheme in the host's words", func(t *testing.T) {
+		c := cfg
+		c.AllowedSchemes = []string{"https"}
+		c.RaiseHint = func(setting string) string { return "the " + setting + " property" }
+		other := entry
+		other.Name, other.Source = "app", "http://127.0.0.1:1/app.tgz"
+		rep := Reconcile(context.Background(), c, f.envelope(nil, other))
+		if r := result(t, rep, "app"); !strings.Contains(r.Reason, `scheme "http" is not allowed (allowed: https; add it with the allow_schemes property)`) {
+			t.Fatalf("app: %+v", r)
+		}
+	})
 	t.Run("says when an allowed scheme has no source here", func(t *testing.T) {
 		c := cfg
 		c.AllowedSchemes = []string{"https", "obj"}
