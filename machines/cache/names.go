@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"github.com/mms-io/mms/machines/sums"
 	"strings"
 )
 
@@ -36,13 +37,11 @@ func normalize(sum string) (string, error) {
 	if len(sum) != sha256HexLen {
 		return "", fmt.Errorf("%w: %q is %d characters, not %d", ErrInvalidChecksum, sum, len(sum), sha256HexLen)
 	}
-	for i := 0; i < len(sum); i++ {
-		c := sum[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return "", fmt.Errorf("%w: %q is not hex", ErrInvalidChecksum, sum)
-		}
+	lower := strings.ToLower(sum)
+	if !sums.IsHex256(lower) {
+		return "", fmt.Errorf("%w: %q is not hex", ErrInvalidChecksum, sum)
 	}
-	return strings.ToLower(sum), nil
+	return lower, nil
 }
 
 // fileName is the name of the archive whose normalized checksum is sum.

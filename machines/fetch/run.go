@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/sums"
 )
 
 // Attempt is what one try of a download did.
@@ -123,7 +124,7 @@ func interrupted(parent, ctx context.Context, timeout time.Duration) error {
 // (errs.ErrInvalidSpec) anything but 64 hex characters.
 func ParseChecksum(s string) (string, error) {
 	want := strings.ToLower(s)
-	if len(want) != 2*sha256.Size || strings.Trim(want, "0123456789abcdef") != "" {
+	if !sums.IsHex256(want) {
 		return "", fmt.Errorf("%w: expected sha256 %q is not 64 hex characters", errs.ErrInvalidSpec, s)
 	}
 	return want, nil
