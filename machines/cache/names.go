@@ -3,8 +3,9 @@ package cache
 import (
 	"errors"
 	"fmt"
-	"github.com/mms-io/mms/machines/sums"
 	"strings"
+
+	"github.com/mms-io/mms/machines/sums"
 )
 
 // ErrInvalidChecksum means a checksum given to the cache is not 64 hex characters (a sha256).
