@@ -20,8 +20,16 @@ import (
 // caller adopted it first); it is exchanged atomically with the new tree and then deleted.
 // The package doc gives the order of the steps and why a crash at any of them leaves either
 // the complete old or the complete new version. st is used up when Commit succeeds; after a
-// failure the caller still Discards it.
-func (s *Store) Commit(st *Staging, m Managed) error {
+// failure the caller still Discards it. A previous version kept for name is dropped: it is no
+// longer the one before.
+func (s *Store) Commit(st *Staging, m Managed) error { return s.commit(st, m, false) }
+
+// CommitKeepingPrevious is Commit that keeps the version it replaces, whole, for Revert (a
+// staged rollout may take the new one back), in place of any kept before. Keeping is best
+// effort: when it fails the install still stands and Previous says nothing is kept.
+func (s *Store) CommitKeepingPrevious(st *Staging, m Managed) error { return s.commit(st, m, true) }
+
+func (s *Store) commit(st *Staging, m Managed, keep bool) error {
 	if st == nil || st.store != s {
 		return errors.New("commit: staging does not belong to this store")
 	}
@@ -113,6 +121,7 @@ func (s *Store) Commit(st *Staging, m Managed) error {
 	step(stepCommitDirSynced)
 
 	// 5. Record the new version in place of the intent.
+	old, hadOld := s.rec.Machines[name]
 	rec = s.rec.clone()
 	delete(rec.Pending, name)
 	rec.Machines[name] = m
@@ -124,8 +133,15 @@ func (s *Store) Commit(st *Staging, m Managed) error {
 	s.dirty = false
 	step(stepCommitRecorded)
 
-	// 6. Delete the old version, now in the staging directory. A failure leaves a dot-prefixed
-	// directory that the next Open removes; the install itself succeeded.
+	// 6. Keep or delete the old version, now in the staging directory. A failure leaves a
+	// dot-prefixed directory that the next Open removes; the install itself succeeded.
+	if keep && exists && hadOld {
+		if err := s.keepPrevious(st, old); err != nil {
+			_ = s.dropPrevious(name)
+		}
+	} else {
+		_ = s.dropPrevious(name)
+	}
 	_ = s.root.RemoveAll(st.entry)
 	st.done = true
 	return nil

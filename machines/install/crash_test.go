@@ -19,7 +19,7 @@ import (
 const (
 	envCrashDir  = "MMS_INSTALL_CRASH_DIR"  // the machines directory
 	envCrashRun  = "MMS_INSTALL_CRASH_RUN"  // a label that makes this child's versions unique
-	envCrashMode = "MMS_INSTALL_CRASH_MODE" // loop-commit, loop-commit-remove, commit-once, remove-once
+	envCrashMode = "MMS_INSTALL_CRASH_MODE" // loop-commit, loop-commit-remove, loop-commit-revert, commit-once, remove-once, revert-once
 	envCrashAt   = "MMS_INSTALL_CRASH_AT"   // a step at which the child SIGKILLs itself
 )
 
@@ -71,7 +71,11 @@ func crashChild(dir, run, mode, at string) int {
 				return err
 			}
 		}
-		if err := s.Commit(st, Managed{Checksum: tag}); err != nil {
+		commit := s.Commit
+		if mode == "loop-commit-revert" {
+			commit = s.CommitKeepingPrevious
+		}
+		if err := commit(st, Managed{Checksum: tag}); err != nil {
 			st.Discard()
 			return err
 		}
@@ -90,11 +94,23 @@ func crashChild(dir, run, mode, at string) int {
 			return fail(err)
 		}
 		return 5
+	case "revert-once":
+		if _, err := s.Revert(crashMachine); err != nil {
+			return fail(err)
+		}
+		return 5
 	}
 	deadline := time.Now().Add(crashChildLifetime)
 	for k := 1; time.Now().Before(deadline); k++ {
 		if err := commit(crashTag(run, k)); err != nil {
 			return fail(err)
+		}
+		if mode == "loop-commit-revert" && k%2 == 0 {
+			m, err := s.Revert(crashMachine)
+			if err != nil {
+				return fail(err)
+			}
+			fmt.Println("reverted", m.Checksum)
 		}
 		if mode == "loop-commit-remove" && k%2 == 0 {
 			if err := s.Remove(crashMachine); err != nil {
@@ -182,7 +198,11 @@ func checkConsistent(t *testing.T, dir string) string {
 		t.Fatalf("Open after the crash: %v", err)
 	}
 	defer s.Close()
-	if left := mmsEntries(t, dir); len(left) != 0 {
+	left := mmsEntries(t, dir)
+	if _, kept := s.Previous(crashMachine); kept && len(left) == 1 && left[0] == prevName(crashMachine) {
+		left = nil // the version a revert would swap back, recorded as such
+	}
+	if len(left) != 0 {
 		t.Fatalf("Open left %v behind", left)
 	}
 	m, recorded := s.Managed(crashMachine)
@@ -235,6 +255,9 @@ func TestCrashAtEveryStep(t *testing.T) {
 		{"remove-once", stepRemoveIntent, true, "initial"},
 		{"remove-once", stepRemoveRenamed, true, ""},
 		{"remove-once", stepRemoveRecorded, true, ""},
+		{"revert-once", stepRevertIntent, true, "new"},
+		{"revert-once", stepRevertSwapped, true, "initial"},
+		{"revert-once", stepRevertRecorded, true, "initial"},
 	}
 	for _, c := range cases {
 		what := "a fresh install"
@@ -245,6 +268,17 @@ func TestCrashAtEveryStep(t *testing.T) {
 			dir := t.TempDir()
 			if c.initial {
 				installInitial(t, dir)
+			}
+			if c.mode == "revert-once" {
+				// The new version is installed, the initial one kept to revert to.
+				s, err := Open(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				installKeeping(t, s, crashMachine, crashTag("run", 1), version(crashTag("run", 1), crashFiles))
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
 			}
 			ch := startChild(t, dir, "run", c.mode, c.at)
 			ch.waitReady(t)
@@ -266,7 +300,7 @@ func TestCrashAtRandomMoments(t *testing.T) {
 		iterations = 30
 		maxDelay   = 60 * time.Millisecond
 	)
-	for _, mode := range []string{"loop-commit", "loop-commit-remove"} {
+	for _, mode := range []string{"loop-commit", "loop-commit-remove", "loop-commit-revert"} {
 		t.Run(mode+" killed at random moments always leaves a complete, recorded version", func(t *testing.T) {
 			rnd := rand.New(rand.NewPCG(seed, 0))
 			t.Logf("seed %d", seed)
@@ -284,19 +318,24 @@ func TestCrashAtRandomMoments(t *testing.T) {
 				}
 				lines := ch.finish(t)
 				// The machine may be what the child last reported, or the next step it was taking.
-				last, k := current, 0
+				last, k, before := current, 0, ""
 				for _, l := range lines {
 					switch {
 					case strings.HasPrefix(l, "committed "):
-						last, k = strings.TrimPrefix(l, "committed "), k+1
+						before, last, k = last, strings.TrimPrefix(l, "committed "), k+1
 						commits++
 					case l == "removed":
 						last = ""
+					case strings.HasPrefix(l, "reverted "):
+						last = strings.TrimPrefix(l, "reverted ")
 					}
 				}
 				got := checkConsistent(t, dir)
 				next := crashTag(run, k+1)
-				if got != last && got != next && !(mode == "loop-commit-remove" && got == "" && k%2 == 0 && k > 0) {
+				removing := mode == "loop-commit-remove" && got == "" && k%2 == 0 && k > 0
+				// A revert after an even commit swaps back the version that commit replaced.
+				reverting := mode == "loop-commit-revert" && k%2 == 0 && k > 0 && strings.HasPrefix(lines[len(lines)-1], "committed ") && got == before
+				if got != last && got != next && !removing && !reverting {
 					t.Fatalf("iteration %d (killed after %v): machine is %q; want %q (last reported) or %q (in progress)", i, delay, got, last, next)
 				}
 				if got != current {

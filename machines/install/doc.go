@@ -15,9 +15,10 @@
 //
 //	.mms-stage-<name>-<16 lowercase hex>   a staging directory (Stage), later the old version
 //	.mms-old-<name>-<16 lowercase hex>     a machine being removed (Remove)
+//	.mms-prev-<name>                       the version CommitKeepingPrevious replaced, for Revert
 //
-// where <name> passes ValidName. Open removes stale directories with exactly these names and
-// nothing else: a hand-made `.mms-stage-x` (no random suffix), `.git`, `tmp` or any other
+// where <name> passes ValidName. Open removes stale directories with exactly these names (a
+// .mms-prev-<name> when the record does not name its inode as the kept version) and nothing else: a hand-made `.mms-stage-x` (no random suffix), `.git`, `tmp` or any other
 // dot directory is left alone.
 //
 // # Crash consistency
@@ -47,6 +48,12 @@
 // entry and the intent; delete the renamed tree. After a crash, Open drops the record entry
 // unless <name> still carries the recorded inode (the rename never happened), and removes the
 // .mms-old directory.
+//
+// Revert swaps .mms-prev-<name> back the same way: intent {install, inode of the kept tree};
+// renameat2(RENAME_EXCHANGE); fsync; record the kept version as installed and forget it as
+// previous; delete what is now in .mms-prev-<name>. A crash before the exchange leaves the
+// version that was installed (and still the kept one); after it, the kept version, and Open
+// deletes the tree reverted from, whose inode is not the one recorded as kept.
 //
 // So after any crash, and once Open has run, a machine recorded as managed is exactly the tree
 // at <name>, complete, and no staging or old directory remains. The intent is what makes a

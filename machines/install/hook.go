@@ -1,6 +1,6 @@
 package install
 
-// step is called at each point of Commit and Remove where a crash leaves a distinct state on
+// step is called at each point of Commit, Remove and Revert where a crash leaves a distinct state on
 // disk. Tests replace it to kill the process at exactly that point; it does nothing otherwise.
 var step = func(name string) {}
 
@@ -14,4 +14,7 @@ const (
 	stepRemoveIntent    = "remove:intent"     // intent written
 	stepRemoveRenamed   = "remove:renamed"    // renamed out of the way
 	stepRemoveRecorded  = "remove:recorded"   // record written, old tree not yet deleted
+	stepRevertIntent    = "revert:intent"     // intent written
+	stepRevertSwapped   = "revert:swapped"    // previous version exchanged into place
+	stepRevertRecorded  = "revert:recorded"   // record written, reverted-from tree not yet deleted
 )

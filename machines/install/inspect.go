@@ -21,7 +21,7 @@ func Inspect(machinesDir string) (*Store, error) {
 	state, err := root.OpenRoot(stateDirName)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		s.rec = Record{Machines: map[string]Managed{}, Pending: map[string]Intent{}}
+		s.rec = Record{Machines: map[string]Managed{}, Pending: map[string]Intent{}, Previous: map[string]Previous{}}
 		return s, nil
 	case err != nil:
 		root.Close()

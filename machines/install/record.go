@@ -62,10 +62,16 @@ type Record struct {
 	Accepted *spec.Accepted `json:"accepted,omitempty"`
 	// Pending holds the unfinished operations a crash left, by machine name; Open resolves them.
 	Pending map[string]Intent `json:"pending,omitempty"`
+	// Previous are the versions CommitKeepingPrevious replaced, kept for Revert, by machine name.
+	Previous map[string]Previous `json:"previous,omitempty"`
 }
 
 func (r Record) clone() Record {
-	c := Record{Machines: make(map[string]Managed, len(r.Machines)), Pending: make(map[string]Intent, len(r.Pending))}
+	c := Record{Machines: make(map[string]Managed, len(r.Machines)), Pending: make(map[string]Intent, len(r.Pending)), Previous: make(map[string]Previous, len(r.Previous))}
+	for k, p := range r.Previous {
+		p.Machine = p.Machine.clone()
+		c.Previous[k] = p
+	}
 	for k, m := range r.Machines {
 		c.Machines[k] = m.clone()
 	}
@@ -98,6 +104,17 @@ func DecodeRecord(data []byte) (Record, error) {
 	}
 	if r.Pending == nil {
 		r.Pending = map[string]Intent{}
+	}
+	if r.Previous == nil {
+		r.Previous = map[string]Previous{}
+	}
+	for k, p := range r.Previous {
+		if err := spec.ValidName(k); err != nil {
+			return Record{}, fmt.Errorf("%w: previous: %v", ErrRecord, err)
+		}
+		if p.Machine.Name != k {
+			return Record{}, fmt.Errorf("%w: previous: entry %q is named %q", ErrRecord, k, p.Machine.Name)
+		}
 	}
 	for k, m := range r.Machines {
 		if err := spec.ValidName(k); err != nil {

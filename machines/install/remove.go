@@ -79,5 +79,6 @@ func (s *Store) Remove(name string) error {
 	// os.Root.RemoveAll removes a symlink itself, never what it points to. A failure leaves a
 	// dot-prefixed directory that the next Open removes.
 	_ = s.root.RemoveAll(old)
+	_ = s.dropPrevious(name)
 	return nil
 }

@@ -96,6 +96,9 @@ func Open(machinesDir string) (*Store, error) {
 	if err := s.clean(); err != nil {
 		return fail(err)
 	}
+	if err := s.checkPrevious(); err != nil {
+		return fail(err)
+	}
 	ok = true
 	return s, nil
 }
@@ -103,7 +106,7 @@ func Open(machinesDir string) (*Store, error) {
 func (s *Store) load() error {
 	before, err := s.state.Lstat(stateFileName)
 	if errors.Is(err, fs.ErrNotExist) {
-		s.rec = Record{Machines: map[string]Managed{}, Pending: map[string]Intent{}}
+		s.rec = Record{Machines: map[string]Managed{}, Pending: map[string]Intent{}, Previous: map[string]Previous{}}
 		return nil
 	}
 	if err != nil {
