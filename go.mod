@@ -21,6 +21,7 @@ require (
 	github.com/prometheus/client_golang v1.23.2
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/sirupsen/logrus v1.9.4
+	github.com/synadia-io/orbit.go/jetstreamext v0.3.1
 	github.com/tidwall/gjson v1.19.0
 	golang.org/x/sys v0.46.0
 	golang.org/x/term v0.44.0
@@ -119,7 +120,6 @@ require (
 	github.com/shirou/gopsutil/v4 v4.26.5 // indirect
 	github.com/shopspring/decimal v1.4.0 // indirect
 	github.com/spf13/cast v1.10.0 // indirect
-	github.com/synadia-io/orbit.go/jetstreamext v0.3.1 // indirect
 	github.com/synadia-io/orbit.go/natscontext v0.1.2 // indirect
 	github.com/synadia-io/orbit.go/natsext v0.1.2 // indirect
 	github.com/tchap/go-patricia/v2 v2.3.3 // indirect

@@ -1,0 +1,172 @@
+package gate
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/mms-io/mms/machines/rollout"
+	"github.com/mms-io/mms/machines/spec"
+)
+
+// Action is what a control asks of a change.
+type Action string
+
+// The controls.
+const (
+	// ActionHalt stops a change for good (until a new specification changes the entry); the
+	// first node to see the failure budget exceeded writes it.
+	ActionHalt Action = "halt"
+	// ActionPause stops the next waves; anyone who can write the bucket may pause.
+	ActionPause Action = "pause"
+	// ActionResume lifts an earlier pause; only signed by a trusted key.
+	ActionResume Action = "resume"
+	// ActionPromote opens the waves up to Wave at once; only signed by a trusted key.
+	ActionPromote Action = "promote"
+)
+
+// signed are the actions that let a rollout go further, which only a trusted key may ask.
+var signed = map[Action]bool{ActionResume: true, ActionPromote: true}
+
+// Control is one word on a change, as the control bucket holds it (inside a Signed).
+type Control struct {
+	Action Action `json:"action"`
+	// Change is the ChangeID it is for; a control for another change is refused.
+	Change string `json:"change"`
+	// Entry names the machine, for people.
+	Entry string `json:"entry,omitempty"`
+	// Wave is, for a promotion, the last wave (1-based) to open.
+	Wave int `json:"wave,omitempty"`
+	// By says who, Reason why; At when.
+	By     string    `json:"by,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// Signed is the value of a control key: the control's exact JSON and, for resume and promote,
+// the hex ed25519 signature of those bytes.
+type Signed struct {
+	Control   json.RawMessage `json:"control"`
+	Signature string          `json:"signature,omitempty"`
+}
+
+// SignControl encodes c, signed with key when key is not nil.
+func SignControl(c Control, key ed25519.PrivateKey) ([]byte, error) {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	v := Signed{Control: raw}
+	if key != nil {
+		if v.Signature, err = spec.Sign(key, raw); err != nil {
+			return nil, fmt.Errorf("sign the %s of change %s: %w", c.Action, c.Change, err)
+		}
+	}
+	return json.Marshal(v)
+}
+
+// controlKey is the key of change's control of action a.
+func controlKey(change string, a Action) string { return change + "." + string(a) }
+
+// Put writes a control: a pause or halt as it is, a resume or promotion as signed by SignControl.
+// A halt is written only once (the first reason stays).
+func (s *Store) Put(ctx context.Context, c Control, key ed25519.PrivateKey) error {
+	if signed[c.Action] && key == nil {
+		return fmt.Errorf("%s change %s: %w", c.Action, c.Change, ErrUnsigned)
+	}
+	if c.At.IsZero() {
+		c.At = time.Now().UTC()
+	}
+	value, err := SignControl(c, key)
+	if err != nil {
+		return err
+	}
+	k := controlKey(c.Change, c.Action)
+	if c.Action == ActionHalt {
+		_, err = s.controls.Create(ctx, k, value)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return nil
+		}
+	} else {
+		_, err = s.controls.Put(ctx, k, value)
+	}
+	if err != nil {
+		return fmt.Errorf("write the %s of change %s: %w", c.Action, c.Change, err)
+	}
+	return nil
+}
+
+// ErrUnsigned means a control that lets a rollout go further is not signed by a trusted key.
+var ErrUnsigned = errors.New("a resume or promotion must be signed by a trusted key")
+
+// Controls reads every control of a change in one batched request. A resume or promotion is
+// taken only when one of keys signed it (or when no key is trusted at all, as the node takes
+// unsigned specifications then); the others are returned in refused, to be logged.
+func (s *Store) Controls(ctx context.Context, change string, keys []ed25519.PublicKey) (c rollout.Controls, refused []string, err error) {
+	prefix := "$KV." + strings.TrimPrefix(s.ctlStream, "KV_") + "."
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.ctlStream, []string{prefix + change + ".*"}, jetstreamext.GetLastMsgsBatchSize(16))
+	if errors.Is(err, jetstreamext.ErrNoMessages) {
+		return c, nil, nil
+	}
+	if err != nil {
+		return c, nil, fmt.Errorf("read the controls of change %s: %w", change, err)
+	}
+	for m, err := range msgs {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break
+		}
+		if err != nil {
+			return c, nil, fmt.Errorf("read the controls of change %s: %w", change, err)
+		}
+		if op := m.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+			continue
+		}
+		ctl, why := decodeControl(change, strings.TrimPrefix(m.Subject, prefix), m.Data, keys)
+		if why != "" {
+			refused = append(refused, why)
+			continue
+		}
+		note := &rollout.Note{By: ctl.By, Reason: ctl.Reason, At: ctl.At}
+		switch ctl.Action {
+		case ActionHalt:
+			c.Halted = note
+		case ActionPause:
+			c.Paused = note
+		case ActionResume:
+			c.Resumed = note
+		case ActionPromote:
+			c.PromotedTo = ctl.Wave
+		}
+	}
+	return c, refused, nil
+}
+
+// decodeControl reads the control at key, saying why it is refused ("" when it is not).
+func decodeControl(change, key string, data []byte, keys []ed25519.PublicKey) (Control, string) {
+	var v Signed
+	var c Control
+	if err := json.Unmarshal(data, &v); err != nil {
+		return c, fmt.Sprintf("control %s is not one: %v", key, err)
+	}
+	if err := json.Unmarshal(v.Control, &c); err != nil {
+		return c, fmt.Sprintf("control %s is not one: %v", key, err)
+	}
+	switch {
+	case key != controlKey(change, c.Action) || c.Change != change:
+		return c, fmt.Sprintf("control %s says it is a %s of change %s", key, c.Action, c.Change)
+	case c.Action == ActionPromote && c.Wave < 1:
+		return c, fmt.Sprintf("control %s promotes to wave %d", key, c.Wave)
+	case signed[c.Action] && len(keys) > 0:
+		if _, err := spec.VerifySignature(keys, v.Control, v.Signature); err != nil {
+			return c, fmt.Sprintf("%s of change %s refused: %v", c.Action, change, err)
+		}
+	}
+	return c, ""
+}

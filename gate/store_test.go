@@ -1,0 +1,175 @@
+package gate
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mms-io/mms/internal/testnats"
+)
+
+func openGate(t *testing.T) (*Store, jetstream.JetStream) {
+	t.Helper()
+	srv := testnats.Start(t)
+	_, js := testnats.Connect(t, srv.ClientURL())
+	g, err := Ensure(context.Background(), js, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, js
+}
+
+func TestCountersAddUpByWaveInOneRead(t *testing.T) {
+	ctx := context.Background()
+	g, js := openGate(t)
+	change, other := ChangeID("web", strings.Repeat("a", 64)), ChangeID("web", strings.Repeat("b", 64))
+	if change == other || change == ChangeID("db", strings.Repeat("a", 64)) {
+		t.Fatal("two changes share an ID")
+	}
+	if tally, err := g.Tally(ctx, change); err != nil || len(tally) != 0 {
+		t.Fatalf("a change nobody counted reads %v, %v", tally, err)
+	}
+	before := time.Now().Add(-time.Second)
+	for range 3 {
+		if err := g.Add(ctx, change, 0, Members, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []struct {
+		wave  int
+		k     Kind
+		delta int
+	}{{0, Took, 1}, {0, Took, 1}, {0, Healthy, 1}, {0, Healthy, 1}, {0, Healthy, -1}, {0, Unhealthy, 1}, {2, Members, 1}, {2, Reverted, 1}} {
+		if err := g.Add(ctx, change, a.wave, a.k, a.delta); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Add(ctx, other, 0, Members, 5); err != nil {
+		t.Fatal(err)
+	}
+	tally, err := g.Tally(ctx, change)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tally) != 3 {
+		t.Fatalf("tally has %d waves, want 3 (the second empty): %+v", len(tally), tally)
+	}
+	w := tally[0]
+	if w.Members != 3 || w.Took != 2 || w.Healthy != 1 || w.Unhealthy != 1 || w.Reverted != 0 {
+		t.Fatalf("wave 1 counts %+v", w)
+	}
+	if w.Changed.Before(before) || w.HealthChanged.Before(before) || w.HealthChanged.After(w.Changed.Add(time.Second)) {
+		t.Fatalf("wave 1 times %v, %v", w.Changed, w.HealthChanged)
+	}
+	if tally[1].Members != 0 || tally[2].Members != 1 || tally[2].Reverted != 1 || !tally[2].HealthChanged.IsZero() {
+		t.Fatalf("waves 2 and 3 count %+v, %+v", tally[1], tally[2])
+	}
+
+	// Another node's Open sees the same gate; Open on a server without it says so.
+	if _, err := Open(ctx, js, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, js, Options{Counters: "NOPE"}); !errors.Is(err, ErrNoGate) {
+		t.Fatalf("Open of a missing stream = %v, want ErrNoGate", err)
+	}
+}
+
+func TestControlsNeedTrustedSignaturesToLetARolloutGoOn(t *testing.T) {
+	ctx := context.Background()
+	g, _ := openGate(t)
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
+	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
+	trusted := []ed25519.PublicKey{pub}
+	change := ChangeID("web", strings.Repeat("c", 64))
+	t0 := time.Now().UTC().Truncate(time.Second)
+
+	if c, refused, err := g.Controls(ctx, change, trusted); err != nil || c.Paused != nil || c.Halted != nil || len(refused) != 0 {
+		t.Fatalf("a change with no controls reads %+v, %v, %v", c, refused, err)
+	}
+	if err := g.Put(ctx, Control{Action: ActionPause, Change: change, By: "ops", Reason: "looking", At: t0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Put(ctx, Control{Action: ActionResume, Change: change, At: t0.Add(time.Second)}, nil); !errors.Is(err, ErrUnsigned) {
+		t.Fatalf("an unsigned resume = %v, want ErrUnsigned", err)
+	}
+	if err := g.Put(ctx, Control{Action: ActionResume, Change: change, At: t0.Add(time.Second)}, stranger); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Put(ctx, Control{Action: ActionPromote, Change: change, Wave: 3, At: t0}, stranger); err != nil {
+		t.Fatal(err)
+	}
+	c, refused, err := g.Controls(ctx, change, trusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Paused == nil || c.Paused.By != "ops" || c.Paused.Reason != "looking" || !c.Paused.At.Equal(t0) {
+		t.Fatalf("pause reads %+v", c.Paused)
+	}
+	if c.Resumed != nil || c.PromotedTo != 0 || len(refused) != 2 {
+		t.Fatalf("a stranger's resume and promotion were taken: %+v, refused %v", c, refused)
+	}
+
+	if err := g.Put(ctx, Control{Action: ActionResume, Change: change, At: t0.Add(time.Second)}, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Put(ctx, Control{Action: ActionPromote, Change: change, Wave: 3, At: t0}, key); err != nil {
+		t.Fatal(err)
+	}
+	for _, reason := range []string{"first", "second"} {
+		if err := g.Put(ctx, Control{Action: ActionHalt, Change: change, Reason: reason}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, refused, err = g.Controls(ctx, change, trusted)
+	if err != nil || len(refused) != 0 {
+		t.Fatalf("Controls = %v, refused %v", err, refused)
+	}
+	if c.Resumed == nil || c.PromotedTo != 3 || c.Halted == nil || c.Halted.Reason != "first" {
+		t.Fatalf("controls read %+v (halt %+v)", c, c.Halted)
+	}
+}
+
+func TestAControlCopiedToAnotherChangeIsRefused(t *testing.T) {
+	ctx := context.Background()
+	g, _ := openGate(t)
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
+	a, b := ChangeID("web", strings.Repeat("a", 64)), ChangeID("web", strings.Repeat("b", 64))
+	value, err := SignControl(Control{Action: ActionPromote, Change: a, Wave: 4, At: time.Now()}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.controls.Put(ctx, controlKey(b, ActionPromote), value); err != nil {
+		t.Fatal(err)
+	}
+	c, refused, err := g.Controls(ctx, b, []ed25519.PublicKey{pub})
+	if err != nil || c.PromotedTo != 0 || len(refused) != 1 {
+		t.Fatalf("a promotion signed for change %s, replayed on %s: %+v, refused %v, %v", a, b, c, refused, err)
+	}
+}
+
+func FuzzParseCounterSubject(f *testing.F) {
+	change := ChangeID("web", strings.Repeat("a", 64))
+	f.Add(counterSubject(change, 3, Healthy))
+	f.Add("mms.rollout." + change + ".-1.took")
+	f.Add("mms.rollout." + change + ".1.took.x")
+	f.Add("mms.rollout." + change + ".+1.took")
+	f.Add("mms.rollout." + change + ".01.took")
+	f.Fuzz(func(t *testing.T, subject string) {
+		wave, k, ok := parseCounterSubject(change, subject)
+		if !ok {
+			return
+		}
+		if wave < 0 || wave >= maxWaves || !kinds[k] {
+			t.Fatalf("%q read as wave %d kind %q", subject, wave, k)
+		}
+		if again := counterSubject(change, wave, k); again != subject {
+			t.Fatalf("%q reads as wave %d %s, which is written %q", subject, wave, k, again)
+		}
+	})
+}
