@@ -48,9 +48,9 @@ func (o Options) withDefaults() Options {
 
 // Store reads and writes the gate of every change. It is safe for concurrent use.
 type Store struct {
-	js       jetstream.JetStream
-	counters string
-	controls jetstream.KeyValue
+	js        jetstream.JetStream
+	counters  string
+	controls  jetstream.KeyValue
 	ctlStream string // the control bucket's stream, for batched reads
 }
 
