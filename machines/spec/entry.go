@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/rollout"
 )
 
 // SumsFile is the only checksums file name an entry's `verify` field may give.
@@ -59,7 +60,15 @@ type Entry struct {
 	Match string `json:"match,omitempty"`
 	// Governor is the Choria governor entered before downloading.
 	Governor string `json:"governor,omitempty"`
+	// Rollout is how the entry's change spreads through the fleet: the entry's own policy
+	// (field rollout of a v2 entry), or else the specification's default (Spec.Rollout, the
+	// same pointer); nil when neither is given. An entry's own policy replaces the default as
+	// a whole. Policies are shared: do not change one.
+	Rollout *rollout.Policy `json:"rollout,omitempty"`
 }
+
+// rolloutField is the entry's and the v2 payload's field holding a rollout policy.
+const rolloutField = "rollout"
 
 // fieldSetters maps each known field to where its value goes. Keys are matched exactly; one
 // that folds to a known key is refused (see foldProblem).
@@ -77,7 +86,7 @@ var fieldSetters = map[string]func(e *Entry) *string{
 
 // entryFields are the known entry fields, for foldProblem.
 var entryFields = func() []string {
-	var out []string
+	out := []string{rolloutField}
 	for k := range fieldSetters {
 		out = append(out, k)
 	}
@@ -85,15 +94,23 @@ var entryFields = func() []string {
 	return out
 }()
 
-// decodeEntry fills an Entry from one JSON object, returning the unknown field names and the
-// problems found in the fields' types. A field given twice (in any case) is a problem: JSON
-// parsers disagree on which copy wins, and a signed spec must mean one thing.
-func decodeEntry(item gjson.Result) (Entry, []string, []string) {
-	var e Entry
+// rolloutKind is what an entry's rollout field holds.
+type rolloutKind int
+
+const (
+	rolloutAbsent rolloutKind = iota // no rollout field
+	rolloutNull                      // null: the default, as when absent
+	rolloutGiven                     // a value: the entry's own policy, when valid
+)
+
+// decodeEntry fills an Entry from one JSON object, returning the unknown field names, the
+// problems found in the fields' types and what its rollout field holds (e.Rollout is the
+// entry's own policy, when it gives a valid one). A field given twice (in any case) is a
+// problem: JSON parsers disagree on which copy wins, and a signed spec must mean one thing.
+func decodeEntry(item gjson.Result) (e Entry, unknown []string, problems []string, own rolloutKind) {
 	if !item.IsObject() {
-		return e, nil, []string{"must be a JSON object"}
+		return e, nil, []string{"must be a JSON object"}, rolloutAbsent
 	}
-	var unknown, problems []string
 	seen := map[string]string{}
 	item.ForEach(func(key, value gjson.Result) bool {
 		k := key.Str
@@ -102,6 +119,22 @@ func decodeEntry(item gjson.Result) (Entry, []string, []string) {
 			return true
 		}
 		canon := k
+		if canon == rolloutField {
+			switch {
+			case own != rolloutAbsent:
+				problems = append(problems, "field rollout given twice")
+			case value.Type == gjson.Null:
+				own = rolloutNull
+			default:
+				own = rolloutGiven
+				if p, err := rollout.ParsePolicy([]byte(value.Raw)); err != nil {
+					problems = append(problems, policyProblem(err))
+				} else {
+					e.Rollout = &p
+				}
+			}
+			return true
+		}
 		set, ok := fieldSetters[canon]
 		if !ok {
 			unknown = append(unknown, k)
@@ -122,7 +155,13 @@ func decodeEntry(item gjson.Result) (Entry, []string, []string) {
 		return true
 	})
 	sort.Strings(unknown)
-	return e, unknown, problems
+	return e, unknown, problems, own
+}
+
+// policyProblem says why a rollout field holds no usable policy, as a problem of a
+// ValidationError ("rollout: bake: ...").
+func policyProblem(err error) string {
+	return "rollout: " + strings.TrimPrefix(err.Error(), rollout.ErrInvalidPolicy.Error()+": ")
 }
 
 // validate returns every problem with the entry, each a phrase about one field.

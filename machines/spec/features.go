@@ -14,8 +14,14 @@ import (
 
 // knownFeatures are the features this build of mms honours: the names a v2 payload's
 // `requires` list may give. A feature is added here, in one line, with the code that honours
-// it (a rollout policy will add "rollout"). This is the only place that says what mms knows.
+// it: the node loop's gate, health checks and revert add FeatureRollout, whose policy this
+// package already reads. This is the only place that says what mms knows.
 var knownFeatures = map[string]bool{}
+
+// FeatureRollout is the feature a v2 specification with a rollout policy requires (Spec.Rollout,
+// Entry.Rollout): a node that does not know staged rollouts must refuse it rather than install
+// its changes everywhere at once.
+const FeatureRollout = "rollout"
 
 // KnownFeatures returns the features this build of mms knows, sorted: a specification that
 // requires any other is refused with an *UnsupportedError.

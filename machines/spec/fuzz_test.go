@@ -2,11 +2,16 @@ package spec
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"regexp"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/rollout"
 )
 
 // FuzzOpen feeds arbitrary envelopes to the node's decoder: it must never panic, and whatever
@@ -52,7 +57,10 @@ func FuzzParsePayload(f *testing.F) {
 	f.Add([]byte(`{"version":3,"issued":"2026-01-01T00:00:00Z","requires":["rollout","a-b_c","fuzz-known"],"machines":[]}`))
 	f.Add([]byte(`{"version":3,"issued":"2026-01-01T00:00:00Z","requires":["fuzz-known","fuzz-known",7,"Bad"],"Requires":[],"machines":[]}`))
 	f.Add([]byte(`{"version":3,"issued":"2026-01-01T00:00:00Z","requires":[],"machines":[]}`))
-	knowFeatures(f, "fuzz-known")
+	f.Add(v2Rollout(`"requires":["rollout"],"rollout":`+canary, rawEntry(f, "web", ""), rawEntry(f, "db", `"rollout":`+allAtOnce), rawEntry(f, "x", `"rollout":null`)))
+	f.Add(v2Rollout(`"rollout":`+canary, rawEntry(f, "web", `"Rollout":{}`)))
+	f.Add([]byte(`[` + rawEntry(f, "web", `"rollout":`+canary) + `]`))
+	knowFeatures(f, "fuzz-known", FeatureRollout)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParsePayload(data)
 		if err != nil {
@@ -60,6 +68,7 @@ func FuzzParsePayload(f *testing.F) {
 			return
 		}
 		checkRequires(t, s)
+		checkRollout(t, s)
 		if s.Format == 2 && s.Version <= 0 {
 			t.Fatalf("accepted version %d", s.Version)
 		}
@@ -98,6 +107,69 @@ func checkRequires(t *testing.T, s *Spec) {
 	if s.Requires != nil && len(s.Requires) == 0 {
 		t.Fatalf("an empty requires list is not none")
 	}
+}
+
+// checkRollout fails t unless a specification with a rollout policy is v2 and requires
+// rollout, and every entry's policy is the default or a valid one of its own.
+func checkRollout(t *testing.T, s *Spec) {
+	t.Helper()
+	policies := s.Rollout != nil
+	for _, e := range s.Entries {
+		if e.Rollout == nil {
+			continue
+		}
+		policies = true
+		if e.Rollout != s.Rollout {
+			b, err := json.Marshal(e.Rollout)
+			if err != nil {
+				t.Fatalf("entry %q has a policy that does not write: %v", e.Name, err)
+			}
+			if again, err := rollout.ParsePolicy(b); err != nil || !reflect.DeepEqual(again, *e.Rollout) {
+				t.Fatalf("entry %q: %+v writes %s, reads back %+v, %v", e.Name, *e.Rollout, b, again, err)
+			}
+		}
+	}
+	if policies && (s.Format != 2 || !slices.Contains(s.Requires, FeatureRollout)) {
+		t.Fatalf("accepted a policy in a v%d spec requiring %q", s.Format, s.Requires)
+	}
+}
+
+// FuzzPack packs arbitrary machines files: whatever packs opens again to the same entries and
+// policies, and requires rollout when it has a policy.
+func FuzzPack(f *testing.F) {
+	f.Add([]byte(`{"rollout":` + canary + `,"machines":[` + rawEntry(f, "web", "") + `,` + rawEntry(f, "db", `"rollout":`+allAtOnce) + `]}`))
+	f.Add([]byte(`[` + rawEntry(f, "web", `"rollout":null`) + `]`))
+	f.Add([]byte(`{"machines":[],"extra":1}`))
+	f.Add(readTestdata(f, "multi-machines.json"))
+	knowFeatures(f, FeatureRollout)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		env, s, err := Pack(data, PackOptions{Format: 2, Version: 7, Issued: now, AllowUnknown: true})
+		if err != nil {
+			if !errors.Is(err, errs.ErrInvalidSpec) {
+				t.Fatalf("a refusal that is not an invalid spec: %v", err)
+			}
+			return
+		}
+		checkRollout(t, s)
+		o, err := Open(env, Trust{InsecureAllowUnsigned: true})
+		if err != nil {
+			t.Fatalf("packed a spec that does not open: %v", err)
+		}
+		if !reflect.DeepEqual(o.Rollout, s.Rollout) || !reflect.DeepEqual(o.Entries, s.Entries) || !reflect.DeepEqual(o.Requires, s.Requires) {
+			t.Fatalf("packed %+v, opened %+v", s, o)
+		}
+		if v1, s1, err := Pack(data, PackOptions{Format: 1, AllowUnknown: true}); err == nil {
+			if s.Rollout != nil || s1.Rollout != nil || v1 == nil {
+				t.Fatalf("packed a policy as v1: %+v", s1)
+			}
+			for _, e := range s1.Entries {
+				if e.Rollout != nil {
+					t.Fatalf("packed a policy as v1: %+v", e)
+				}
+			}
+		}
+	})
 }
 
 // checkUnsupported fails t when err is an *UnsupportedError that names no feature, a known

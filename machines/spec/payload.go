@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/mms-io/mms/internal/jsondepth"
+	"github.com/mms-io/mms/machines/rollout"
 )
 
 // Spec is a decoded, validated specification.
@@ -29,6 +31,10 @@ type Spec struct {
 	// (v1 has no place for them). Every one is among KnownFeatures: a specification requiring
 	// another is refused with an *UnsupportedError.
 	Requires []string
+	// Rollout is the v2 payload's default rollout policy (field rollout), which every entry
+	// without its own takes (Entry.Rollout); nil when none. A specification with any policy
+	// requires the feature "rollout" (FeatureRollout).
+	Rollout *rollout.Policy
 	// Entries are the machines asked for, in payload order.
 	Entries []Entry
 	// Unknown lists fields this version of mms does not know, as `entry "web": field foo`;
@@ -66,6 +72,7 @@ type v2Payload struct {
 	Issued   string          `json:"issued"`
 	Expires  string          `json:"expires,omitempty"`
 	Requires []string        `json:"requires,omitempty"`
+	Rollout  json.RawMessage `json:"rollout,omitempty"`
 	Machines json.RawMessage `json:"machines"`
 }
 
@@ -101,7 +108,9 @@ func ParsePayload(payload []byte) (*Spec, error) {
 		return nil, &ValidationError{Problems: []string{"payload must be a JSON array (v1) or object (v2)"}}
 	}
 	if entries.Exists() {
-		problems = append(problems, s.parseEntries(entries)...)
+		p, policies := s.parseEntries(entries)
+		problems = append(problems, p...)
+		problems = append(problems, s.rolloutProblems(policies)...)
 	}
 	if len(problems) > 0 {
 		return nil, &ValidationError{Problems: problems}
@@ -114,7 +123,7 @@ func ParsePayload(payload []byte) (*Spec, error) {
 const MaxVersionLead = 366 * 24 * time.Hour
 
 // payloadFields are the known fields of a v2 payload, for foldProblem.
-var payloadFields = []string{"expires", "issued", "machines", "requires", "version"}
+var payloadFields = []string{"expires", "issued", "machines", "requires", rolloutField, "version"}
 
 // parseV2 fills the v2 header fields and returns the entries array, the problems, and the
 // features the payload requires that this mms does not know (only when its requires list is
@@ -133,7 +142,7 @@ func (s *Spec) parseV2(root gjson.Result) (gjson.Result, []string, []string) {
 			return true
 		}
 		switch k {
-		case "version", "issued", "expires", "machines", "requires":
+		case "version", "issued", "expires", "machines", "requires", rolloutField:
 		default:
 			s.Unknown = append(s.Unknown, "field "+k)
 		}
@@ -173,6 +182,13 @@ func (s *Spec) parseV2(root gjson.Result) (gjson.Result, []string, []string) {
 	if !s.Issued.IsZero() && !s.Expires.IsZero() && !s.Expires.After(s.Issued) {
 		problems = append(problems, fmt.Sprintf("expires (%s) must be after issued (%s)", fields["expires"].Str, fields["issued"].Str))
 	}
+	if v, ok := fields[rolloutField]; ok && v.Type != gjson.Null {
+		if p, err := rollout.ParsePolicy([]byte(v.Raw)); err != nil {
+			problems = append(problems, policyProblem(err))
+		} else {
+			s.Rollout = &p
+		}
+	}
 	machines, ok := fields["machines"]
 	switch {
 	case !ok:
@@ -204,14 +220,22 @@ func timeField(fields map[string]gjson.Result, name string, required bool, probl
 	return t, problems
 }
 
-// parseEntries decodes and validates the entries array.
-func (s *Spec) parseEntries(items gjson.Result) []string {
-	var problems []string
+// parseEntries decodes and validates the entries array, giving each entry its effective
+// rollout policy; it says whether any entry has a policy of its own.
+func (s *Spec) parseEntries(items gjson.Result) (problems []string, policies bool) {
 	seen := map[string]int{}
 	s.Entries = make([]Entry, 0, 16)
 	i := 0
 	items.ForEach(func(_, item gjson.Result) bool {
-		e, unknown, p := decodeEntry(item)
+		e, unknown, p, own := decodeEntry(item)
+		switch {
+		case own != rolloutAbsent && s.Format == 1:
+			p = append(p, "a rollout policy needs a v2 specification that requires rollout: go-choria v0.29.4 would ignore it and install at once")
+		case own == rolloutGiven:
+			policies = true // even when invalid: say too what it would require
+		default:
+			e.Rollout = s.Rollout // none of its own, or null: the default
+		}
 		lbl := label(i, e.Name)
 		for _, u := range unknown {
 			s.Unknown = append(s.Unknown, fmt.Sprintf("%s: field %s", lbl, u))
@@ -233,5 +257,15 @@ func (s *Spec) parseEntries(items gjson.Result) []string {
 		i++
 		return true
 	})
-	return problems
+	return problems, policies
+}
+
+// rolloutProblems says what is wrong with a v2 specification that has a rollout policy (the
+// default, or, when policies, an entry's own) and does not require the feature: a node that
+// does not know rollouts would install its changes at once, everywhere.
+func (s *Spec) rolloutProblems(policies bool) []string {
+	if s.Format != 2 || (s.Rollout == nil && !policies) || slices.Contains(s.Requires, FeatureRollout) {
+		return nil
+	}
+	return []string{fmt.Sprintf("a rollout policy is given but requires does not list %q (mms pack adds it): a node that does not know rollouts would install the change everywhere at once", FeatureRollout)}
 }
