@@ -6,11 +6,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"text/tabwriter"
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/nodeloop"
 )
 
@@ -63,6 +65,32 @@ type applyResultDoc struct {
 	Reason string `json:"reason"`
 	// DurationMS is how long it took, in milliseconds; 0 in a dry run.
 	DurationMS float64 `json:"duration_ms"`
+	// Wave, Waves and WaveShare are, in a dry run, the node's wave of the entry's change, as
+	// in mms.match.v1: for an entry with a rollout policy whose matcher is true on the node;
+	// absent otherwise.
+	Wave      int    `json:"wave,omitempty"`
+	Waves     int    `json:"waves,omitempty"`
+	WaveShare string `json:"wave_share,omitempty"`
+}
+
+// addWaves gives each result of d, a dry run of plan for node within limits, the node's wave
+// of its entry's change: for every entry with a rollout policy whose matcher is true on the
+// node, whatever the plan does with it (this host may not stage it, or the gate may hold it).
+func addWaves(d *applyDoc, plan *machines.Plan, node match.Node, limits match.Limits) {
+	if plan == nil || plan.Spec == nil {
+		return
+	}
+	waves := map[string]waveDoc{}
+	for i, m := range machines.MatchAll(plan.Spec, node, limits) {
+		if e := plan.Spec.Entries[i]; m.OK && m.Err == nil && e.Rollout != nil {
+			waves[e.Name] = waveOf(node.Identity, e)
+		}
+	}
+	for i, r := range d.Results {
+		if w, ok := waves[r.Name]; ok {
+			d.Results[i].Wave, d.Results[i].Waves, d.Results[i].WaveShare = w.Wave, w.Waves, w.Share
+		}
+	}
 }
 
 // newApplyDoc describes rep, the outcome of applying (or planning, when dryRun) to dir.
@@ -96,8 +124,9 @@ func (c *applyCommand) run() error {
 	}
 	cfg.ResetRollback = c.reset
 	var rep *machines.Report
+	var plan *machines.Plan
 	if c.dryRun {
-		_, rep = machines.Preview(cfg, data)
+		plan, rep = machines.Preview(cfg, data)
 	} else {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -117,6 +146,9 @@ func (c *applyCommand) run() error {
 		}
 	}
 	doc := newApplyDoc(rep, cfg.Dir, describeNode(cfg.Node, c.node.identity, c.node.facts), c.dryRun)
+	if c.dryRun {
+		addWaves(&doc, plan, cfg.Node, cfg.Matcher)
+	}
 	if c.json {
 		if err := writeJSON(os.Stdout, doc); err != nil {
 			return err
@@ -135,9 +167,11 @@ func (c *applyCommand) run() error {
 }
 
 // printReport prints the node, then one line per entry: action, name, reason and, when
-// applied, duration. A dry run says so first.
+// applied, duration. A dry run says so first, and gives the node's wave of each entry with a
+// rollout policy that it takes.
 func printReport(w io.Writer, rep *machines.Report, doc applyDoc) {
 	planOnly := doc.DryRun
+	waves := planOnly && slices.ContainsFunc(doc.Results, func(r applyResultDoc) bool { return r.Wave > 0 })
 	if planOnly {
 		fmt.Fprintf(w, "DRY RUN: nothing was changed; this is what mms apply would do in %s\n", doc.Dir)
 	}
@@ -155,12 +189,15 @@ func printReport(w io.Writer, rep *machines.Report, doc applyDoc) {
 		fmt.Fprintf(w, "note: %s is not known to this mms and is ignored\n", u)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, r := range rep.Results {
+	for i, r := range rep.Results {
 		status := string(r.Action)
 		if r.Err != nil && r.Action != machines.ActionRefuse {
 			status += " FAILED"
 		}
-		if planOnly {
+		if waves {
+			d := doc.Results[i]
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", status, r.Name, r.Reason, waveDoc{d.Wave, d.Waves, d.WaveShare})
+		} else if planOnly {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", status, r.Name, r.Reason)
 		} else {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", status, r.Name, r.Reason, r.Duration.Round(1e6))

@@ -6,9 +6,13 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/choria-io/fisk"
+	"github.com/tidwall/gjson"
+
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/match"
 	"github.com/mms-io/mms/machines/spec"
@@ -27,8 +31,8 @@ type matchCommand struct {
 
 func configureMatch(app *fisk.Application) {
 	c := &matchCommand{}
-	cmd := app.Command("match", "Evaluates every entry's matcher against this node, or the identity and facts given, within the node's matcher limits").Action(action(c.run))
-	cmd.Arg("file", "A machines file (JSON array of entries) or a specification envelope (- for standard input)").Required().StringVar(&c.file)
+	cmd := app.Command("match", "Evaluates every entry's matcher against this node, or the identity and facts given, within the node's matcher limits, and shows the node's wave of each matching entry with a rollout policy").Action(action(c.run))
+	cmd.Arg("file", "A machines file (as mms pack reads it) or a specification envelope (- for standard input)").Required().StringVar(&c.file)
 	cmd.Flag("identity", "The node identity to match (default: this host's name)").StringVar(&c.identity)
 	cmd.Flag("facts", "A JSON file of the node's facts, read by get_fact()").ExistingFileVar(&c.facts)
 	c.limits.register(cmd, isMatcherSetting)
@@ -56,6 +60,41 @@ type matchEntryDoc struct {
 	Matcher string `json:"matcher"`
 	Matched bool   `json:"matched"`
 	Error   string `json:"error,omitempty"`
+	// Wave is the node's wave (from 1) of the entry's change, of Waves, for an entry with a
+	// rollout policy that matched; absent otherwise. WaveShare is the share of the nodes that
+	// have taken the change once that wave has (cumulative, as the policy writes it).
+	Wave      int    `json:"wave,omitempty"`
+	Waves     int    `json:"waves,omitempty"`
+	WaveShare string `json:"wave_share,omitempty"`
+}
+
+// waveDoc is the node's wave of one entry's change, as matchEntryDoc and applyResultDoc
+// carry it.
+type waveDoc struct {
+	Wave, Waves int
+	Share       string
+}
+
+// waveOf is the wave node identity is in for the change that brings e to its checksum, as
+// every node decides it for itself; empty when e has no rollout policy.
+func waveOf(identity string, e spec.Entry) waveDoc {
+	if e.Rollout == nil || len(e.Rollout.Waves) == 0 {
+		return waveDoc{}
+	}
+	k := e.Rollout.Waves.WaveOf(identity, e.Name, e.Checksum)
+	d := waveDoc{Wave: k + 1, Waves: len(e.Rollout.Waves)}
+	if k < len(e.Rollout.Shares) {
+		d.Share = strings.TrimSpace(e.Rollout.Shares[k])
+	}
+	return d
+}
+
+// String says it as "wave 2 of 4 (10%)", or "-" for none.
+func (d waveDoc) String() string {
+	if d.Wave == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("wave %d of %d (%s)", d.Wave, d.Waves, d.Share)
 }
 
 func (c *matchCommand) run() error {
@@ -81,6 +120,9 @@ func (c *matchCommand) run() error {
 		if m.Err != nil {
 			ed.Error = m.Err.Error()
 			doc.Failed++
+		} else if m.OK {
+			w := waveOf(node.Identity, e)
+			ed.Wave, ed.Waves, ed.WaveShare = w.Wave, w.Waves, w.Share
 		}
 		doc.Entries = append(doc.Entries, ed)
 	}
@@ -98,11 +140,17 @@ func (c *matchCommand) run() error {
 	return nil
 }
 
-// printMatch prints doc as text: the node, then a line per entry.
+// printMatch prints doc as text: the node, then a line per entry, with the node's wave when
+// an entry it takes has a rollout policy.
 func printMatch(w io.Writer, doc matchDoc) {
 	fmt.Fprintln(w, doc.Node)
+	waves := slices.ContainsFunc(doc.Entries, func(e matchEntryDoc) bool { return e.Wave > 0 })
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ENTRY\tRESULT\tMATCHER\n")
+	if waves {
+		fmt.Fprintf(tw, "ENTRY\tRESULT\tWAVE\tMATCHER\n")
+	} else {
+		fmt.Fprintf(tw, "ENTRY\tRESULT\tMATCHER\n")
+	}
 	for _, e := range doc.Entries {
 		result := "matched"
 		switch {
@@ -115,7 +163,11 @@ func printMatch(w io.Writer, doc matchDoc) {
 		if expr == "" {
 			expr = "(every node)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, result, expr)
+		if waves {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, result, waveDoc{e.Wave, e.Waves, e.WaveShare}, expr)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, result, expr)
+		}
 	}
 	tw.Flush()
 }
@@ -153,13 +205,26 @@ func (d nodeDoc) String() string {
 	return fmt.Sprintf("Node %q (%s), %s", d.Identity, from, facts)
 }
 
-// decodeAnySpec reads either a machines file (an array of entries) or an envelope, without
-// checking a signature: for previewing, never for acting.
+// decodeAnySpec reads either a machines file (an array of entries, or the object holding a
+// default rollout policy and the entries), as the v2 specification mms pack would make of it,
+// or an envelope, without checking a signature: for previewing, never for acting.
 func decodeAnySpec(data []byte) (*spec.Spec, error) {
-	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '[' {
-		return spec.ParsePayload(data)
+	if isMachinesFile(data) {
+		now := time.Now()
+		_, s, err := spec.Pack(data, spec.PackOptions{Format: 2, Version: spec.VersionAt(now), Issued: now, AllowUnknown: true})
+		return s, err
 	}
 	return spec.Open(data, spec.Trust{InsecureAllowUnsigned: true})
+}
+
+// isMachinesFile tells a machines file from an envelope: an array, or an object whose
+// machines is an array of entries (an envelope's is base64 text).
+func isMachinesFile(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 {
+		return false
+	}
+	return t[0] == '[' || (t[0] == '{' && gjson.GetBytes(t, "machines").IsArray())
 }
 
 // nodeFromFlags describes the node to match: the identity given or this host's name, and the

@@ -22,6 +22,22 @@ const (
 
 func init() { registerCommand(configurePack) }
 
+// packHelp is mms pack's long help: the machines file's two forms and the rollout policy.
+const packHelp = `The machines file is a JSON array of entries, as go-choria's mms pack reads, or an object
+that also gives the default rollout policy of every entry without its own:
+
+  {"rollout": {"waves": ["1%", "10%", "50%", "100%"], "bake": "5m",
+               "healthy_states": ["RUN"], "failed_states": ["FAILED"]},
+   "machines": [entries]}
+
+An entry may give its own policy in its field rollout (it replaces the default as a whole;
+null means the default). A policy's fields: waves (required: cumulative shares, the last
+100%), bake (5m), healthy_states, failed_states, healthy_deadline (5m), health_command (an
+argv, for mms agent), health_timeout (30s), max_unhealthy (a count or a share, "0") and
+on_halt (revert or hold). A specification with a policy is v2 and requires the feature
+rollout, which mms pack adds: a node that does not know staged rollouts refuses it rather
+than install the change everywhere at once.`
+
 type packCommand struct {
 	machines     string
 	key          string
@@ -36,7 +52,8 @@ type packCommand struct {
 func configurePack(app *fisk.Application) {
 	c := &packCommand{}
 	cmd := app.Command("pack", "Validates a machines file and prints the (signed) specification envelope").Action(action(c.run))
-	cmd.Arg("machines", "A JSON file holding the array of entries (- for standard input)").Required().StringVar(&c.machines)
+	cmd.HelpLong(packHelp)
+	cmd.Arg("machines", `A JSON file holding the array of entries, or {"rollout": POLICY, "machines": [entries]} (- for standard input)`).Required().StringVar(&c.machines)
 	cmd.Arg("key", "The ed25519 private key to sign with: 128 hex characters or a file holding them").Envar("KEY").StringVar(&c.key)
 	cmd.Flag("format", "Payload format: v2 (versioned, rollback protected) or v1 (go-choria compatible)").Default("v2").EnumVar(&c.format, "v1", "v2")
 	cmd.Flag("version", "The v2 version; must grow with every spec (default: now in Unix milliseconds)").Int64Var(&c.version)
@@ -100,6 +117,9 @@ func (c *packCommand) run() error {
 	}
 	for _, u := range s.Unknown {
 		fmt.Fprintf(os.Stderr, "warning: %s is not known to mms; nodes will ignore it\n", u)
+	}
+	if slices.Contains(s.Requires, spec.FeatureRollout) && !slices.Contains(c.requires, spec.FeatureRollout) {
+		fmt.Fprintf(os.Stderr, "note: the specification requires %q, for its rollout policy: nodes whose mms does not know staged rollouts refuse it\n", spec.FeatureRollout)
 	}
 	fmt.Println(string(env))
 	return nil

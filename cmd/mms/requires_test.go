@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -192,13 +191,7 @@ func TestNATSHostsRefuseUnknownFeatures(t *testing.T) {
 // mms_test_features): its mms pack --require writes the feature into the spec, its mms verify
 // shows it in text and JSON, and a plain mms, which does not know it, refuses the spec.
 func TestRequireRoundTrip(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds mms")
-	}
-	bin := filepath.Join(t.TempDir(), "mms-test-features")
-	if out, err := exec.Command("go", "build", "-tags", "mms_test_features", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags mms_test_features: %v\n%s", err, out)
-	}
+	bin := featuresMMS(t)
 	dir := t.TempDir()
 	pub, priv := keyPair(t, dir)
 	writeFile(t, dir, "machines.json", machinesFile)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/mms-io/mms/machines/fetch"
+	"github.com/mms-io/mms/machines/rollout"
 	"github.com/mms-io/mms/machines/spec"
 )
 
@@ -27,6 +29,8 @@ type specDoc struct {
 	// Requires are the features the specification requires, every one known to this mms
 	// (one that requires another does not open); empty when none.
 	Requires []string `json:"requires"`
+	// Rollout is the v2 specification's default rollout policy; absent when none.
+	Rollout *rolloutDoc `json:"rollout,omitempty"`
 	// Signed is true when one of the keys given verified the signature: Signer, in hex, the
 	// SignerIndex-th (from 1) of KeysGiven.
 	Signed      bool       `json:"signed"`
@@ -65,6 +69,49 @@ type entryDoc struct {
 	// ever shown.
 	Credentials bool   `json:"credentials"`
 	Governor    string `json:"governor,omitempty"`
+	// Rollout is the entry's effective rollout policy (its own, or the default); absent when
+	// none.
+	Rollout *rolloutDoc `json:"rollout,omitempty"`
+}
+
+// rolloutDoc is a rollout policy as mms verify and mms get show it: its wire form with every
+// default filled in (lists empty when none; health_timeout only with a health_command), the
+// one-line summary and, for an entry, where it comes from.
+type rolloutDoc struct {
+	Waves           []string `json:"waves"`
+	Bake            string   `json:"bake"`
+	HealthyStates   []string `json:"healthy_states"`
+	FailedStates    []string `json:"failed_states"`
+	HealthyDeadline string   `json:"healthy_deadline"`
+	HealthCommand   []string `json:"health_command"`
+	HealthTimeout   string   `json:"health_timeout,omitempty"`
+	MaxUnhealthy    string   `json:"max_unhealthy"`
+	OnHalt          string   `json:"on_halt"`
+	Summary         string   `json:"summary"`
+	// From is "entry" (the entry's own policy) or "default" (the specification's); absent for
+	// the default itself.
+	From string `json:"from,omitempty"`
+}
+
+// newRolloutDoc describes p, nil for none; from says where an entry's policy comes from (""
+// for the default itself).
+func newRolloutDoc(p *rollout.Policy, from string) *rolloutDoc {
+	if p == nil {
+		return nil
+	}
+	d := &rolloutDoc{}
+	// The wire form, as the policy writes itself: the document cannot drift from it. A policy
+	// that opened always writes.
+	if wire, err := json.Marshal(p); err == nil {
+		_ = json.Unmarshal(wire, d)
+	}
+	for _, l := range []*[]string{&d.Waves, &d.HealthyStates, &d.FailedStates, &d.HealthCommand} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	d.Summary, d.From = p.Summary(), from
+	return d
 }
 
 // newSpecDoc describes s for command (verify or get), read from from and opened with keys
@@ -73,6 +120,7 @@ func newSpecDoc(command, from string, s *spec.Spec, keys int, now time.Time) *sp
 	d := &specDoc{Schema: "mms." + command + ".v1", From: from, Envelope: string(s.Kind), Format: s.Format, Version: s.Version,
 		Signed: s.Signed(), Signer: s.Signer, SignerIndex: s.SignedBy + 1, KeysGiven: keys, Digest: s.Digest,
 		Requires: append([]string{}, s.Requires...), Entries: []entryDoc{}, Unknown: append([]string{}, s.Unknown...), command: command}
+	d.Rollout = newRolloutDoc(s.Rollout, "")
 	if s.Format == 2 {
 		issued := s.Issued.UTC()
 		d.Issued = &issued
@@ -82,8 +130,13 @@ func newSpecDoc(command, from string, s *spec.Spec, keys int, now time.Time) *sp
 		}
 	}
 	for _, e := range s.Entries {
+		from := "entry"
+		if e.Rollout == s.Rollout {
+			from = "default"
+		}
 		d.Entries = append(d.Entries, entryDoc{Name: e.Name, Source: fetch.Source{URL: e.Source}.String(), Checksum: e.Checksum,
-			VerifyChecksum: e.VerifyChecksum, Match: e.Match, Credentials: e.Username != "" || e.Password != "", Governor: e.Governor})
+			VerifyChecksum: e.VerifyChecksum, Match: e.Match, Credentials: e.Username != "" || e.Password != "", Governor: e.Governor,
+			Rollout: newRolloutDoc(e.Rollout, from)})
 	}
 	if err := spec.Admit(s, nil, nil, now); err != nil {
 		d.Problem = err.Error()
@@ -109,6 +162,9 @@ func (d *specDoc) print(w io.Writer) {
 		if len(d.Requires) > 0 {
 			fmt.Fprintf(w, "   Requires: %s\n", strings.Join(d.Requires, ", "))
 		}
+		if d.Rollout != nil {
+			fmt.Fprintf(w, "    Rollout: %s (the default)\n", d.Rollout.Summary)
+		}
 	}
 	if d.Signed {
 		fmt.Fprintf(w, "  Signature: verified by key %s (%d of %d)\n", d.Signer, d.SignerIndex, d.KeysGiven)
@@ -132,6 +188,13 @@ func (d *specDoc) print(w io.Writer) {
 		}
 		if e.Governor != "" {
 			fmt.Fprintf(w, "         governor: %s\n", e.Governor)
+		}
+		if e.Rollout != nil {
+			from := "its own"
+			if e.Rollout.From == "default" {
+				from = "the default"
+			}
+			fmt.Fprintf(w, "          rollout: %s (%s)\n", e.Rollout.Summary, from)
 		}
 	}
 	for _, u := range d.Unknown {
