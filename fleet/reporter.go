@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
 )
 
@@ -15,8 +16,10 @@ const maxReason = 512
 // maxRepairs is how many repairs a status remembers.
 const maxRepairs = 10
 
-// Features are the specification formats and features a node of this mms understands.
-var Features = []string{"format-v1", "format-v2"}
+// Features are the specification formats and features a node of this mms understands: the
+// formats, and every feature a v2 specification may require of it (spec.KnownFeatures), so
+// that mms put can tell which nodes would refuse a specification.
+var Features = append([]string{"format-v1", "format-v2"}, spec.KnownFeatures()...)
 
 // Reporter turns a node loop's outcomes into the node's Status, remembering across them what
 // one outcome does not say: the specification accepted before a refusal, and past repairs.
@@ -32,6 +35,9 @@ type Reporter struct {
 	// State, when set, gives a machine's current state, "" when it has none (Choria: the
 	// state of the machine the entry installed).
 	State func(machine string) string
+	// Rollout, when set, says where the staged change that brings a machine to a checksum
+	// stands here (nodeloop.Staging.Status).
+	Rollout func(machine, checksum string) *nodeloop.RolloutStatus
 
 	mu       sync.Mutex
 	status   Status
@@ -48,12 +54,17 @@ func (r *Reporter) Status(now time.Time) Status {
 	s.Machines = append([]Machine{}, s.Machines...)
 	s.Repairs = append([]Repair(nil), s.Repairs...)
 	r.mu.Unlock()
-	if r.State != nil {
-		for i := range s.Machines {
-			if s.Machines[i].Verified {
-				s.Machines[i].State = r.State(s.Machines[i].Name)
-			}
+	for i := range s.Machines {
+		m := &s.Machines[i]
+		if r.State != nil && m.Verified {
+			m.State = r.State(m.Name)
 		}
+		if r.Rollout != nil && m.Checksum != "" {
+			m.Rollout = r.Rollout(m.Name, m.Checksum)
+		}
+	}
+	if r.Rollout != nil {
+		s.Outcome = outcome(&s) // a staged change moves on between reconciles
 	}
 	return s
 }
@@ -62,12 +73,8 @@ func (r *Reporter) init() {
 	if r.status.Schema != "" {
 		return
 	}
-	heartbeat := r.Heartbeat
-	if heartbeat <= 0 {
-		heartbeat = DefaultHeartbeat
-	}
 	r.status = Status{Schema: Schema, Identity: r.Identity, Host: r.Host, MMSVersion: r.Version, Features: Features,
-		FreshForMS: (freshHeartbeats * heartbeat).Milliseconds(), Outcome: OutcomeWaiting, Machines: []Machine{}}
+		FreshForMS: FreshFor(r.Heartbeat).Milliseconds(), Outcome: OutcomeWaiting, Machines: []Machine{}}
 	r.versions = map[string]string{}
 }
 
@@ -123,14 +130,21 @@ func outcome(s *Status) Outcome {
 	case s.Spec == nil:
 		return OutcomeWaiting
 	}
-	converging := false
+	converging, held := false, false
 	for _, m := range s.Machines {
 		if m.Error != "" {
 			return OutcomeFailed
 		}
-		converging = converging || m.Action == machines.ActionDefer || m.Action == machines.ActionReplace
+		if r := m.Rollout; r != nil && (r.Phase == nodeloop.PhaseReverted || r.Phase == nodeloop.PhaseHalted || r.Phase == nodeloop.PhaseUnhealthy) {
+			held = true
+		}
+		converging = converging || m.Action == machines.ActionDefer || m.Action == machines.ActionReplace || m.Action == machines.ActionWait ||
+			m.Rollout != nil && m.Rollout.Phase == nodeloop.PhaseChecking
 	}
-	if converging {
+	switch {
+	case held:
+		return OutcomeHeld
+	case converging:
 		return OutcomeConverging
 	}
 	return OutcomeConverged

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/nodeloop"
 )
 
 // Schema names the version of the Status document; a reader refuses others.
@@ -73,6 +74,9 @@ const (
 	OutcomeFailed Outcome = "failed"
 	// OutcomeRefused: the newest specification was refused as a whole (see Refused).
 	OutcomeRefused Outcome = "refused"
+	// OutcomeHeld: a staged change is halted or was taken back here (see its machine's
+	// rollout): the node stays on the version before it.
+	OutcomeHeld Outcome = "held"
 	// OutcomeWaiting: no specification has been published or accepted yet.
 	OutcomeWaiting Outcome = "waiting"
 )
@@ -111,12 +115,23 @@ type Machine struct {
 	Verified bool `json:"verified"`
 	// State is the machine's current state, where the host knows it (Choria).
 	State string `json:"state,omitempty"`
+	// Rollout is where the entry's staged change stands here, when it has a rollout policy.
+	Rollout *nodeloop.RolloutStatus `json:"rollout,omitempty"`
 }
 
 // Repair is one repair of drift: a machine whose files had been changed or removed.
 type Repair struct {
 	Machine string    `json:"machine"`
 	At      time.Time `json:"at"`
+}
+
+// FreshFor is how long a status published every heartbeat (0: DefaultHeartbeat) stays
+// current: past it a reader counts the node offline, and the rollout gate stops waiting on it.
+func FreshFor(heartbeat time.Duration) time.Duration {
+	if heartbeat <= 0 {
+		heartbeat = DefaultHeartbeat
+	}
+	return freshHeartbeats * heartbeat
 }
 
 // FreshUntil is when s stops being current: past it, a reader counts the node offline.

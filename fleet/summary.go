@@ -20,6 +20,9 @@ const (
 	StateStraggler State = "straggler"
 	// StateFailed: an entry for the node was refused or failed.
 	StateFailed State = "failed"
+	// StateHeld: a staged change of the specification halted or was taken back on the node,
+	// which stays on the version before it (see its machines' rollout).
+	StateHeld State = "held"
 	// StateRefused: the node refused the newest specification.
 	StateRefused State = "refused"
 	// StateOffline: the node's newest status is past its freshness: it stopped reporting.
@@ -27,7 +30,7 @@ const (
 )
 
 // States lists the states in the order a reader shows them.
-var States = []State{StateConverged, StateStraggler, StateFailed, StateRefused, StateOffline}
+var States = []State{StateConverged, StateStraggler, StateHeld, StateFailed, StateRefused, StateOffline}
 
 // Target is the specification the fleet should be on: the published one.
 type Target struct {
@@ -110,6 +113,8 @@ func classify(s Status, target Target, now time.Time) State {
 		return StateRefused
 	case s.Outcome == OutcomeFailed:
 		return StateFailed
+	case s.Outcome == OutcomeHeld && s.Spec != nil && onTarget(*s.Spec, target):
+		return StateHeld
 	case s.Spec == nil || !onTarget(*s.Spec, target) || s.Outcome != OutcomeConverged:
 		return StateStraggler
 	}

@@ -98,6 +98,8 @@ func (a *applier) local(step Step) Result {
 		r.Err = a.st.Adopt(a.managed(step, step.Files))
 	case ActionRemove:
 		r.Err = a.st.Remove(step.Name)
+	case ActionRevert:
+		r.Err = a.revert(step, &r)
 	}
 	if r.Err != nil && step.Action != ActionRefuse {
 		r.Reason = r.Err.Error()
@@ -183,6 +185,10 @@ func (a *applier) install(ctx context.Context, step Step) (fromCache bool, err e
 	if unlisted := sums.Unlisted(files, verified); len(unlisted) > 0 {
 		return fromCache, fmt.Errorf("%s %q: %w: %s does not list %s: no verification would cover it and no repair restore it (mms archive lists every file)",
 			step.Action, e.Name, errs.ErrUnsafeArchive, sums.FileName, strings.Join(unlisted, ", "))
+	}
+	if e.Rollout != nil {
+		// A staged change may be taken back: keep the version it replaces.
+		return fromCache, a.st.CommitKeepingPrevious(stg, a.managed(step, verified))
 	}
 	return fromCache, a.st.Commit(stg, a.managed(step, verified))
 }

@@ -70,6 +70,10 @@ type Config struct {
 	// one is accepted (a refused specification changes nothing). The deliberate reset an
 	// operator asks for, never a default.
 	ResetRollback bool
+	// Rollout, when set, stages the entries that carry a rollout policy: it admits their
+	// changes wave by wave and says when to take one back. Without it such an entry's install
+	// or update is refused (ErrNoStagedRollouts), never carried out at once.
+	Rollout Rollout
 	// Governor, when set, is entered before downloading an entry that names a governor.
 	Governor GovernorFunc
 	// GovernorTimeout bounds waiting for a governor; 0 means 5 minutes.

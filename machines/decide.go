@@ -67,7 +67,7 @@ func decideEntry(e spec.Entry, m Matched, f Found, rec install.Managed, managed 
 	case !f.IsDir:
 		return refuse(fmt.Errorf("%w: %s exists and is a %s, not a machine mms installed", errs.ErrNotManaged, f.Path, f.Type))
 	case managed && rec.Checksum != e.Checksum:
-		step.Action, step.Reason = ActionUpdate, fmt.Sprintf("archive checksum changed from %s", short(rec.Checksum))
+		step.Action, step.Reason, step.Installed = ActionUpdate, fmt.Sprintf("archive checksum changed from %s", short(rec.Checksum)), rec.Checksum
 		return step
 	}
 	verified := f.Verify == nil

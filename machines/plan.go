@@ -27,6 +27,8 @@ type Step struct {
 	Entry spec.Entry
 	// Files is the fresh verification cache for ActionKeep, ActionAdopt and ActionReplace.
 	Files sums.Cache
+	// Installed is, for ActionUpdate, the archive checksum of the version it replaces.
+	Installed string
 }
 
 // Plan is what a reconcile will do, decided before anything on disk changes: a value to print
@@ -52,7 +54,9 @@ type Matched struct {
 // changes nothing.
 func MakePlan(s *spec.Spec, st *install.Store, cfg Config) *Plan {
 	matched := MatchAll(s, cfg.Node, cfg.Matcher)
-	return Decide(s, matched, TakeInventory(s, matched, st, cfg.FullVerify), cfg.Purge)
+	p := Decide(s, matched, TakeInventory(s, matched, st, cfg.FullVerify), cfg.Purge)
+	stageRollouts(p, cfg)
+	return p
 }
 
 // MatchAll evaluates the matcher of every entry of s on node, within limits, on every CPU at

@@ -24,6 +24,12 @@ const (
 	ActionRefuse Action = "refuse"
 	// ActionRemove purges a managed machine the specification no longer wants.
 	ActionRemove Action = "remove"
+	// ActionWait holds back an entry's change that its rollout's gate does not admit yet (or
+	// ever, once halted or reverted here); what is installed stays as it is.
+	ActionWait Action = "wait"
+	// ActionRevert takes back an entry's change that its rollout says to: the previous version,
+	// kept when the change was installed, is swapped back (or, with none, the machine removed).
+	ActionRevert Action = "revert"
 
 	// The actions below concern go-choria's own managers (see decideTakeover in decide.go).
 
@@ -77,7 +83,7 @@ func (r Result) Changed() bool {
 		return false
 	}
 	switch r.Action {
-	case ActionInstall, ActionUpdate, ActionRepair, ActionRemove, ActionRetire:
+	case ActionInstall, ActionUpdate, ActionRepair, ActionRemove, ActionRetire, ActionRevert:
 		return true
 	}
 	return false

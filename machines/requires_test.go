@@ -78,16 +78,16 @@ func TestReconcileRefusesUnknownFeatures(t *testing.T) {
 	}
 
 	t.Run("Reconcile refuses a spec requiring an unknown feature and purges nothing", func(t *testing.T) {
-		rep := f.reconcile(f.requiringEnvelope([]string{"rollout"}))
-		refused(t, rep.Err, `feature "rollout"`)
+		rep := f.reconcile(f.requiringEnvelope([]string{"teleport"}))
+		refused(t, rep.Err, `feature "teleport"`)
 		if !rep.Failed() || rep.Changed() || len(rep.Results) != 0 {
 			t.Fatalf("report %+v", rep)
 		}
 		unchanged(t)
 	})
 	t.Run("Reconcile names both of two unknown features", func(t *testing.T) {
-		rep := f.reconcile(f.requiringEnvelope([]string{"second-signature", "rollout"}, web))
-		refused(t, rep.Err, `features "rollout" and "second-signature"`)
+		rep := f.reconcile(f.requiringEnvelope([]string{"second-signature", "teleport"}, web))
+		refused(t, rep.Err, `features "second-signature" and "teleport"`)
 		unchanged(t)
 	})
 	t.Run("ReconcileStore, the node loop's way in (mms agent, the Choria watcher), refuses it too", func(t *testing.T) {
@@ -95,11 +95,11 @@ func TestReconcileRefusesUnknownFeatures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep := ReconcileStore(context.Background(), f.config(), st, f.requiringEnvelope([]string{"rollout"}))
+		rep := ReconcileStore(context.Background(), f.config(), st, f.requiringEnvelope([]string{"teleport"}))
 		if err := st.Close(); err != nil {
 			t.Fatal(err)
 		}
-		refused(t, rep.Err, `"rollout"`)
+		refused(t, rep.Err, `"teleport"`)
 		if rep.Changed() {
 			t.Fatalf("report %+v", rep)
 		}
@@ -112,19 +112,19 @@ func TestReconcileRefusesUnknownFeatures(t *testing.T) {
 	})
 	t.Run("Preview (mms apply --dry-run) refuses it", func(t *testing.T) {
 		state = testarchive.Tree(t, f.dir) // the store above was opened and closed
-		plan, rep := Preview(f.config(), f.requiringEnvelope([]string{"rollout"}))
-		refused(t, rep.Err, `"rollout"`)
+		plan, rep := Preview(f.config(), f.requiringEnvelope([]string{"teleport"}))
+		refused(t, rep.Err, `"teleport"`)
 		if plan != nil {
 			t.Fatalf("plan %+v", plan)
 		}
 		unchanged(t)
 	})
 	t.Run("CheckPublishable (mms put, mms pack) refuses it", func(t *testing.T) {
-		s, err := CheckPublishable(f.requiringEnvelope([]string{"rollout"}, web), f.config().Trust, match.Limits{}, time.Now())
+		s, err := CheckPublishable(f.requiringEnvelope([]string{"teleport"}, web), f.config().Trust, match.Limits{}, time.Now())
 		if s != nil {
 			t.Fatalf("publishable: %+v", s)
 		}
-		refused(t, err, `"rollout"`)
+		refused(t, err, `"teleport"`)
 	})
 	t.Run("the spec that follows, requiring nothing, is acted on", func(t *testing.T) {
 		rep := f.reconcile(f.requiringEnvelope([]string{}))

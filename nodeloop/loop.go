@@ -35,6 +35,9 @@ type Loop struct {
 	Wake <-chan struct{}
 	// Observers are told of every pass, in order.
 	Observers []Observer
+	// Staging, when set, stages the changes of entries with a rollout policy (the reconcile
+	// asks it, and it wakes the loop); without it such entries are refused.
+	Staging *Staging
 	// Store, when set, is the machines directory (Config.Dir) the host already holds: mms agent
 	// takes it before starting its embedded NATS server, whose files live under it. The loop
 	// then neither opens nor closes it. Otherwise the loop opens it when it starts (retrying
@@ -56,6 +59,9 @@ func (l *Loop) Run(ctx context.Context) {
 		// Remember failing downloads across this loop's reconciles, so that a failing source
 		// is not retried by every node at every interval.
 		cfg.Retry = machines.NewRetryMemory(machines.RetryPolicy{})
+	}
+	if l.Staging != nil {
+		cfg.Rollout = l.Staging
 	}
 	interval := l.Interval
 	if interval <= 0 {

@@ -18,6 +18,9 @@ const (
 	TriggerInterval Trigger = "interval"
 	// TriggerState is the host waking the loop (a Choria machine entering a state).
 	TriggerState Trigger = "state"
+	// TriggerRollout is the staged-rollout controller waking the loop: a change was admitted
+	// here, or must be taken back.
+	TriggerRollout Trigger = "rollout"
 	// TriggerFallback marks a reconcile of the last accepted specification, run because the
 	// newest one is refused or gone.
 	TriggerFallback Trigger = "fallback"

@@ -77,6 +77,11 @@ func (r *runner) run(ctx context.Context) {
 	updates := r.l.Source.Run(sctx)
 	tick := time.NewTicker(r.interval)
 	defer tick.Stop()
+	var staged <-chan struct{}
+	if st := r.l.Staging; st != nil {
+		staged = st.Wake()
+		go st.Run(sctx)
+	}
 
 	for {
 		var done chan *machines.Report
@@ -105,6 +110,8 @@ func (r *runner) run(ctx context.Context) {
 			r.pending[TriggerInterval] = true
 		case <-r.l.Wake:
 			r.pending[TriggerState] = true
+		case <-staged:
+			r.pending[TriggerRollout] = true
 		case rep := <-done:
 			r.finish(rep)
 		case <-retry:
@@ -144,7 +151,7 @@ func (r *runner) receive(u Update) {
 }
 
 // order is the order triggers are reported in.
-var order = []Trigger{TriggerStart, TriggerSpecification, TriggerState, TriggerInterval, TriggerFallback}
+var order = []Trigger{TriggerStart, TriggerSpecification, TriggerState, TriggerRollout, TriggerInterval, TriggerFallback}
 
 // takeTriggers returns and clears the pending triggers, in order.
 func (r *runner) takeTriggers() []Trigger {
@@ -295,8 +302,12 @@ func (r *runner) recoverAccepted(ctx context.Context) *Update {
 	return nil
 }
 
-// notify tells every observer, in order.
+// notify tells every observer, in order, after the staged-rollout controller (so that what
+// they report includes where each staged change stands).
 func (r *runner) notify(o Outcome) {
+	if st := r.l.Staging; st != nil {
+		st.Observe(o)
+	}
 	for _, obs := range r.l.Observers {
 		obs.Observe(o)
 	}

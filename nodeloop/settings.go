@@ -32,6 +32,7 @@ type Settings struct {
 	MaxFiles           int
 	MaxPathLength      int
 	CacheMaxBytes      int64
+	RolloutPoll        time.Duration
 	Matcher            match.Limits
 }
 
@@ -134,6 +135,9 @@ var Table = []Setting{
 	{Name: "cache_max_bytes", Kind: KindBytes, Scope: ScopeReconcile, Min: 0,
 		Help: "Most bytes of verified archives kept in DIR/.mms/archives, so that a reinstall, a revert or a repair fetches nothing (least recently used go first; 0 keeps none)",
 		get:  func(s *Settings) any { return s.CacheMaxBytes }, set: func(s *Settings, v any) { s.CacheMaxBytes = v.(int64) }},
+	{Name: "rollout_poll", Kind: KindDuration, Scope: ScopeLoop, Min: int64(MinInterval), Max: int64(time.Hour),
+		Help: "How often this node reads the gate of a staged change in flight here and checks the health of one it took (two batched reads, whatever the fleet size)",
+		get:  func(s *Settings) any { return s.RolloutPoll }, set: func(s *Settings, v any) { s.RolloutPoll = v.(time.Duration) }},
 	{Name: match.LimitLength, Kind: KindCount, Scope: ScopeReconcile, Min: 1,
 		Help: "Longest matcher expression, in characters",
 		get:  func(s *Settings) any { return s.Matcher.MaxLength }, set: func(s *Settings, v any) { s.Matcher.MaxLength = v.(int) }},
@@ -170,6 +174,7 @@ func DefaultSettings() Settings {
 		MaxFiles:         al.MaxFiles,
 		MaxPathLength:    al.MaxPathLength,
 		CacheMaxBytes:    cache.DefaultMaxBytes,
+		RolloutPoll:      DefaultRolloutPoll,
 		Matcher: match.Limits{MaxLength: match.DefaultMaxLength, MaxNodes: match.DefaultMaxNodes,
 			MaxSteps: match.DefaultMaxSteps, MaxBytes: match.DefaultMaxBytes, MaxTime: match.DefaultMaxTime},
 	}

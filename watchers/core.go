@@ -40,14 +40,20 @@ func (w *Watcher) prepare(cfg *machines.Config) error {
 	return w.objectStore(cfg)
 }
 
-// objectStore registers the obj:// source in cfg, reading over the machine's JetStream
-// connection; until Choria has set that up, obj:// downloads fail saying so, and are retried
-// with the usual backoff.
+// objectStore registers the obj:// source in cfg, and gives the staged-rollout controller its
+// gate, both over the machine's JetStream connection; until Choria has set that up, obj://
+// downloads fail saying so, and are retried with the usual backoff, and staged changes wait.
 func (w *Watcher) objectStore(cfg *machines.Config) error {
+	if w.staging == nil { // a reconcile outside Run (tests)
+		w.staging = &nodeloop.Staging{}
+	}
 	js, _, err := w.tryJetStream()
 	if err != nil {
+		w.staging.UseGate(context.Background(), nil, fmt.Sprintf("the gate is read over the machine's JetStream connection, which is not up yet (%v)", err))
 		return nodeloop.UseObjectStore(cfg, nil, fmt.Sprintf("obj:// archives are read over the machine's JetStream connection, which is not up yet (%v)", err))
 	}
+	// Staged rollouts' gate, too.
+	w.staging.UseGate(context.Background(), js, "")
 	return nodeloop.UseObjectStore(cfg, js, "")
 }
 

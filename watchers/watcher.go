@@ -30,6 +30,8 @@ type Watcher struct {
 	interval  time.Duration
 	keys      []ed25519.PublicKey
 	keySource KeySource
+	// staging is the node loop's staged-rollout controller, made when Run starts.
+	staging *nodeloop.Staging
 
 	terminate chan struct{}
 	stopOnce  sync.Once
@@ -108,8 +110,12 @@ func (w *Watcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 	}
 
 	log := newMachineLogger(w)
+	cfg := w.coreConfig()
+	w.staging = nodeloop.NewStaging(cfg, w.machine.Identity(), nodeloop.StateHealth(w.machineState),
+		fleet.FreshFor(w.settings.StatusHeartbeat), w.settings.Node.RolloutPoll)
 	loop := &nodeloop.Loop{
-		Config:             w.coreConfig(),
+		Config:             cfg,
+		Staging:            w.staging,
 		Source:             source,
 		Interval:           w.interval,
 		FullVerifyInterval: w.settings.Node.FullVerifyInterval,
@@ -147,7 +153,7 @@ func (w *Watcher) statusPublisher(ctx context.Context, log *slog.Logger) *fleet.
 		return nil
 	}
 	reporter := &fleet.Reporter{Identity: w.machine.Identity(), Host: "choria", Version: buildinfo.ModuleVersion(buildinfo.MMSModule),
-		Dir: w.settings.MachinesDirectory, Heartbeat: w.settings.StatusHeartbeat, State: w.machineState}
+		Dir: w.settings.MachinesDirectory, Heartbeat: w.settings.StatusHeartbeat, State: w.machineState, Rollout: w.staging.Status}
 	pub := fleet.NewPublisher(w.settings.StatusBucket, reporter, log)
 	go func() {
 		js, _, err := w.jetStream(ctx, "publish this node's status to "+w.settings.StatusBucket)

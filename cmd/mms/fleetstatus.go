@@ -19,6 +19,7 @@ import (
 	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines/spec"
+	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/term"
 )
@@ -255,7 +256,16 @@ func nodeDetail(n fleet.Node, now time.Time) string {
 		}
 		return strings.Join(errs, "; ")
 	}
-	if n.Outcome == fleet.OutcomeConverging {
+	var staged []string
+	for _, m := range n.Machines {
+		if r := m.Rollout; r != nil && r.Phase != nodeloop.PhaseHealthy {
+			staged = append(staged, fmt.Sprintf("%s %s in wave %d of %d: %s", m.Name, r.Phase, r.Wave, r.Waves, r.Reason))
+		}
+	}
+	switch {
+	case len(staged) > 0:
+		on += "; " + strings.Join(staged, "; ")
+	case n.Outcome == fleet.OutcomeConverging:
 		on += ", converging (a later reconcile finishes taking a machine over from go-choria)"
 	}
 	return fmt.Sprintf("%s, reported %s ago", on, age)

@@ -54,12 +54,12 @@ func TestPackRequireFlag(t *testing.T) {
 		want []string
 	}{
 		{"refuses a feature this mms does not know: no node running it could accept the spec",
-			[]string{"--require", "rollout"}, []string{`--require rollout: this mms does not know the feature (it knows none)`, "no node running it could accept the spec"}},
+			[]string{"--require", "teleport"}, []string{`--require teleport: this mms does not know the feature (it knows rollout)`, "no node running it could accept the spec"}},
 		{"refuses a feature name that is not lower-case",
 			[]string{"--require", "Rollout"}, []string{`--require "Rollout": a feature name must match ^[a-z][a-z0-9_-]{0,63}$`}},
 		{"refuses an empty feature name", []string{"--require", ""}, []string{`--require "": a feature name must match`}},
 		{"refuses --require with --format v1, which has no place for it",
-			[]string{"--format", "v1", "--require", "rollout"}, []string{"--require needs --format v2"}},
+			[]string{"--format", "v1", "--require", "teleport"}, []string{"--require needs --format v2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mms(t, dir, append([]string{"pack", "machines.json", priv}, tc.args...)...)
@@ -98,13 +98,13 @@ func TestVerifyRequires(t *testing.T) {
 		}
 	})
 	t.Run("refuses a spec requiring two unknown features, naming both (exit 1, nothing on stdout)", func(t *testing.T) {
-		p := requiringSpec(t, dir, "newer.json", priv, 7, []string{"second-signature", "rollout"})
+		p := requiringSpec(t, dir, "newer.json", priv, 7, []string{"second-signature", "teleport"})
 		for _, args := range [][]string{{"verify", p, pub}, {"verify", p, pub, "--json"}} {
 			r := mms(t, dir, args...)
 			if r.code != 1 || r.stdout != "" {
 				t.Fatalf("%v: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
 			}
-			for _, want := range []string{"unsupported specification", `features "rollout" and "second-signature", which this mms does not know`, "this node's mms is older than the specification needs"} {
+			for _, want := range []string{"unsupported specification", `features "second-signature" and "teleport", which this mms does not know`, "this node's mms is older than the specification needs"} {
 				if !strings.Contains(r.stderr, want) {
 					t.Errorf("%v: stderr %q does not say %q", args, r.stderr, want)
 				}
@@ -125,13 +125,13 @@ func TestApplyRefusesUnknownFeatures(t *testing.T) {
 		t.Fatalf("apply: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	before := dirSnapshot(t, dir)
-	newer := requiringSpec(t, work, "newer.json", priv, 2, []string{"rollout"})
+	newer := requiringSpec(t, work, "newer.json", priv, 2, []string{"teleport"})
 	for _, args := range [][]string{{"--dry-run"}, {}, {"--json"}} {
 		r := mms(t, work, append([]string{"apply", newer, "--dir", dir, "--public-key", pub}, args...)...)
-		if r.code != 1 || !strings.Contains(r.stderr, `unsupported specification: it requires feature "rollout"`) || !strings.Contains(r.stderr, "older than the specification needs") {
+		if r.code != 1 || !strings.Contains(r.stderr, `unsupported specification: it requires feature "teleport"`) || !strings.Contains(r.stderr, "older than the specification needs") {
 			t.Fatalf("apply %v: exit %d: %s%s", args, r.code, r.stdout, r.stderr)
 		}
-		if len(args) == 1 && args[0] == "--json" && !strings.Contains(r.stdout, `"refused": "unsupported specification: it requires feature \"rollout\"`) {
+		if len(args) == 1 && args[0] == "--json" && !strings.Contains(r.stdout, `"refused": "unsupported specification: it requires feature \"teleport\"`) {
 			t.Errorf("apply --json: %s", r.stdout)
 		}
 		sameTree(t, fmt.Sprintf("apply %v", args), dirSnapshot(t, dir), before)
@@ -148,13 +148,13 @@ func TestNATSHostsRefuseUnknownFeatures(t *testing.T) {
 	key := newSigner(t)
 	arch := newArchives(t)
 	hello := arch.machine(t, "hello", "kept")
-	newer := requiring(t, key.priv, 2, []string{"rollout"})
+	newer := requiring(t, key.priv, 2, []string{"teleport"})
 
 	t.Run("mms put refuses it and publishes nothing", func(t *testing.T) {
 		dir := t.TempDir()
 		file := writeFile(t, dir, "newer.json", string(newer))
 		r := mms(t, dir, "put", file, "--server", url, "--bucket", "NEWERPUT", "--public-key", key.pub)
-		if r.code != 1 || !strings.Contains(r.stderr, `unsupported specification: it requires feature "rollout"`) {
+		if r.code != 1 || !strings.Contains(r.stderr, `unsupported specification: it requires feature "teleport"`) {
 			t.Fatalf("put: %+v", r)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
@@ -174,13 +174,13 @@ func TestNATSHostsRefuseUnknownFeatures(t *testing.T) {
 		if _, err := kvspec.Put(ctx, js, "NEWER", defaultKey, newer, kvspec.BucketConfig{}); err != nil {
 			t.Fatal(err) // as a newer mms put would publish it
 		}
-		waitForLog(t, p, `it requires feature \"rollout\", which this mms does not know`)
+		waitForLog(t, p, `it requires feature \"teleport\", which this mms does not know`)
 		if !fileSays(greeting, "kept") {
 			t.Fatal("a spec requiring an unknown feature purged the machine it omits")
 		}
 		t.Run("mms get refuses to show it, naming the feature", func(t *testing.T) {
 			g := mms(t, t.TempDir(), "get", "--server", url, "--bucket", "NEWER", "--public-key", key.pub)
-			if g.code != 1 || g.stdout != "" || !strings.Contains(g.stderr, `it requires feature "rollout", which this mms does not know`) {
+			if g.code != 1 || g.stdout != "" || !strings.Contains(g.stderr, `it requires feature "teleport", which this mms does not know`) {
 				t.Fatalf("get: %+v", g)
 			}
 		})

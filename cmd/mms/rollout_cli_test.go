@@ -21,7 +21,7 @@ var (
 )
 
 // featuresMMS builds, once for the whole run, an mms with -tags mms_test_features: it knows
-// the features "mms-test" and "rollout", which a plain build does not yet.
+// the feature "mms-test", which a plain build does not.
 func featuresMMS(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -72,7 +72,7 @@ func expectedWave(t *testing.T, policy, identity, entry, checksum string) int {
 }
 
 func TestPackRolloutPolicy(t *testing.T) {
-	bin := featuresMMS(t)
+	bin := mmsPath(t)
 	dir := t.TempDir()
 	pub, priv := keyPair(t, dir)
 	writeFile(t, dir, "machines.json", rolloutFile)
@@ -97,9 +97,9 @@ func TestPackRolloutPolicy(t *testing.T) {
 		}
 	})
 	t.Run("pack --require rollout with a policy requires it once, without the note", func(t *testing.T) {
-		d := newer("pack", "machines.json", priv, "--require", "rollout", "--require", "mms-test")
+		d := newer("pack", "machines.json", priv, "--require", "rollout")
 		env, err := spec.DecodeEnvelope([]byte(d.stdout))
-		if d.code != 0 || err != nil || !strings.Contains(string(env.Payload), `"requires":["mms-test","rollout"],"rollout":`) || strings.Contains(d.stderr, "note:") {
+		if d.code != 0 || err != nil || !strings.Contains(string(env.Payload), `"requires":["rollout"],"rollout":`) || strings.Contains(d.stderr, "note:") {
 			t.Fatalf("pack: %+v", d)
 		}
 	})
@@ -132,12 +132,6 @@ func TestPackRolloutPolicy(t *testing.T) {
 			}
 		})
 	}
-	t.Run("an mms that does not know rollouts packs no policy", func(t *testing.T) {
-		d := mms(t, dir, "pack", "machines.json", priv)
-		if d.code != 1 || d.stdout != "" || !strings.Contains(d.stderr, `this mms does not know the feature "rollout" yet`) {
-			t.Fatalf("plain pack: %+v", d)
-		}
-	})
 	t.Run("the help shows the object form", func(t *testing.T) {
 		h := mms(t, dir, "pack", "--help")
 		if !strings.Contains(h.stdout+h.stderr, `{"rollout": {"waves": ["1%", "10%", "50%", "100%"], "bake": "5m",`) || !strings.Contains(h.stdout+h.stderr, "healthy_deadline") {
@@ -201,16 +195,10 @@ func TestPackRolloutPolicy(t *testing.T) {
 			t.Fatalf("pack %+v\nverify %+v\n--json %s", p, v, j.stdout)
 		}
 	})
-	t.Run("an mms that does not know rollouts refuses to verify it, naming the feature", func(t *testing.T) {
-		v := mms(t, dir, "verify", "spec.json", pub)
-		if v.code != 1 || v.stdout != "" || !strings.Contains(v.stderr, `feature "rollout", which this mms does not know`) {
-			t.Fatalf("plain verify: %+v", v)
-		}
-	})
 }
 
 func TestMatchShowsWaves(t *testing.T) {
-	bin := featuresMMS(t)
+	bin := mmsPath(t)
 	dir := t.TempDir()
 	_, priv := keyPair(t, dir)
 	writeFile(t, dir, "machines.json", rolloutFile)
@@ -300,12 +288,6 @@ func TestMatchShowsWaves(t *testing.T) {
 			t.Fatalf("match: %+v\n%s", r, j.stdout)
 		}
 	})
-	t.Run("an mms that does not know rollouts refuses a machines file with a policy", func(t *testing.T) {
-		r := mms(t, dir, "match", "machines.json", "--identity", node)
-		if r.code != 1 || !strings.Contains(r.stderr, `this mms does not know the feature "rollout" yet`) {
-			t.Fatalf("plain match: %+v", r)
-		}
-	})
 	t.Run("a plain mms matches the object form without a policy", func(t *testing.T) {
 		obj := `{"machines": ` + machinesFile + `}`
 		writeFile(t, dir, "object.json", obj)
@@ -317,7 +299,7 @@ func TestMatchShowsWaves(t *testing.T) {
 }
 
 func TestApplyDryRunShowsWaves(t *testing.T) {
-	bin := featuresMMS(t)
+	bin := mmsPath(t)
 	work, dir := t.TempDir(), t.TempDir()
 	pub, priv := keyPair(t, work)
 	writeFile(t, work, "machines.json", rolloutFile)

@@ -14,9 +14,9 @@ import (
 
 // knownFeatures are the features this build of mms honours: the names a v2 payload's
 // `requires` list may give. A feature is added here, in one line, with the code that honours
-// it: the node loop's gate, health checks and revert add FeatureRollout, whose policy this
-// package already reads. This is the only place that says what mms knows.
-var knownFeatures = map[string]bool{}
+// it (FeatureRollout: nodeloop.Staging, package gate, install's revert). This is the only
+// place that says what mms knows.
+var knownFeatures = map[string]bool{FeatureRollout: true}
 
 // FeatureRollout is the feature a v2 specification with a rollout policy requires (Spec.Rollout,
 // Entry.Rollout): a node that does not know staged rollouts must refuse it rather than install

@@ -179,17 +179,6 @@ func TestRolloutPolicies(t *testing.T) {
 	})
 }
 
-// TestThePlainBuildKnowsNoRollout: until the node side honours a policy, an mms built without
-// test tags refuses every specification that requires rollout.
-func TestThePlainBuildKnowsNoRollout(t *testing.T) {
-	if knownFeatures["mms-test"] {
-		t.Skip("a build with -tags mms_test_features knows rollout")
-	}
-	if knownFeatures[FeatureRollout] {
-		t.Fatal("this build knows rollout")
-	}
-}
-
 func TestPackRollout(t *testing.T) {
 	knowFeatures(t, FeatureRollout)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -1,0 +1,380 @@
+package nodeloop
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mms-io/mms/gate"
+	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/rollout"
+	"github.com/mms-io/mms/machines/spec"
+)
+
+// Defaults of a node's staged rollouts.
+const (
+	// DefaultRolloutPoll is how often a node with a change in flight reads its gate (and runs
+	// its health check): two batched reads, whatever the fleet size.
+	DefaultRolloutPoll = 5 * time.Second
+	// gateTimeout bounds one read or write of the gate.
+	gateTimeout = 5 * time.Second
+)
+
+// GateStore is the part of gate.Store the controller uses; the host gives one once it has a
+// JetStream connection.
+type GateStore interface {
+	Add(ctx context.Context, change string, wave int, k gate.Kind, delta int) error
+	Tally(ctx context.Context, change string) (rollout.Tally, error)
+	Controls(ctx context.Context, change string, keys []ed25519.PublicKey) (rollout.Controls, []string, error)
+	Put(ctx context.Context, c gate.Control, key ed25519.PrivateKey) error
+}
+
+// Phase is where one change stands on this node.
+type Phase string
+
+// The phases of a change on a node.
+const (
+	// PhaseWaiting: the gate does not admit it here yet.
+	PhaseWaiting Phase = "waiting"
+	// PhaseChecking: installed, its health not decided yet.
+	PhaseChecking Phase = "checking"
+	// PhaseHealthy: installed and healthy.
+	PhaseHealthy Phase = "healthy"
+	// PhaseUnhealthy: installed and unhealthy, to be reverted.
+	PhaseUnhealthy Phase = "unhealthy"
+	// PhaseReverted: taken back; the node stays on the previous version.
+	PhaseReverted Phase = "reverted"
+	// PhaseHalted: the change halted before this node took it; it never will.
+	PhaseHalted Phase = "halted"
+)
+
+// Staging is a node's staged-rollout controller: the machines.Rollout the reconcile asks, and
+// (Run) the watch over the gate and over the health of the changes this node took, which
+// wakes the loop when its answer changes. Set its fields, then give it to Loop.Staging.
+type Staging struct {
+	// Identity is the node's identity, which draws its wave.
+	Identity string
+	// Keys are the trusted keys a resume or promotion must be signed by.
+	Keys []ed25519.PublicKey
+	// Health checks a machine this node installed; nil takes every install for healthy.
+	Health HealthFunc
+	// Quiet is how long a wave's counters must stay unchanged before its silent nodes are
+	// taken for offline: the fleet status's freshness.
+	Quiet time.Duration
+	// Poll is how often the gate is read while a change is in flight; 0 means
+	// DefaultRolloutPoll.
+	Poll time.Duration
+	// Marks, when set, remembers what this node told the gate, across restarts (DIR/.mms):
+	// a node counts itself once per change.
+	Marks *Marks
+	// Logger receives what the controller decides.
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+
+	mu       sync.Mutex
+	store    GateStore
+	storeErr string
+	changes  map[string]*change // by gate.ChangeID
+	byName   map[string]string  // entry name to the change ID it is at
+	wake     chan struct{}
+}
+
+// change is one entry's change as this node sees it.
+type change struct {
+	Mark
+	policy  rollout.Policy
+	verdict rollout.Verdict
+	readAt  time.Time
+	revert  string // why to take it back, when it must be
+}
+
+// SetGate gives the controller the gate (the host's JetStream connection is up), or the
+// reason there is none: until there is, no change with a rollout policy is installed.
+func (s *Staging) SetGate(g GateStore, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.store, s.storeErr = g, why
+}
+
+func (s *Staging) init() {
+	if s.changes != nil {
+		return
+	}
+	s.changes, s.byName, s.wake = map[string]*change{}, map[string]string{}, make(chan struct{}, 1)
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Poll <= 0 {
+		s.Poll = DefaultRolloutPoll
+	}
+	if s.Marks != nil {
+		for id, m := range s.Marks.Load(s.Logger) {
+			c := &change{Mark: m}
+			if m.Phase == PhaseUnhealthy {
+				c.revert = "unhealthy: " + m.Reason // the revert a restart interrupted
+			}
+			s.changes[id] = c
+		}
+	}
+}
+
+// Wake is told whenever the controller's answer may have changed: the loop reconciles.
+func (s *Staging) Wake() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.init()
+	return s.wake
+}
+
+func (s *Staging) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// track returns the change e brings, creating it (with this node's wave) the first time.
+// The caller holds s.mu.
+func (s *Staging) track(e spec.Entry) *change {
+	s.init()
+	id := gate.ChangeID(e.Name, e.Checksum)
+	c, ok := s.changes[id]
+	if !ok {
+		c = &change{Mark: Mark{Entry: e.Name, Checksum: e.Checksum, Wave: e.Rollout.Waves.WaveOf(s.Identity, e.Name, e.Checksum),
+			Waves: len(e.Rollout.Waves), Seen: s.Now().UTC(), Phase: PhaseWaiting}}
+		s.changes[id] = c
+		s.Logger.Info("a staged change: this node is in its wave "+fmt.Sprint(c.Wave+1)+" of "+fmt.Sprint(c.Waves),
+			"machine", e.Name, "checksum", short(e.Checksum), "change", id, "policy", e.Rollout.Summary())
+	}
+	if c.Phase == "" {
+		c.Phase = PhaseWaiting
+	}
+	c.policy = *e.Rollout
+	s.byName[e.Name] = id
+	return c
+}
+
+// Admit implements machines.Rollout: it registers the node in its wave the first time, and
+// answers from the gate read at most Poll ago (reading it now when older).
+func (s *Staging) Admit(e spec.Entry, installed string) (bool, string) {
+	s.mu.Lock()
+	c := s.track(e)
+	id := gate.ChangeID(e.Name, e.Checksum)
+	switch c.Phase {
+	case PhaseReverted, PhaseHalted, PhaseUnhealthy:
+		why := c.Reason
+		s.mu.Unlock()
+		return false, fmt.Sprintf("%s here: %s; stays as it is until a new specification changes %s", c.Phase, why, e.Name)
+	}
+	store, storeErr := s.store, s.storeErr
+	s.mu.Unlock()
+	if store == nil {
+		return false, "waits: the rollout gate cannot be reached: " + storeErr
+	}
+	if err := s.register(store, id, c); err != nil {
+		return false, "waits: " + err.Error()
+	}
+	v, err := s.judge(store, id, c, s.Now().Sub(c.readAt) >= s.Poll)
+	if err != nil {
+		return false, "waits: " + err.Error()
+	}
+	label := fmt.Sprintf("wave %d of %d", c.Wave+1, c.Waves)
+	if !v.Open {
+		return false, label + ": " + v.Reason
+	}
+	s.Logger.Info("the rollout gate admits the change here", "machine", e.Name, "wave", c.Wave+1, "reason", v.Reason)
+	return true, ""
+}
+
+// register counts the node among its wave's members, once per change.
+func (s *Staging) register(store GateStore, id string, c *change) error {
+	s.mu.Lock()
+	done := c.Registered
+	s.mu.Unlock()
+	if done {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), gateTimeout)
+	defer cancel()
+	if err := store.Add(ctx, id, c.Wave, gate.Members, 1); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	c.Registered = true
+	s.save()
+	s.mu.Unlock()
+	return nil
+}
+
+// judge reads the gate (when fresh is asked, or never read) and judges it for c.
+func (s *Staging) judge(store GateStore, id string, c *change, fresh bool) (rollout.Verdict, error) {
+	s.mu.Lock()
+	v, readAt := c.verdict, c.readAt
+	s.mu.Unlock()
+	if !fresh && !readAt.IsZero() {
+		return v, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), gateTimeout)
+	defer cancel()
+	tally, err := store.Tally(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	ctl, refused, err := store.Controls(ctx, id, s.Keys)
+	if err != nil {
+		return v, err
+	}
+	for _, r := range refused {
+		s.Logger.Warn("a rollout control is refused", "machine", c.Entry, "change", id, "reason", r)
+	}
+	s.mu.Lock()
+	g := rollout.Gate{Wave: c.Wave, Bake: c.policy.Bake, Budget: c.policy.MaxUnhealthy, Quiet: s.Quiet, Seen: c.Seen}
+	now := s.Now()
+	v = g.Judge(tally, ctl, now)
+	if ctl.Paused != nil && !c.verdict.Paused && v.Paused {
+		s.Logger.Warn("the rollout is paused", "machine", c.Entry, "change", id, "by", ctl.Paused.By, "reason", ctl.Paused.Reason)
+	}
+	c.verdict, c.readAt = v, now
+	over, why := g.Exceeded(tally)
+	s.mu.Unlock()
+	if over && ctl.Halted == nil {
+		// The first node to see it says so for good: the counts could drop back under a
+		// share as more nodes take the change, and a halt must not lift by itself.
+		if err := store.Put(ctx, gate.Control{Action: gate.ActionHalt, Change: id, Entry: c.Entry, By: s.Identity, Reason: why}, nil); err != nil {
+			s.Logger.Error("could not record the rollout's halt", "machine", c.Entry, "change", id, "error", err)
+		} else {
+			s.Logger.Error("the rollout halts: no further node installs the change", "machine", c.Entry, "change", id, "reason", why)
+		}
+	}
+	return v, nil
+}
+
+// Revert implements machines.Rollout.
+func (s *Staging) Revert(e spec.Entry) (bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.init()
+	c, ok := s.changes[gate.ChangeID(e.Name, e.Checksum)]
+	if !ok {
+		return false, ""
+	}
+	c.policy = *e.Rollout // a change remembered across a restart learns its policy here
+	s.byName[e.Name] = gate.ChangeID(e.Name, e.Checksum)
+	if c.revert == "" || c.Phase == PhaseReverted {
+		return false, ""
+	}
+	return true, c.revert
+}
+
+// save writes the marks, when the host keeps them. The caller holds s.mu.
+func (s *Staging) save() {
+	if s.Marks == nil {
+		return
+	}
+	marks := make(map[string]Mark, len(s.changes))
+	for id, c := range s.changes {
+		marks[id] = c.Mark
+	}
+	if err := s.Marks.Save(marks); err != nil {
+		s.Logger.Error("could not remember what this node told the rollout gate", "error", err)
+	}
+}
+
+// Observe implements Observer: it counts the installs and reverts of staged changes.
+func (s *Staging) Observe(o Outcome) {
+	if o.Report == nil || o.Report.Err != nil {
+		return
+	}
+	for _, r := range o.Report.Results {
+		if r.Failed() {
+			continue
+		}
+		switch r.Action {
+		case machines.ActionInstall, machines.ActionUpdate:
+			s.counted(r.Name, r.Checksum, gate.Took, func(c *change) {
+				c.Took, c.Phase, c.InstalledAt = true, PhaseChecking, s.Now().UTC()
+			})
+		case machines.ActionRevert:
+			s.counted(r.Name, r.Checksum, gate.Reverted, func(c *change) {
+				c.Reverted, c.Phase, c.Reason = true, PhaseReverted, c.revert
+				s.Logger.Warn("reverted a staged change", "machine", r.Name, "reason", r.Reason)
+			})
+		}
+	}
+}
+
+// counted applies to the change of name at checksum (if staged) and counts k in the gate,
+// once.
+func (s *Staging) counted(name, checksum string, k gate.Kind, apply func(*change)) {
+	s.mu.Lock()
+	s.init()
+	id := gate.ChangeID(name, checksum)
+	c, ok := s.changes[id]
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	already := k == gate.Took && c.Took || k == gate.Reverted && c.Reverted
+	apply(c)
+	s.save()
+	store := s.store
+	s.mu.Unlock()
+	if already || store == nil {
+		return
+	}
+	s.add(store, id, c, k, 1)
+}
+
+// add counts in the gate, logging a failure: the gate is the fleet's, the node goes on.
+func (s *Staging) add(store GateStore, id string, c *change, k gate.Kind, delta int) {
+	ctx, cancel := context.WithTimeout(context.Background(), gateTimeout)
+	defer cancel()
+	if err := store.Add(ctx, id, c.Wave, k, delta); err != nil {
+		s.Logger.Error("could not tell the rollout gate", "machine", c.Entry, "change", id, "counter", k, "error", err)
+	}
+}
+
+// short abbreviates a checksum for logs.
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}
+
+// RolloutStatus is where a staged change stands on this node, as its fleet status says.
+type RolloutStatus struct {
+	// Change is the gate.ChangeID.
+	Change string `json:"change"`
+	// Wave is the node's wave, 1 for the first, of Waves.
+	Wave  int `json:"wave"`
+	Waves int `json:"waves"`
+	// Phase and Reason say where it stands and why.
+	Phase  Phase  `json:"phase"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Status returns where the change that brings machine to checksum stands here; nil when it is
+// not a staged change this node saw.
+func (s *Staging) Status(machine, checksum string) *RolloutStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.init()
+	id := gate.ChangeID(machine, checksum)
+	c, ok := s.changes[id]
+	if !ok {
+		return nil
+	}
+	reason := c.Reason
+	if c.Phase == PhaseWaiting {
+		reason = c.verdict.Reason
+	}
+	return &RolloutStatus{Change: id, Wave: c.Wave + 1, Waves: c.Waves, Phase: c.Phase, Reason: reason}
+}

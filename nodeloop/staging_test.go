@@ -1,0 +1,236 @@
+package nodeloop
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mms-io/mms/gate"
+	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/install"
+	"github.com/mms-io/mms/machines/rollout"
+	"github.com/mms-io/mms/machines/spec"
+)
+
+// stagedPolicy is the policy of the staged tests: one node of three in the first wave
+// (mostly), a short bake, any unhealthy node halts.
+func stagedPolicy(t *testing.T) *rollout.Policy {
+	t.Helper()
+	p, err := rollout.ParsePolicy([]byte(`{"waves":["34%","100%"],"bake":"300ms","healthy_deadline":"3s","max_unhealthy":"0"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+// stagedEntry serves a machine name saying text+suffix, with the suffix chosen so that
+// exactly one of nodes is in the first wave of p for it.
+func (f *fixture) stagedEntry(name, text string, p *rollout.Policy, nodes []string) (spec.Entry, string) {
+	f.t.Helper()
+	for i := range 200 {
+		e := f.entry(name, fmt.Sprintf("%s-%d", text, i))
+		var first []string
+		for _, n := range nodes {
+			if p.Waves.WaveOf(n, e.Name, e.Checksum) == 0 {
+				first = append(first, n)
+			}
+		}
+		if len(first) == 1 {
+			e.Rollout = p
+			return e, first[0]
+		}
+	}
+	f.t.Fatal("no archive puts exactly one node in the first wave")
+	return spec.Entry{}, ""
+}
+
+// sayHealth is the health of the staged tests: a machine saying good-… is healthy, bad-… is
+// unhealthy at once, anything else not yet.
+func sayHealth(dir string) HealthFunc {
+	return func(_ context.Context, machine string, _ rollout.Policy) (Health, string) {
+		b, _ := os.ReadFile(filepath.Join(dir, machine, "say.txt"))
+		switch {
+		case strings.HasPrefix(string(b), "good-"):
+			return HealthGood, "says good"
+		case strings.HasPrefix(string(b), "bad-"):
+			return HealthBad, "says bad"
+		}
+		return HealthPending, "says " + string(b)
+	}
+}
+
+// stagedNode runs a loop with a staging controller over a fresh directory.
+type stagedNode struct {
+	id, dir string
+	obs     *observed
+}
+
+func (f *fixture) stagedNodes(ids []string) []*stagedNode {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	g, err := gate.Ensure(ctx, f.js, gate.Options{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var nodes []*stagedNode
+	for _, id := range ids {
+		n := &stagedNode{id: id, dir: f.t.TempDir()}
+		n.obs = f.start(n.dir, time.Hour, func(l *Loop) {
+			l.Staging = &Staging{Identity: id, Keys: l.Config.Trust.Keys, Health: sayHealth(n.dir), Quiet: 10 * time.Second,
+				Poll: 50 * time.Millisecond, Marks: &Marks{Path: filepath.Join(n.dir, ".mms", "rollouts.json")}, Logger: l.Config.Logger}
+			l.Staging.SetGate(g, "")
+		})
+		nodes = append(nodes, n)
+	}
+	return nodes
+}
+
+// says returns what machine web says on the node, "" when it is not installed.
+func (n *stagedNode) says() string {
+	b, _ := os.ReadFile(filepath.Join(n.dir, "web", "say.txt"))
+	return string(b)
+}
+
+// waitSays waits until the node's web says text.
+func (n *stagedNode) waitSays(t *testing.T, text string) {
+	t.Helper()
+	n.obs.wait(t, n.id+" saying "+text, func([]Outcome, []string) bool { return n.says() == text })
+}
+
+// result returns the last result for web at checksum among outs, and whether there is one.
+func result(outs []Outcome, checksum string) (machines.Result, bool) {
+	for i := len(outs) - 1; i >= 0; i-- {
+		if outs[i].Report == nil {
+			continue
+		}
+		for _, r := range outs[i].Report.Results {
+			if r.Name == "web" && r.Checksum == checksum {
+				return r, true
+			}
+		}
+	}
+	return machines.Result{}, false
+}
+
+func TestStagedRolloutGoesWaveByWaveAndTakesABadChangeBack(t *testing.T) {
+	f := newFixture(t)
+	ids := []string{"node-1", "node-2", "node-3"}
+	nodes := f.stagedNodes(ids)
+	byID := map[string]*stagedNode{}
+	for _, n := range nodes {
+		byID[n.id] = n
+	}
+	p := stagedPolicy(t)
+
+	v1 := f.entry("web", "plain")
+	f.put(nil, v1)
+	for _, n := range nodes {
+		n.waitSays(t, "plain")
+	}
+
+	// A good change: the first wave's node takes it at once, the others once it has been
+	// healthy for the bake.
+	good, canary := f.stagedEntry("web", "good", p, ids)
+	f.put(nil, good)
+	goodText := byID[canary].waitSaysPrefix(t, "good-")
+	for _, n := range nodes {
+		n.waitSays(t, goodText)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	g, err := gate.Open(ctx, f.js, gate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tally := waitTally(t, g, gate.ChangeID("web", good.Checksum), func(t rollout.Tally) bool { return t.Total().Healthy == 3 })
+	if len(tally) != 2 || tally[0].Members != 1 || tally[0].Took != 1 || tally[0].Healthy != 1 || tally[1].Took != 2 || tally[1].Healthy != 2 {
+		t.Fatalf("the good change's tally is %+v", tally)
+	}
+	for _, n := range nodes {
+		if n.id == canary {
+			continue
+		}
+		marks := (&Marks{Path: filepath.Join(n.dir, ".mms", "rollouts.json")}).Load(slog.New(slog.DiscardHandler))
+		m := marks[gate.ChangeID("web", good.Checksum)]
+		if m.Wave != 1 || m.InstalledAt.Before(tally[0].HealthChanged.Add(p.Bake)) {
+			t.Fatalf("%s (wave %d) installed at %v, before the first wave was healthy (%v) for the bake %v", n.id, m.Wave+1, m.InstalledAt, tally[0].HealthChanged, p.Bake)
+		}
+		if r, ok := result(n.obs.snapshot(), good.Checksum); !ok || r.Action != machines.ActionUpdate && r.Action != machines.ActionKeep {
+			t.Fatalf("%s's last result for the good change: %+v", n.id, r)
+		}
+	}
+
+	// A bad change: the first wave's node takes it, finds it unhealthy and goes back to the
+	// good version; the halt keeps it from every other node.
+	bad, badCanary := f.stagedEntry("web", "bad", p, ids)
+	f.put(nil, bad)
+	c := byID[badCanary]
+	c.obs.wait(t, "the canary reverting", func(outs []Outcome, _ []string) bool {
+		r, ok := result(outs, bad.Checksum)
+		return ok && r.Action == machines.ActionRevert && !r.Failed()
+	})
+	c.waitSays(t, goodText)
+	st, err := install.Inspect(c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := st.Managed("web"); m.Checksum != good.Checksum {
+		t.Fatalf("after the revert the record says %s, want the good %s", m.Checksum, good.Checksum)
+	}
+	st.Close()
+	for _, n := range nodes {
+		if n == c {
+			continue
+		}
+		n.obs.wait(t, n.id+" holding the halted change back", func(outs []Outcome, _ []string) bool {
+			r, ok := result(outs, bad.Checksum)
+			return ok && r.Action == machines.ActionWait && strings.Contains(r.Reason, "halted")
+		})
+		if n.says() != goodText {
+			t.Fatalf("%s says %q, want the good version", n.id, n.says())
+		}
+	}
+	tally = waitTally(t, g, gate.ChangeID("web", bad.Checksum), func(t rollout.Tally) bool { return t.Total().Reverted == 1 })
+	total := tally.Total()
+	if total.Took != 1 || total.Unhealthy != 1 || total.Reverted != 1 || tally.Wave(1).Took != 0 {
+		t.Fatalf("the bad change's tally is %+v", tally)
+	}
+	ctl, _, err := g.Controls(ctx, gate.ChangeID("web", bad.Checksum), nil)
+	if err != nil || ctl.Halted == nil || !strings.Contains(ctl.Halted.Reason, "max_unhealthy 0") {
+		t.Fatalf("the bad change's controls: %+v, %v", ctl, err)
+	}
+}
+
+// waitSaysPrefix waits until the node's web says something starting with prefix, and returns it.
+func (n *stagedNode) waitSaysPrefix(t *testing.T, prefix string) string {
+	t.Helper()
+	n.obs.wait(t, n.id+" saying "+prefix+"…", func([]Outcome, []string) bool { return strings.HasPrefix(n.says(), prefix) })
+	return n.says()
+}
+
+// waitTally waits until the tally of change satisfies cond, and returns it.
+func waitTally(t *testing.T, g *gate.Store, change string, cond func(rollout.Tally) bool) rollout.Tally {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		tally, err := g.Tally(ctx, change)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(tally) {
+			return tally
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the tally of change %s stays %+v", change, tally)
+		}
+		time.Sleep(20 * time.Millisecond) // the nodes count on their own; nothing to wait on
+	}
+}
