@@ -21,7 +21,6 @@ import (
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/term"
 )
 
 // fleetFlags are mms status --fleet's.
@@ -152,7 +151,7 @@ func (f *fleetFlags) watchFleet(ctx context.Context, js jetstream.JetStream, fil
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	tty := term.IsTerminal(int(os.Stdout.Fd()))
+	scr := newScreen(os.Stdout)
 	redraw := time.NewTicker(250 * time.Millisecond)
 	defer redraw.Stop()
 	latest := map[string]fleet.Status{}
@@ -177,12 +176,7 @@ func (f *fleetFlags) watchFleet(ctx context.Context, js jetstream.JetStream, fil
 			cancel()
 			doc := fleetDoc{Schema: "mms.fleet-status.v1", Bucket: f.bucket,
 				Summary: fleet.Summarize(slices.Collect(maps.Values(latest)), target, filter, time.Now())}
-			if tty {
-				fmt.Print("\033[H\033[2J")
-			} else {
-				fmt.Println("---")
-			}
-			printFleet(os.Stdout, doc, time.Now())
+			scr.draw(func(w io.Writer) { printFleet(w, doc, time.Now()) })
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/choria-io/fisk"
-	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines/spec"
 )
 
@@ -48,15 +47,14 @@ func (c *getCommand) run() error {
 		return err
 	}
 	defer nc.Close()
-	e, err := kvspec.Get(ctx, js, c.kv.bucket, c.kv.key)
+	e, where, err := c.kv.published(ctx, js, url)
 	if err != nil {
-		return c.kv.natsHint(err, url)
+		return err
 	}
 	if c.raw {
 		fmt.Println(string(e.Value))
 		return nil
 	}
-	where := fmt.Sprintf("%s/%s revision %d (stored %s)", c.kv.bucket, c.kv.key, e.Revision, e.Created.UTC().Format(time.RFC3339))
 	s, err := spec.Open(e.Value, spec.Trust{Keys: keys, InsecureAllowUnsigned: true})
 	if err != nil {
 		return fmt.Errorf("get %s: %w", where, err)

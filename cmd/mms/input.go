@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/machines/spec"
 )
 
@@ -38,4 +39,11 @@ func loadKeys(what string, args []string) ([]ed25519.PublicKey, error) {
 		keys = append(keys, pk)
 	}
 	return keys, nil
+}
+
+// signingKeyArg adds the argument key, or $KEY: the ed25519 private key a command signs with,
+// 128 hex characters or a file holding them (spec.LoadPrivateKey reads it). help says what the
+// key is for.
+func signingKeyArg(cmd *fisk.CmdClause, help string, v *string) {
+	cmd.Arg("key", help+": 128 hex characters or a file holding them").Envar("KEY").StringVar(v)
 }

@@ -144,3 +144,13 @@ func (k *kvFlags) connect(ctx context.Context, url string, opts ...nats.Option) 
 	}
 	return nc, js, nil
 }
+
+// published reads the specification published at the bucket and key, saying what to check
+// when that fails; where names it, with its revision and when it was stored, for messages.
+func (k *kvFlags) published(ctx context.Context, js jetstream.JetStream, url string) (e kvspec.Entry, where string, err error) {
+	e, err = kvspec.Get(ctx, js, k.bucket, k.key)
+	if err != nil {
+		return kvspec.Entry{}, "", k.natsHint(err, url)
+	}
+	return e, fmt.Sprintf("%s/%s revision %d (stored %s)", k.bucket, k.key, e.Revision, e.Created.UTC().Format(time.RFC3339)), nil
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -82,11 +81,7 @@ func waveOf(identity string, e spec.Entry) waveDoc {
 		return waveDoc{}
 	}
 	k := e.Rollout.Waves.WaveOf(identity, e.Name, e.Checksum)
-	d := waveDoc{Wave: k + 1, Waves: len(e.Rollout.Waves)}
-	if k < len(e.Rollout.Shares) {
-		d.Share = strings.TrimSpace(e.Rollout.Shares[k])
-	}
-	return d
+	return waveDoc{Wave: k + 1, Waves: len(e.Rollout.Waves), Share: shareOf(e.Rollout, k)}
 }
 
 // String says it as "wave 2 of 4 (10%)", or "-" for none.

@@ -54,7 +54,7 @@ func configurePack(app *fisk.Application) {
 	cmd := app.Command("pack", "Validates a machines file and prints the (signed) specification envelope").Action(action(c.run))
 	cmd.HelpLong(packHelp)
 	cmd.Arg("machines", `A JSON file holding the array of entries, or {"rollout": POLICY, "machines": [entries]} (- for standard input)`).Required().StringVar(&c.machines)
-	cmd.Arg("key", "The ed25519 private key to sign with: 128 hex characters or a file holding them").Envar("KEY").StringVar(&c.key)
+	signingKeyArg(cmd, "The ed25519 private key to sign with", &c.key)
 	cmd.Flag("format", "Payload format: v2 (versioned, rollback protected) or v1 (go-choria compatible)").Default("v2").EnumVar(&c.format, "v1", "v2")
 	cmd.Flag("version", "The v2 version; must grow with every spec (default: now in Unix milliseconds)").Int64Var(&c.version)
 	cmd.Flag("expires", "Makes a v2 spec expire this long after now (e.g. 720h); nodes refuse it after that").DurationVar(&c.expires)

@@ -35,7 +35,10 @@ type putCommand struct {
 	replicas int
 	status   string
 	force    bool
-	unsigned bool
+	// forceFeatures publishes past checkFleetFeatures, a check of its own: forcing a rollback
+	// past checkVersionGrows must not also publish to nodes that cannot stage.
+	forceFeatures bool
+	unsigned      bool
 }
 
 func configurePut(app *fisk.Application) {
@@ -50,6 +53,7 @@ func configurePut(app *fisk.Application) {
 	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&c.replicas)
 	cmd.Flag("status-bucket", "The bucket nodes report their status to, created with --replicas if it does not exist (empty: none)").Default(fleet.DefaultBucket).StringVar(&c.status)
 	cmd.Flag("force", "Publishes even when a v2 specification's version does not grow past the published one (nodes that applied that one will refuse it), or an obj:// archive it names is not in the Object Store as named (nodes will fail to install it until it is)").UnNegatableBoolVar(&c.force)
+	cmd.Flag("force-features", "Publishes even when nodes reporting to --status-bucket do not know a feature the specification requires (rollout, for a rollout policy): they refuse it as a whole and stay on the specification they have. Unlike --force, which it does not imply").UnNegatableBoolVar(&c.forceFeatures)
 	cmd.Flag("unsigned", "Publishes without checking the signature, for nodes that trust no key (every node with a key refuses an unsigned specification)").UnNegatableBoolVar(&c.unsigned)
 }
 
@@ -82,7 +86,7 @@ func (c *putCommand) run() error {
 		fmt.Fprintln(os.Stderr, "warning: --unsigned: the signature was not checked; every node that trusts a key will refuse this specification if it is not signed by it")
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+2*requestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+3*requestTimeout)
 	defer cancel()
 	url, err := c.kv.serverURL()
 	if err != nil {
@@ -99,6 +103,11 @@ func (c *putCommand) run() error {
 		}
 		if err := checkObjects(ctx, js, s); err != nil {
 			return fmt.Errorf("put %s: %w", c.file, c.kv.natsHint(err, url))
+		}
+	}
+	if !c.forceFeatures {
+		if err := checkFleetFeatures(ctx, js, c.status, s, time.Now()); err != nil {
+			return fmt.Errorf("put %s: %w", c.file, err)
 		}
 	}
 	rev, err := kvspec.Put(ctx, js, c.kv.bucket, c.kv.key, data, kvspec.BucketConfig{

@@ -3,16 +3,18 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mms-io/mms/machines/spec"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/machines/spec"
 )
 
 func TestPutAndGetCommands(t *testing.T) {
@@ -165,3 +167,122 @@ func TestPutAndGetCommands(t *testing.T) {
 
 // b64 encodes a payload for a hand-made envelope.
 func b64(payload string) string { return base64.StdEncoding.EncodeToString([]byte(payload)) }
+
+// TestPutRefusesFeaturesReportingNodesLack: mms put will not publish a staged specification
+// while a node reporting to the status bucket does not know rollouts, unless told
+// --force-features; offline nodes are not counted, and a bucket that cannot be read is said.
+func TestPutRefusesFeaturesReportingNodesLack(t *testing.T) {
+	srv := natsServer(t)
+	url := srv.ClientURL()
+	js := jsFor(t, url)
+	dir := t.TempDir()
+	pub, priv := keyPair(t, dir)
+	pack := func(name, machines string) string {
+		writeFile(t, dir, name+".machines.json", machines)
+		p := mms(t, dir, "pack", name+".machines.json", priv)
+		if p.code != 0 {
+			t.Fatalf("pack %s: %+v", name, p)
+		}
+		return writeFile(t, dir, name+".json", p.stdout)
+	}
+	staged, plain := pack("staged", stagedMachines), pack("plain", machinesFile)
+	put := func(bucket, file string, args ...string) result {
+		return mms(t, dir, append([]string{"put", file, "--server", url, "--public-key", pub, "--bucket", bucket}, args...)...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	// report publishes a node's status as the node does, to its own key.
+	report := func(bucket, id string, features []string, at time.Time) {
+		t.Helper()
+		st := (&fleet.Reporter{Identity: id, Host: "mms agent", Version: "v0.9.0"}).Status(at)
+		st.Features = features
+		data, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, "$KV."+bucket+"."+fleet.Key(id), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := []string{"format-v1", "format-v2"}
+
+	t.Run("without a status bucket it warns that it could not check, and publishes", func(t *testing.T) {
+		r := put("NOSTATUS", staged, "--status-bucket", "NODES_NONE")
+		if r.code != 0 || !strings.Contains(r.stderr, "warning: no status bucket NODES_NONE (no node has reported yet): could not check that every node knows rollout") {
+			t.Fatalf("put: %+v", r)
+		}
+		e := put("NOSTATUS2", staged, "--status-bucket", "")
+		if e.code != 0 || !strings.Contains(e.stderr, "warning: no --status-bucket: could not check that every node knows rollout") {
+			t.Fatalf("put --status-bucket '': %+v", e)
+		}
+	})
+
+	if err := fleet.EnsureBucket(ctx, js, fleet.BucketConfig("NODES", 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	report("NODES", "new1", fleet.Features, now)
+	report("NODES", "old1", old, now)
+	report("NODES", "old2", nil, now)
+	report("NODES", "gone1", old, now.Add(-time.Hour)) // offline: three heartbeats are long past
+
+	t.Run("refuses while reporting nodes lack rollout, naming them, not the offline ones", func(t *testing.T) {
+		r := put("STAGED", staged, "--status-bucket", "NODES")
+		for _, want := range []string{
+			"2 of the 3 nodes reporting to NODES do not know rollout, which the specification requires, and would refuse it as a whole",
+			"old1 (mms agent v0.9.0, without rollout); old2 (mms agent v0.9.0, without rollout); upgrade their mms, or publish anyway with --force-features",
+			"note: 1 nodes of NODES are offline (no status within its freshness) and were not checked for rollout",
+		} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("put lacks %q: %+v", want, r)
+			}
+		}
+		if r.code != 1 || strings.Contains(r.stderr, "new1") || strings.Contains(r.stderr, "gone1 (") {
+			t.Fatalf("put: %+v", r)
+		}
+		if got, err := kvspec.Get(ctx, js, "STAGED", defaultKey); !errors.Is(err, kvspec.ErrNoBucket) {
+			t.Fatalf("published %+v, %v", got, err)
+		}
+	})
+
+	t.Run("--force does not imply --force-features", func(t *testing.T) {
+		if r := put("STAGED", staged, "--status-bucket", "NODES", "--force"); r.code != 1 || !strings.Contains(r.stderr, "--force-features") {
+			t.Fatalf("put --force: %+v", r)
+		}
+	})
+
+	t.Run("publishes a specification without a policy to any node", func(t *testing.T) {
+		if r := put("PLAIN", plain, "--status-bucket", "NODES"); r.code != 0 || strings.Contains(r.stderr, "rollout") {
+			t.Fatalf("put: %+v", r)
+		}
+	})
+
+	t.Run("--force-features publishes past the check", func(t *testing.T) {
+		r := put("STAGED", staged, "--status-bucket", "NODES", "--force-features")
+		if r.code != 0 || !strings.Contains(r.stdout, "Published STAGED/machines revision 1") {
+			t.Fatalf("put --force-features: %+v", r)
+		}
+	})
+
+	t.Run("names ten nodes, then how many more", func(t *testing.T) {
+		for i := range 12 {
+			report("NODES", fmt.Sprintf("older%02d", i), old, now)
+		}
+		r := put("MANY", staged, "--status-bucket", "NODES")
+		if r.code != 1 || !strings.Contains(r.stderr, "14 of the 15 nodes reporting to NODES") || !strings.Contains(r.stderr, "older07 (mms agent v0.9.0, without rollout) and 4 more; upgrade") {
+			t.Fatalf("put: %+v", r)
+		}
+	})
+
+	t.Run("publishes once every reporting node knows rollout, the offline ones aside", func(t *testing.T) {
+		if err := fleet.EnsureBucket(ctx, js, fleet.BucketConfig("UPGRADED", 1, 0)); err != nil {
+			t.Fatal(err)
+		}
+		report("UPGRADED", "new1", fleet.Features, now)
+		report("UPGRADED", "gone1", old, now.Add(-time.Hour))
+		r := put("UPGRADED_SPEC", staged, "--status-bucket", "UPGRADED")
+		if r.code != 0 || !strings.Contains(r.stderr, "note: 1 nodes of UPGRADED are offline") {
+			t.Fatalf("put: %+v", r)
+		}
+	})
+}
