@@ -30,6 +30,10 @@ const (
 	ActionResume Action = "resume"
 	// ActionPromote opens the waves up to Wave at once; only signed by a trusted key.
 	ActionPromote Action = "promote"
+	// ActionReady is a hint, written by the nodes, that wave Wave (1-based) may open at At: the
+	// waves before it have all reported, the last of them at At less the bake. Nodes of that
+	// wave look at the gate then, rather than polling; each judges for itself.
+	ActionReady Action = "ready"
 )
 
 // signed are the actions that let a rollout go further, which only a trusted key may ask.
@@ -75,6 +79,11 @@ func SignControl(c Control, key ed25519.PrivateKey) ([]byte, error) {
 // controlKey is the key of change's control of action a.
 func controlKey(change string, a Action) string { return change + "." + string(a) }
 
+// readyKey is the key of the hint that wave (1-based) of change may open.
+func readyKey(change string, wave int) string {
+	return fmt.Sprintf("%s.%s.%d", change, ActionReady, wave)
+}
+
 // Put writes a control: a pause or halt as it is, a resume or promotion as signed by SignControl.
 // A halt is written only once (the first reason stays).
 func (s *Store) Put(ctx context.Context, c Control, key ed25519.PrivateKey) error {
@@ -89,6 +98,9 @@ func (s *Store) Put(ctx context.Context, c Control, key ed25519.PrivateKey) erro
 		return err
 	}
 	k := controlKey(c.Change, c.Action)
+	if c.Action == ActionReady {
+		k = readyKey(c.Change, c.Wave)
+	}
 	if c.Action == ActionHalt {
 		_, err = s.controls.Create(ctx, k, value)
 		if errors.Is(err, jetstream.ErrKeyExists) {
@@ -169,4 +181,69 @@ func decodeControl(change, key string, data []byte, keys []ed25519.PublicKey) (C
 		}
 	}
 	return c, ""
+}
+
+// Event is one control written for a change, as Watch tells it.
+type Event struct {
+	Change string
+	Action Action
+	// Wave and At are a ready hint's (Wave 1-based); zero for the others.
+	Wave int
+	At   time.Time
+}
+
+// Watch tells of every control written from now on, until ctx ends: the nodes learn of a halt,
+// a pause, a resume or a wave ready to open the moment it is written, without polling. It does
+// not verify signatures: an Event only says when to read the gate again.
+func (s *Store) Watch(ctx context.Context) (<-chan Event, error) {
+	w, err := s.controls.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		return nil, fmt.Errorf("watch the rollout controls: %w", err)
+	}
+	out := make(chan Event, 64)
+	go func() {
+		defer close(out)
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil || e.Operation() != jetstream.KeyValuePut {
+					continue
+				}
+				ev, ok := eventOf(e.Key(), e.Value())
+				if !ok {
+					continue
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// eventOf reads the control at key; ok is false for what is not one.
+func eventOf(key string, value []byte) (Event, bool) {
+	change, rest, ok := strings.Cut(key, ".")
+	if !ok {
+		return Event{}, false
+	}
+	ev := Event{Change: change, Action: Action(rest)}
+	if wave, found := strings.CutPrefix(rest, string(ActionReady)+"."); found {
+		var v Signed
+		var c Control
+		if json.Unmarshal(value, &v) != nil || json.Unmarshal(v.Control, &c) != nil || fmt.Sprint(c.Wave) != wave || c.Change != change {
+			return Event{}, false
+		}
+		ev.Action, ev.Wave, ev.At = ActionReady, c.Wave, c.At
+	}
+	return ev, true
 }

@@ -128,11 +128,14 @@ func counterValue(data []byte) (int64, error) {
 	return v, nil
 }
 
-// Add adds delta to one counter of a change's wave.
-func (s *Store) Add(ctx context.Context, change string, wave int, k Kind, delta int) error {
+// Add adds delta to one counter of a change's wave, as node by. The same addition by the same
+// node is counted once (a JetStream message ID, within the stream's duplicate window), so a
+// node may send it again when it cannot tell whether it landed.
+func (s *Store) Add(ctx context.Context, change string, wave int, k Kind, delta int, by string) error {
 	subject := counterSubject(change, wave, k)
 	msg := nats.NewMsg(subject)
 	msg.Header.Set(incrHeader, strconv.Itoa(delta))
+	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s.%d.%s.%+d.%s", change, wave, k, delta, by))
 	if _, err := s.js.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("count %s %+d in wave %d of change %s: %w", k, delta, wave+1, change, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +37,8 @@ func TestCountersAddUpByWaveInOneRead(t *testing.T) {
 		t.Fatalf("a change nobody counted reads %v, %v", tally, err)
 	}
 	before := time.Now().Add(-time.Second)
-	for range 3 {
-		if err := g.Add(ctx, change, 0, Members, 1); err != nil {
+	for n := range 3 {
+		if err := g.Add(ctx, change, 0, Members, 1, "node-"+fmt.Sprint(n)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,12 +46,14 @@ func TestCountersAddUpByWaveInOneRead(t *testing.T) {
 		wave  int
 		k     Kind
 		delta int
-	}{{0, Took, 1}, {0, Took, 1}, {0, Healthy, 1}, {0, Healthy, 1}, {0, Healthy, -1}, {0, Unhealthy, 1}, {2, Members, 1}, {2, Reverted, 1}} {
-		if err := g.Add(ctx, change, a.wave, a.k, a.delta); err != nil {
+		by    string
+	}{{0, Took, 1, "a"}, {0, Took, 1, "b"}, {0, Healthy, 1, "a"}, {0, Healthy, 1, "b"}, {0, Healthy, -1, "b"}, {0, Unhealthy, 1, "b"},
+		{2, Members, 1, "c"}, {2, Reverted, 1, "c"}, {0, Took, 1, "a"}, {2, Members, 1, "c"}} { // the last two are resent, and counted once
+		if err := g.Add(ctx, change, a.wave, a.k, a.delta, a.by); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := g.Add(ctx, other, 0, Members, 5); err != nil {
+	if err := g.Add(ctx, other, 0, Members, 5, "a"); err != nil {
 		t.Fatal(err)
 	}
 	tally, err := g.Tally(ctx, change)

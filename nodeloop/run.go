@@ -110,6 +110,9 @@ func (r *runner) run(ctx context.Context) {
 			r.pending[TriggerInterval] = true
 		case <-r.l.Wake:
 			r.pending[TriggerState] = true
+			if st := r.l.Staging; st != nil {
+				st.Look() // a machine's state is its health
+			}
 		case <-staged:
 			r.pending[TriggerRollout] = true
 		case rep := <-done:

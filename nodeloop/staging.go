@@ -5,8 +5,11 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mms-io/mms/gate"
 	"github.com/mms-io/mms/machines"
@@ -26,10 +29,11 @@ const (
 // GateStore is the part of gate.Store the controller uses; the host gives one once it has a
 // JetStream connection.
 type GateStore interface {
-	Add(ctx context.Context, change string, wave int, k gate.Kind, delta int) error
+	Add(ctx context.Context, change string, wave int, k gate.Kind, delta int, by string) error
 	Tally(ctx context.Context, change string) (rollout.Tally, error)
 	Controls(ctx context.Context, change string, keys []ed25519.PublicKey) (rollout.Controls, []string, error)
 	Put(ctx context.Context, c gate.Control, key ed25519.PrivateKey) error
+	Watch(ctx context.Context) (<-chan gate.Event, error)
 }
 
 // Phase is where one change stands on this node.
@@ -78,9 +82,13 @@ type Staging struct {
 	mu       sync.Mutex
 	store    GateStore
 	storeErr string
+	watching bool                // the controls' watch runs
+	retry    jetstream.JetStream // to open the gate again over, when it could not be
+	retryAt  time.Time
 	changes  map[string]*change // by gate.ChangeID
 	byName   map[string]string  // entry name to the change ID it is at
-	wake     chan struct{}
+	wake     chan struct{}      // to the loop: reconcile
+	kick     chan struct{}      // to the watch: look now
 }
 
 // change is one entry's change as this node sees it.
@@ -88,8 +96,14 @@ type change struct {
 	Mark
 	policy  rollout.Policy
 	verdict rollout.Verdict
-	readAt  time.Time
-	revert  string // why to take it back, when it must be
+	readAt  time.Time // when the gate was last read for it; zero to read it at once
+	// nextRead is when a waiting node reads its gate next: a poll on, or the moment a ready
+	// hint names.
+	nextRead time.Time
+	// readyAt is when a ready hint says this node's wave opens; zero without one.
+	readyAt time.Time
+	unsent  []unsent // additions to send again
+	revert  string   // why to take it back, when it must be
 }
 
 // SetGate gives the controller the gate (the host's JetStream connection is up), or the
@@ -104,7 +118,7 @@ func (s *Staging) init() {
 	if s.changes != nil {
 		return
 	}
-	s.changes, s.byName, s.wake = map[string]*change{}, map[string]string{}, make(chan struct{}, 1)
+	s.changes, s.byName, s.wake, s.kick = map[string]*change{}, map[string]string{}, make(chan struct{}, 1), make(chan struct{}, 1)
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -133,6 +147,19 @@ func (s *Staging) Wake() <-chan struct{} {
 	return s.wake
 }
 
+// Look asks the watch to look at every change in flight now: the host saw something change
+// (a Choria machine entered a state), so that entering a failed state is unhealthy at once.
+func (s *Staging) Look() {
+	s.mu.Lock()
+	s.init()
+	kick := s.kick
+	s.mu.Unlock()
+	select {
+	case kick <- struct{}{}:
+	default:
+	}
+}
+
 func (s *Staging) poke() {
 	select {
 	case s.wake <- struct{}{}:
@@ -150,6 +177,7 @@ func (s *Staging) track(e spec.Entry) *change {
 		c = &change{Mark: Mark{Entry: e.Name, Checksum: e.Checksum, Wave: e.Rollout.Waves.WaveOf(s.Identity, e.Name, e.Checksum),
 			Waves: len(e.Rollout.Waves), Seen: s.Now().UTC(), Phase: PhaseWaiting}}
 		s.changes[id] = c
+		s.supersede(e.Name, id)
 		s.Logger.Info("a staged change: this node is in its wave "+fmt.Sprint(c.Wave+1)+" of "+fmt.Sprint(c.Waves),
 			"machine", e.Name, "checksum", short(e.Checksum), "change", id, "policy", e.Rollout.Summary())
 	}
@@ -159,6 +187,16 @@ func (s *Staging) track(e spec.Entry) *change {
 	c.policy = *e.Rollout
 	s.byName[e.Name] = id
 	return c
+}
+
+// supersede ends the watch over the earlier changes of entry: only the newest is checked and
+// counted (its health check looks at what is installed now). The caller holds s.mu.
+func (s *Staging) supersede(entry, newest string) {
+	for id, c := range s.changes {
+		if id != newest && c.Entry == entry && !c.Final {
+			c.Final = true
+		}
+	}
 }
 
 // Admit implements machines.Rollout: it registers the node in its wave the first time, and
@@ -173,6 +211,9 @@ func (s *Staging) Admit(e spec.Entry, installed string) (bool, string) {
 		s.mu.Unlock()
 		return false, fmt.Sprintf("%s here: %s; stays as it is until a new specification changes %s", c.Phase, why, e.Name)
 	}
+	s.mu.Unlock()
+	s.retryGate()
+	s.mu.Lock()
 	store, storeErr := s.store, s.storeErr
 	s.mu.Unlock()
 	if store == nil {
@@ -181,11 +222,23 @@ func (s *Staging) Admit(e spec.Entry, installed string) (bool, string) {
 	if err := s.register(store, id, c); err != nil {
 		return false, "waits: " + err.Error()
 	}
-	v, err := s.judge(store, id, c, s.Now().Sub(c.readAt) >= s.Poll)
+	label := fmt.Sprintf("wave %d of %d", c.Wave+1, c.Waves)
+	s.mu.Lock()
+	if c.Wave > 0 && c.readAt.IsZero() && c.readyAt.IsZero() {
+		// Just seen: no earlier wave can be done yet. The watch reads the gate within a poll
+		// (spread, so that a whole fleet does not ask in the same instant) or when told to.
+		c.readAt, c.nextRead = s.Now(), s.Now().Add(rand.N(s.Poll)+time.Millisecond)
+		c.verdict = rollout.Verdict{Reason: "waits for the earlier waves"}
+		s.mu.Unlock()
+		return false, label + ": waits for the earlier waves"
+	}
+	now, v := s.Now(), c.verdict
+	stale := now.Sub(c.readAt) >= s.Poll || !v.Open && !v.Until.IsZero() && !now.Before(v.Until)
+	s.mu.Unlock()
+	v, err := s.judge(store, id, c, stale)
 	if err != nil {
 		return false, "waits: " + err.Error()
 	}
-	label := fmt.Sprintf("wave %d of %d", c.Wave+1, c.Waves)
 	if !v.Open {
 		return false, label + ": " + v.Reason
 	}
@@ -203,7 +256,7 @@ func (s *Staging) register(store GateStore, id string, c *change) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), gateTimeout)
 	defer cancel()
-	if err := store.Add(ctx, id, c.Wave, gate.Members, 1); err != nil {
+	if err := store.Add(ctx, id, c.Wave, gate.Members, 1, s.Identity); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -301,6 +354,10 @@ func (s *Staging) Observe(o Outcome) {
 			s.counted(r.Name, r.Checksum, gate.Took, func(c *change) {
 				c.Took, c.Phase, c.InstalledAt = true, PhaseChecking, s.Now().UTC()
 			})
+			select { // check its health now, not a poll later
+			case s.kick <- struct{}{}:
+			default:
+			}
 		case machines.ActionRevert:
 			s.counted(r.Name, r.Checksum, gate.Reverted, func(c *change) {
 				c.Reverted, c.Phase, c.Reason = true, PhaseReverted, c.revert
@@ -332,12 +389,34 @@ func (s *Staging) counted(name, checksum string, k gate.Kind, apply func(*change
 	s.add(store, id, c, k, 1)
 }
 
-// add counts in the gate, logging a failure: the gate is the fleet's, the node goes on.
+// add counts in the gate; what could not be sent is sent again at the watch's next look (the
+// gate counts a node's addition once, however often it is sent), so that a lost report does
+// not hold the next wave back.
 func (s *Staging) add(store GateStore, id string, c *change, k gate.Kind, delta int) {
 	ctx, cancel := context.WithTimeout(context.Background(), gateTimeout)
 	defer cancel()
-	if err := store.Add(ctx, id, c.Wave, k, delta); err != nil {
-		s.Logger.Error("could not tell the rollout gate", "machine", c.Entry, "change", id, "counter", k, "error", err)
+	if err := store.Add(ctx, id, c.Wave, k, delta, s.Identity); err != nil {
+		s.Logger.Warn("could not tell the rollout gate; sending it again shortly", "machine", c.Entry, "change", id, "counter", k, "error", err)
+		s.mu.Lock()
+		c.unsent = append(c.unsent, unsent{k, delta})
+		s.mu.Unlock()
+	}
+}
+
+// unsent is an addition to the gate that could not be sent.
+type unsent struct {
+	kind  gate.Kind
+	delta int
+}
+
+// resend sends again what could not be sent for c.
+func (s *Staging) resend(store GateStore, id string, c *change) {
+	s.mu.Lock()
+	todo := c.unsent
+	c.unsent = nil
+	s.mu.Unlock()
+	for _, u := range todo {
+		s.add(store, id, c, u.kind, u.delta)
 	}
 }
 

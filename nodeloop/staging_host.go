@@ -42,7 +42,23 @@ func (s *Staging) UseGate(ctx context.Context, js jetstream.JetStream, why strin
 	g, err := gate.Ensure(ctx, js, gate.Options{})
 	if err != nil {
 		s.SetGate(nil, err.Error())
+		s.mu.Lock()
+		s.retry = js // Admit tries again, at most every Poll
+		s.mu.Unlock()
 		return
 	}
 	s.SetGate(g, "")
+}
+
+// retryGate opens the gate again when UseGate could not, at most every Poll.
+func (s *Staging) retryGate() {
+	s.mu.Lock()
+	js, due := s.retry, s.Now().After(s.retryAt)
+	if js == nil || s.store != nil || !due {
+		s.mu.Unlock()
+		return
+	}
+	s.retry, s.retryAt = nil, s.Now().Add(s.Poll)
+	s.mu.Unlock()
+	s.UseGate(context.Background(), js, "")
 }

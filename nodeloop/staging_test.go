@@ -103,6 +103,21 @@ func (n *stagedNode) waitSays(t *testing.T, text string) {
 	n.obs.wait(t, n.id+" saying "+text, func([]Outcome, []string) bool { return n.says() == text })
 }
 
+// anyResult tells whether any result for web at checksum among outs is a successful a.
+func anyResult(outs []Outcome, checksum string, a machines.Action) bool {
+	for _, o := range outs {
+		if o.Report == nil {
+			continue
+		}
+		for _, r := range o.Report.Results {
+			if r.Name == "web" && r.Checksum == checksum && r.Action == a && !r.Failed() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // result returns the last result for web at checksum among outs, and whether there is one.
 func result(outs []Outcome, checksum string) (machines.Result, bool) {
 	for i := len(outs) - 1; i >= 0; i-- {
@@ -171,9 +186,15 @@ func TestStagedRolloutGoesWaveByWaveAndTakesABadChangeBack(t *testing.T) {
 	bad, badCanary := f.stagedEntry("web", "bad", p, ids)
 	f.put(nil, bad)
 	c := byID[badCanary]
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, l := range c.obs.snapshotLogs() {
+				t.Log(l)
+			}
+		}
+	})
 	c.obs.wait(t, "the canary reverting", func(outs []Outcome, _ []string) bool {
-		r, ok := result(outs, bad.Checksum)
-		return ok && r.Action == machines.ActionRevert && !r.Failed()
+		return anyResult(outs, bad.Checksum, machines.ActionRevert)
 	})
 	c.waitSays(t, goodText)
 	st, err := install.Inspect(c.dir)
@@ -200,6 +221,10 @@ func TestStagedRolloutGoesWaveByWaveAndTakesABadChangeBack(t *testing.T) {
 	total := tally.Total()
 	if total.Took != 1 || total.Unhealthy != 1 || total.Reverted != 1 || tally.Wave(1).Took != 0 {
 		t.Fatalf("the bad change's tally is %+v", tally)
+	}
+	// The good change, superseded, is not judged by the bad one's health.
+	if gt, err := g.Tally(ctx, gate.ChangeID("web", good.Checksum)); err != nil || gt.Total().Unhealthy != 0 || gt.Total().Reverted != 0 {
+		t.Fatalf("the superseded good change's tally is %+v, %v", gt, err)
 	}
 	ctl, _, err := g.Controls(ctx, gate.ChangeID("web", bad.Checksum), nil)
 	if err != nil || ctl.Halted == nil || !strings.Contains(ctl.Halted.Reason, "max_unhealthy 0") {

@@ -11,22 +11,120 @@ import (
 
 // Run watches, until ctx ends, the gate of every change in flight on this node and the health
 // of those it took, and wakes the loop when one is admitted, must be taken back or halts.
-// Nothing is read while no change is in flight.
+//
+// The gate is read when something says it changed, not on a clock: the controls' watch tells
+// of a halt, pause, resume or promotion the moment it is written, and of the moment a wave may
+// open (a ready hint, written by the node whose health report completed the waves before it).
+// A waiting node also reads the gate every Poll, for what no hint tells (a wave that is empty
+// or offline); the health of a change this node took is checked every Poll, and at once after
+// the install. Without the watch (it could not start), every change in flight is read every
+// Poll instead.
 func (s *Staging) Run(ctx context.Context) {
 	s.mu.Lock()
 	s.init()
-	poll := s.Poll
+	kick := s.kick
 	s.mu.Unlock()
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
+	timer := time.NewTimer(s.Poll)
+	defer timer.Stop()
+	var events <-chan gate.Event
 	for {
+		if events == nil {
+			events = s.watch(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-			s.Step(ctx)
+		case <-timer.C:
+		case <-kick:
+			timer.Stop()
+		case ev, ok := <-events:
+			timer.Stop()
+			if !ok {
+				events = nil
+				s.setWatching(false)
+				break
+			}
+			s.event(ev)
+		}
+		s.Step(ctx)
+		timer.Reset(s.nextLook())
+	}
+}
+
+// watch starts the controls' watch once the gate is there; nil until it runs.
+func (s *Staging) watch(ctx context.Context) <-chan gate.Event {
+	s.mu.Lock()
+	store := s.store
+	s.mu.Unlock()
+	if store == nil {
+		return nil
+	}
+	events, err := store.Watch(ctx)
+	if err != nil {
+		s.Logger.Warn("could not watch the rollout controls: reading the gate every rollout_poll instead", "error", err)
+		return nil
+	}
+	s.setWatching(true)
+	return events
+}
+
+func (s *Staging) setWatching(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watching = on
+}
+
+// event takes one control written for a change: the gate is read again at once, or, for a
+// ready hint of this node's wave, at the moment it names.
+func (s *Staging) event(ev gate.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.changes[ev.Change]
+	if !ok {
+		return
+	}
+	if ev.Action == gate.ActionReady {
+		if ev.Wave == c.Wave+1 && c.Phase == PhaseWaiting {
+			c.readyAt, c.nextRead = ev.At, ev.At
+		}
+		return
+	}
+	c.readAt, c.nextRead = time.Time{}, time.Time{}
+}
+
+// healthEvery is how often, at most, the health of a change this node took is checked (and
+// every rollout_poll when that is shorter).
+const healthEvery = time.Second
+
+// nextLook is how long until the watch should look again: Poll, or less when a change is due
+// to be read sooner (a bake ends, a hinted wave opens) or a health deadline comes.
+func (s *Staging) nextLook() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := s.Poll
+	now := s.Now()
+	for _, c := range s.changes {
+		if (c.Phase == PhaseChecking || c.Phase == PhaseHealthy) && !c.Final {
+			next = min(next, healthEvery) // the health check is the node's own: no read
+		}
+		if c.Phase == PhaseChecking && !c.Final && !c.InstalledAt.IsZero() {
+			// Not healthy by its deadline is unhealthy then, not a poll later.
+			if d := c.InstalledAt.Add(c.policy.HealthyDeadline).Sub(now) + time.Millisecond; d < next {
+				next = max(d, time.Millisecond)
+			}
+		}
+		if c.Phase != PhaseWaiting || !c.Registered || c.Final {
+			continue
+		}
+		for _, at := range []time.Time{c.nextRead, c.verdict.Until} {
+			if !at.IsZero() && !c.verdict.Open {
+				if d := at.Sub(now) + time.Millisecond; d < next {
+					next = max(d, time.Millisecond)
+				}
+			}
 		}
 	}
+	return next
 }
 
 // inFlight are the changes the watch looks after, with the gate.
@@ -45,7 +143,7 @@ func (s *Staging) inFlight() (GateStore, map[string]*change) {
 	return s.store, out
 }
 
-// Step looks once at every change in flight: Run calls it every Poll.
+// Step looks once at every change in flight: Run calls it.
 func (s *Staging) Step(ctx context.Context) {
 	store, changes := s.inFlight()
 	if store == nil {
@@ -56,11 +154,24 @@ func (s *Staging) Step(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		s.resend(store, id, c)
 		wake = s.stepChange(ctx, store, id, c) || wake
 	}
 	if wake {
 		s.poke()
 	}
+}
+
+// due tells whether the gate of c is to be read now: never read since an event said so, its
+// poll or hinted moment came, or (without the watch) every Poll. The caller holds s.mu.
+func (s *Staging) due(c *change, now time.Time) bool {
+	switch {
+	case c.readAt.IsZero():
+		return true
+	case c.Phase == PhaseWaiting:
+		return !now.Before(c.nextRead) || !c.verdict.Until.IsZero() && !now.Before(c.verdict.Until)
+	}
+	return !s.watching && now.Sub(c.readAt) >= s.Poll
 }
 
 // stepChange looks at one change and says whether the loop should reconcile.
@@ -71,11 +182,29 @@ func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c 
 	if phase == PhaseUnhealthy {
 		return true // its revert is still to be done
 	}
-	wake := false
+	wake, decided := false, false
 	if phase == PhaseChecking || phase == PhaseHealthy {
-		wake = s.checkHealth(ctx, store, id, c)
+		wake, decided = s.checkHealth(ctx, store, id, c)
+	}
+	s.mu.Lock()
+	now := s.Now()
+	if c.Phase == PhaseWaiting && byHint(c, now) {
+		// The node whose report completed the earlier waves said this one opens now, and no
+		// halt or pause was heard of since: no read, however many nodes this wave holds. (The
+		// hint is as trustworthy as the counters it sums up, which any node may write too.)
+		c.verdict, c.readAt = rollout.Verdict{Open: true, Reason: "the earlier waves reported healthy and baked"}, now
+		s.mu.Unlock()
+		return true
+	}
+	read := decided || s.due(c, now)
+	s.mu.Unlock()
+	if !read {
+		return wake
 	}
 	v, err := s.judge(store, id, c, true)
+	s.mu.Lock()
+	c.nextRead = s.Now().Add(s.Poll)
+	s.mu.Unlock()
 	if err != nil {
 		s.Logger.Warn("could not read the rollout gate", "machine", c.Entry, "change", id, "error", err)
 		return wake
@@ -102,9 +231,11 @@ func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c 
 	return wake
 }
 
-// checkHealth runs the health check of a change this node took, counts its outcome in the
-// gate, and says whether the loop should reconcile (to take it back).
-func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c *change) bool {
+// checkHealth runs the health check of a change this node took and counts its outcome in the
+// gate. It says whether the loop should reconcile (to say so in the node's status, or to take
+// the change back), and whether the health was decided now (the gate is then read: this
+// report may complete a wave, or exceed the budget).
+func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c *change) (wake, decided bool) {
 	s.mu.Lock()
 	p, phase, installedAt := c.policy, c.Phase, c.InstalledAt
 	s.mu.Unlock()
@@ -112,7 +243,7 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 	if s.Health != nil {
 		h, why = s.Health(ctx, c.Entry, p)
 	}
-	if h == HealthPending && s.Now().Sub(installedAt) >= p.HealthyDeadline {
+	if h == HealthPending && phase == PhaseChecking && s.Now().Sub(installedAt) >= p.HealthyDeadline {
 		h, why = HealthBad, fmt.Sprintf("not healthy within healthy_deadline %s (%s)", p.HealthyDeadline, why)
 	}
 	switch {
@@ -123,7 +254,8 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 		s.mu.Unlock()
 		s.Logger.Info("the staged change is healthy here", "machine", c.Entry, "change", id, "after", s.Now().Sub(installedAt).Round(time.Millisecond), "reason", why)
 		s.add(store, id, c, gate.Healthy, 1)
-		return true // a reconcile, so that the node's status says so
+		s.hintNextWave(store, id, c)
+		return true, true
 	case h == HealthBad:
 		s.mu.Lock()
 		wasHealthy := c.Healthy
@@ -136,7 +268,44 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 			s.add(store, id, c, gate.Healthy, -1)
 		}
 		s.add(store, id, c, gate.Unhealthy, 1)
-		return true
+		return true, true
 	}
-	return false
+	return false, false
+}
+
+// hintNextWave writes, when this node's health report completed every wave up to its own, the
+// moment the next wave may open (the last report plus the bake), so that its nodes look then.
+func (s *Staging) hintNextWave(store GateStore, id string, c *change) {
+	s.mu.Lock()
+	wave, waves, bake := c.Wave, c.Waves, c.policy.Bake
+	s.mu.Unlock()
+	if wave+1 >= waves {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), gateTimeout)
+	defer cancel()
+	tally, err := store.Tally(ctx, id)
+	if err != nil {
+		return // the next wave's nodes find out on their own poll
+	}
+	var last time.Time
+	for j := 0; j <= wave; j++ {
+		w := tally.Wave(j)
+		if w.Members > w.Healthy+w.Unhealthy {
+			return // not complete yet: the node completing it says so
+		}
+		if w.HealthChanged.After(last) {
+			last = w.HealthChanged
+		}
+	}
+	at := last.Add(bake)
+	if err := store.Put(ctx, gate.Control{Action: gate.ActionReady, Change: id, Entry: c.Entry, Wave: wave + 2, By: s.Identity, At: at}, nil); err != nil {
+		s.Logger.Warn("could not tell the next wave when it may start", "machine", c.Entry, "change", id, "error", err)
+	}
+}
+
+// byHint tells whether a ready hint opens c's wave now: its moment came, and the gate was read
+// since every halt or pause this node heard of, and said neither. The caller holds s.mu.
+func byHint(c *change, now time.Time) bool {
+	return !c.readyAt.IsZero() && !now.Before(c.readyAt) && !c.readAt.IsZero() && !c.verdict.Halted && !c.verdict.Paused && !c.verdict.Open
 }

@@ -124,9 +124,13 @@ func (c *agentCommand) run() error {
 	if err := nodeloop.UseObjectStore(&cfg, js, ""); err != nil {
 		return err
 	}
+	// Staged rollouts: the gate is over the same connection; health is the policy's command.
+	staging := nodeloop.NewStaging(cfg, cfg.Node.Identity, nodeloop.CommandHealth(cfg.Dir), fleet.FreshFor(c.status.heartbeat), settings.RolloutPoll)
+	staging.UseGate(ctx, js, "")
 	observers := []nodeloop.Observer{nodeloop.LastReportObserver{Dir: cfg.Dir, Logger: log}}
 	if c.status.bucket != "" {
-		reporter := &fleet.Reporter{Identity: cfg.Node.Identity, Host: "mms agent", Version: moduleVersion(), Dir: cfg.Dir, Heartbeat: c.status.heartbeat}
+		reporter := &fleet.Reporter{Identity: cfg.Node.Identity, Host: "mms agent", Version: moduleVersion(), Dir: cfg.Dir, Heartbeat: c.status.heartbeat,
+			Rollout: staging.Status}
 		pub := fleet.NewPublisher(c.status.bucket, reporter, log)
 		go pub.Run(ctx, js)
 		observers = append(observers, pub)
@@ -137,6 +141,7 @@ func (c *agentCommand) run() error {
 		Interval:           settings.Interval,
 		FullVerifyInterval: settings.FullVerifyInterval,
 		Observers:          observers,
+		Staging:            staging,
 		Store:              st,
 	}
 	loop.Run(ctx)

@@ -86,30 +86,12 @@ func (f *stagedFleet) count(t *testing.T, entry, checksum string, wave int, k ga
 	}
 	f.nodes += n
 	for i := range n {
-		if err := addAsNode(ctx, f.gate, gate.ChangeID(entry, checksum), wave, k, fmt.Sprintf("node%d", f.nodes-i)); err != nil {
+		if err := f.gate.Add(ctx, gate.ChangeID(entry, checksum), wave, k, 1, fmt.Sprintf("node%d", f.nodes-i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-// addAsNode counts 1 with gate.Store.Add as node does. Add is gaining the node's identity
-// (a message ID, so that a node may send an addition again), in flight beside this test:
-// either signature is taken until it lands.
-func addAsNode(ctx context.Context, g *gate.Store, change string, wave int, k gate.Kind, node string) error {
-	type addBy interface {
-		Add(context.Context, string, int, gate.Kind, int, string) error
-	}
-	type add interface {
-		Add(context.Context, string, int, gate.Kind, int) error
-	}
-	switch a := any(g).(type) {
-	case addBy:
-		return a.Add(ctx, change, wave, k, 1, node)
-	case add:
-		return a.Add(ctx, change, wave, k, 1)
-	}
-	return fmt.Errorf("gate.Store.Add has neither signature")
-}
 
 // controls reads a change's controls back as a node trusting the fleet's key does.
 func (f *stagedFleet) controls(t *testing.T, entry, checksum string) (rollout.Controls, []string) {
