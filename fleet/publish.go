@@ -62,6 +62,12 @@ func NewPublisher(bucket string, reporter *Reporter, log *slog.Logger) *Publishe
 // Observe implements nodeloop.Observer: it takes the outcome and wakes Run.
 func (p *Publisher) Observe(o nodeloop.Outcome) {
 	p.reporter.Observe(o)
+	p.Changed()
+}
+
+// Changed wakes Run to publish the status now: something it reads besides the outcomes
+// changed (a staged change became healthy here; nodeloop.Staging.OnChange).
+func (p *Publisher) Changed() {
 	select {
 	case p.changed <- struct{}{}:
 	default:

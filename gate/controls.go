@@ -187,9 +187,11 @@ func decodeControl(change, key string, data []byte, keys []ed25519.PublicKey) (C
 type Event struct {
 	Change string
 	Action Action
-	// Wave and At are a ready hint's (Wave 1-based); zero for the others.
-	Wave int
-	At   time.Time
+	// Wave is a ready hint's or a promotion's (1-based); At when the control says it was
+	// written (for a ready hint, when the wave opens); By and Reason as it says.
+	Wave       int
+	At         time.Time
+	By, Reason string
 }
 
 // Watch tells of every control written from now on, until ctx ends: the nodes learn of a halt,
@@ -236,14 +238,15 @@ func eventOf(key string, value []byte) (Event, bool) {
 	if !ok {
 		return Event{}, false
 	}
-	ev := Event{Change: change, Action: Action(rest)}
-	if wave, found := strings.CutPrefix(rest, string(ActionReady)+"."); found {
-		var v Signed
-		var c Control
-		if json.Unmarshal(value, &v) != nil || json.Unmarshal(v.Control, &c) != nil || fmt.Sprint(c.Wave) != wave || c.Change != change {
-			return Event{}, false
-		}
-		ev.Action, ev.Wave, ev.At = ActionReady, c.Wave, c.At
+	var v Signed
+	var c Control
+	if json.Unmarshal(value, &v) != nil || json.Unmarshal(v.Control, &c) != nil || c.Change != change {
+		return Event{}, false
 	}
-	return ev, true
+	switch {
+	case c.Action == ActionReady && rest == fmt.Sprintf("%s.%d", ActionReady, c.Wave):
+	case rest != string(c.Action):
+		return Event{}, false
+	}
+	return Event{Change: change, Action: c.Action, Wave: c.Wave, At: c.At, By: c.By, Reason: c.Reason}, true
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -81,7 +82,21 @@ func (m *Marks) Save(marks map[string]Mark) error {
 	if err != nil {
 		return err
 	}
-	if err := renameio.WriteFile(m.Path, data, 0o600); err != nil {
+	// Replaced whole but not fsynced: written at every step of every staged change, and a
+	// power loss that undoes a write only makes the node count itself again, which the gate
+	// takes once (message IDs) within its duplicate window.
+	t, err := renameio.TempFile(filepath.Dir(m.Path), m.Path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", m.Path, err)
+	}
+	defer t.Cleanup()
+	if err := t.Chmod(0o600); err != nil {
+		return fmt.Errorf("write %s: %w", m.Path, err)
+	}
+	if _, err := t.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", m.Path, err)
+	}
+	if err := os.Rename(t.Name(), m.Path); err != nil {
 		return fmt.Errorf("write %s: %w", m.Path, err)
 	}
 	return nil

@@ -74,6 +74,9 @@ type Staging struct {
 	// Marks, when set, remembers what this node told the gate, across restarts (DIR/.mms):
 	// a node counts itself once per change.
 	Marks *Marks
+	// OnChange, when set, is told when a change's phase moves between reconciles (it became
+	// healthy): the fleet status publisher publishes again (fleet.Publisher.Changed).
+	OnChange func()
 	// Logger receives what the controller decides.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.

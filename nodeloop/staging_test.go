@@ -68,6 +68,7 @@ func sayHealth(dir string) HealthFunc {
 type stagedNode struct {
 	id, dir string
 	obs     *observed
+	staging *Staging
 }
 
 func (f *fixture) stagedNodes(ids []string) []*stagedNode {
@@ -85,6 +86,7 @@ func (f *fixture) stagedNodes(ids []string) []*stagedNode {
 			l.Staging = &Staging{Identity: id, Keys: l.Config.Trust.Keys, Health: sayHealth(n.dir), Quiet: 10 * time.Second,
 				Poll: 50 * time.Millisecond, Marks: &Marks{Path: filepath.Join(n.dir, ".mms", "rollouts.json")}, Logger: l.Config.Logger}
 			l.Staging.SetGate(g, "")
+			n.staging = l.Staging
 		})
 		nodes = append(nodes, n)
 	}
@@ -209,10 +211,15 @@ func TestStagedRolloutGoesWaveByWaveAndTakesABadChangeBack(t *testing.T) {
 		if n == c {
 			continue
 		}
-		n.obs.wait(t, n.id+" holding the halted change back", func(outs []Outcome, _ []string) bool {
-			r, ok := result(outs, bad.Checksum)
-			return ok && r.Action == machines.ActionWait && strings.Contains(r.Reason, "halted")
+		n.obs.wait(t, n.id+" holding the halted change back", func(_ []Outcome, logs []string) bool {
+			return count(logs, "the rollout halted before this node took the change") > 0
 		})
+		if st := n.staging.Status("web", bad.Checksum); st == nil || st.Phase != PhaseHalted || !strings.Contains(st.Reason, "max_unhealthy 0") {
+			t.Fatalf("%s's status of the halted change: %+v", n.id, st)
+		}
+		if anyResult(n.obs.snapshot(), bad.Checksum, machines.ActionUpdate) {
+			t.Fatalf("%s installed the halted change", n.id)
+		}
 		if n.says() != goodText {
 			t.Fatalf("%s says %q, want the good version", n.id, n.says())
 		}

@@ -76,20 +76,56 @@ func (s *Staging) setWatching(on bool) {
 
 // event takes one control written for a change: the gate is read again at once, or, for a
 // ready hint of this node's wave, at the moment it names.
+//
+// A halt or a pause only stops a rollout, and is taken as it comes, with no read (anyone who
+// can write the bucket may pause, and the nodes write the halt): however many nodes wait,
+// one written word stops them without a burst of reads. A resume or promotion has its
+// signature checked by reading the gate.
 func (s *Staging) event(ev gate.Event) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, ok := s.changes[ev.Change]
-	if !ok {
+	if !ok || c.Final {
+		s.mu.Unlock()
 		return
 	}
-	if ev.Action == gate.ActionReady {
+	now := s.Now()
+	announce := false
+	switch ev.Action {
+	case gate.ActionReady:
 		if ev.Wave == c.Wave+1 && c.Phase == PhaseWaiting {
 			c.readyAt, c.nextRead = ev.At, ev.At
 		}
-		return
+	case gate.ActionHalt:
+		why := "halted: " + ev.Reason
+		c.verdict, c.readAt = rollout.Verdict{Halted: true, Reason: why}, now
+		switch {
+		case c.Phase == PhaseWaiting:
+			c.Phase, c.Reason, c.Final = PhaseHalted, why, true
+			s.Logger.Warn("the rollout halted before this node took the change: it never will", "machine", c.Entry, "change", ev.Change, "reason", why, "by", ev.By)
+			s.save()
+			announce = true
+		case c.policy.OnHalt == rollout.OnHaltHold:
+			c.Final = true
+			s.Logger.Warn("the rollout halted; this node keeps the change unless it is unhealthy here (on_halt: hold)", "machine", c.Entry, "change", ev.Change, "reason", why)
+			s.save()
+		case c.revert == "":
+			c.revert = why
+			s.Logger.Warn("the rollout halted: taking the change back", "machine", c.Entry, "change", ev.Change, "reason", why)
+			s.poke()
+		}
+	case gate.ActionPause:
+		if c.Phase == PhaseWaiting {
+			c.verdict, c.readAt = rollout.Verdict{Paused: true, Reason: fmt.Sprintf("paused by %s: %s", ev.By, ev.Reason)}, now
+			s.Logger.Warn("the rollout is paused", "machine", c.Entry, "change", ev.Change, "by", ev.By, "reason", ev.Reason)
+			announce = true
+		}
+	default: // resume, promote: read, and check the signature
+		c.readAt, c.nextRead = time.Time{}, time.Time{}
 	}
-	c.readAt, c.nextRead = time.Time{}, time.Time{}
+	s.mu.Unlock()
+	if announce && s.OnChange != nil {
+		s.OnChange()
+	}
 }
 
 // healthEvery is how often, at most, the health of a change this node took is checked (and
@@ -216,7 +252,10 @@ func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c 
 		c.Phase, c.Reason, c.Final = PhaseHalted, v.Reason, true
 		s.Logger.Warn("the rollout halted before this node took the change: it never will", "machine", c.Entry, "change", id, "reason", v.Reason)
 		s.save()
-		return true
+		if s.OnChange != nil {
+			go s.OnChange() // the status says so; nothing on disk changes, so no reconcile
+		}
+		return wake
 	case c.Phase == PhaseWaiting:
 		return wake || v.Open && !wasOpen
 	case v.Halted && c.policy.OnHalt == rollout.OnHaltHold:
@@ -255,7 +294,10 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 		s.Logger.Info("the staged change is healthy here", "machine", c.Entry, "change", id, "after", s.Now().Sub(installedAt).Round(time.Millisecond), "reason", why)
 		s.add(store, id, c, gate.Healthy, 1)
 		s.hintNextWave(store, id, c)
-		return true, true
+		if s.OnChange != nil {
+			s.OnChange() // the status says so; nothing on disk changes, so no reconcile
+		}
+		return false, true
 	case h == HealthBad:
 		s.mu.Lock()
 		wasHealthy := c.Healthy

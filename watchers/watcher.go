@@ -131,6 +131,7 @@ func (w *Watcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	if pub := w.statusPublisher(ctx, log); pub != nil {
 		loop.Observers = append(loop.Observers, pub)
+		w.staging.OnChange = pub.Changed
 	}
 	loop.Run(ctx)
 }

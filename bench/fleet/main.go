@@ -23,7 +23,7 @@ func main() {
 	var o options
 	flag.IntVar(&o.Nodes, "nodes", 100, "how many nodes to simulate")
 	flag.BoolVar(&o.Cluster, "cluster", false, "run a 3-server JetStream cluster with the bucket replicated 3 times instead of one server")
-	flag.StringVar(&o.Scenario, "scenario", scenarioRollout, "rollout, update, purge, targeted (matcher true on 10% of the nodes) or failover (-cluster: the stream leader is killed after the put)")
+	flag.StringVar(&o.Scenario, "scenario", scenarioRollout, "rollout, update, purge, targeted (matcher true on 10% of the nodes), failover (-cluster: the stream leader is killed after the put), staged-good, staged-bad or staged-pause (a change with a rollout policy: healthy, never healthy, paused after the first wave and resumed)")
 	flag.DurationVar(&o.Splay, "splay", 0, "each node's longest random wait before downloading (mms agent --splay)")
 	flag.DurationVar(&o.Interval, "interval", time.Hour, "each node's re-verify interval; keep it longer than -idle")
 	flag.DurationVar(&o.Idle, "idle", 2*time.Second, "after convergence, count the messages the servers receive over this window (0 skips)")
@@ -37,6 +37,10 @@ func main() {
 		o.ArchiveSize = n
 		return err
 	})
+	flag.StringVar(&o.Waves, "waves", "1%,10%,50%,100%", "the staged scenarios' waves, comma-separated cumulative shares")
+	flag.StringVar(&o.Bake, "bake", "1s", "the staged scenarios' bake: how long a wave stays healthy before the next starts")
+	flag.StringVar(&o.Deadline, "deadline", "2s", "the staged scenarios' healthy_deadline: the bad version is taken back after it")
+	flag.DurationVar(&o.RolloutPoll, "rollout-poll", 5*time.Second, "each node's rollout_poll: how often a waiting node reads the gate besides the events it watches, and checks the health of a change it took")
 	flag.BoolVar(&o.ServerProcess, "server-process", false, "run the NATS servers in a child process and report their CPU apart (server_cpu_s); otherwise cpu_s includes them")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	statusOnly := flag.Bool("status-only", false, "no node loops: -nodes writers publish one status each, then mms status --fleet reads them (the reader at scale)")
@@ -75,7 +79,11 @@ func main() {
 	for _, p := range rep.Problems {
 		fmt.Fprintln(os.Stderr, "AIM MISSED:", p)
 	}
-	fmt.Println(rep.line())
+	line := rep.line()
+	if rep.Extra != "" {
+		line += " " + rep.Extra
+	}
+	fmt.Println(line)
 	if len(rep.Problems) > 0 {
 		os.Exit(1)
 	}

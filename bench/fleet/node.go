@@ -51,6 +51,11 @@ type nodeSettings struct {
 	// status, when set, has every node publish its fleet status to fleet.DefaultBucket, as
 	// mms agent does, with the heartbeat interval.
 	status bool
+	// poll is each node's rollout_poll: every node stages changes as mms agent does, with the
+	// simulated health check (simHealth).
+	poll time.Duration
+	// staged is told when a staged change moves on node i between reconciles.
+	staged func(i int, st *nodeloop.Staging)
 }
 
 // startNode creates node i's machines directory under root, connects it and starts its loop
@@ -100,6 +105,9 @@ func startNode(ctx context.Context, root string, i int, s nodeSettings) (*node, 
 			nodeloop.ObserverFunc(func(o nodeloop.Outcome) { s.observe(i, o) }),
 		},
 	}
+	loop.Staging = nodeloop.NewStaging(loop.Config, n.id, simHealth(n.dir), fleet.FreshFor(s.interval), s.poll)
+	loop.Staging.UseGate(ctx, js, "")
+	onChange := func() { s.staged(i, loop.Staging) }
 	if s.obj != nil {
 		if err := countObjSource(&loop.Config, js, fmt.Sprint(i), s.obj); err != nil {
 			nc.Close()
@@ -107,11 +115,14 @@ func startNode(ctx context.Context, root string, i int, s nodeSettings) (*node, 
 		}
 	}
 	if s.status {
-		reporter := &fleet.Reporter{Identity: n.id, Host: "bench/fleet", Version: buildinfo.ModuleVersion(buildinfo.MMSModule), Dir: n.dir, Heartbeat: s.interval}
+		reporter := &fleet.Reporter{Identity: n.id, Host: "bench/fleet", Version: buildinfo.ModuleVersion(buildinfo.MMSModule), Dir: n.dir, Heartbeat: s.interval,
+			Rollout: loop.Staging.Status}
 		pub := fleet.NewPublisher(fleet.DefaultBucket, reporter, log)
 		loop.Observers = append(loop.Observers, pub)
+		onChange = func() { pub.Changed(); s.staged(i, loop.Staging) }
 		go pub.Run(ctx, js)
 	}
+	loop.Staging.OnChange = onChange
 	go func() {
 		defer close(n.done)
 		defer nc.Close()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mms-io/mms/embednats"
 	"github.com/mms-io/mms/fleet"
+	"github.com/mms-io/mms/gate"
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/fetch"
@@ -58,6 +59,11 @@ type options struct {
 	// ServerProcess runs the NATS servers in a child process, so that their CPU is measured
 	// apart from the nodes'.
 	ServerProcess bool
+	// Waves, Bake and Deadline are the rollout policy of the staged scenarios' change
+	// (waves comma-separated, durations as Go writes them); RolloutPoll is each node's
+	// rollout_poll.
+	Waves, Bake, Deadline string
+	RolloutPoll           time.Duration
 }
 
 // report is everything one run measured and checked.
@@ -72,6 +78,8 @@ type report struct {
 	// StatusLanded is when the last node's status said the measured revision (with -status).
 	StatusLanded time.Duration
 	Problems     []string // aims the run missed
+	// Extra is what a scenario adds to the last line (the staged ones' figures).
+	Extra string
 }
 
 // targeted tells whether node i is one the targeted scenario's matcher selects.
@@ -82,13 +90,13 @@ const targetMatcher = `identity("^node-[0-9]*0$")`
 
 func run(ctx context.Context, o options) (*report, error) {
 	switch o.Scenario {
-	case scenarioRollout, scenarioUpdate, scenarioPurge, scenarioTargeted:
+	case scenarioRollout, scenarioUpdate, scenarioPurge, scenarioTargeted, scenarioStagedGood, scenarioStagedBad, scenarioStagedPause:
 	case scenarioFailover:
 		if !o.Cluster {
 			return nil, errors.New("-scenario failover needs -cluster")
 		}
 	default:
-		return nil, fmt.Errorf("unknown scenario %q: rollout, update, purge, targeted or failover", o.Scenario)
+		return nil, fmt.Errorf("unknown scenario %q: rollout, update, purge, targeted, failover, staged-good, staged-bad or staged-pause", o.Scenario)
 	}
 	switch o.Source {
 	case "":
@@ -181,16 +189,27 @@ func run(ctx context.Context, o options) (*report, error) {
 			return nil, err
 		}
 	}
-	var machinesBuilt [3]spec.Entry
-	for i, m := range [][2]string{{"web", "1"}, {"web", "2"}, {"base", "1"}} {
+	var machinesBuilt [5]spec.Entry
+	for i, m := range [][2]string{{"web", "1"}, {"web", "2"}, {"base", "1"}, {"web", badVersion}, {"web", "3"}} {
 		if machinesBuilt[i], err = buildMachine(put, root, m[0], m[1], o.ArchiveSize); err != nil {
 			return nil, err
 		}
 	}
-	web1, web2, base := machinesBuilt[0], machinesBuilt[1], machinesBuilt[2]
+	web1, web2, base, webBad, web3 := machinesBuilt[0], machinesBuilt[1], machinesBuilt[2], machinesBuilt[3], machinesBuilt[4]
+	policy, err := stagedPolicy(o)
+	if err != nil {
+		return nil, err
+	}
+	bctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	_, err = gate.Ensure(bctx, js, gate.Options{Replicas: srvs.replicas()})
+	cancel()
+	if err != nil {
+		return nil, err
+	}
 
 	// Start the fleet.
 	var current atomic.Pointer[phase]
+	var probe atomic.Pointer[stagedProbe]
 	level := slog.LevelError
 	if o.Verbose {
 		level = slog.LevelWarn
@@ -200,8 +219,17 @@ func run(ctx context.Context, o options) (*report, error) {
 		log:    slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: level})),
 		status: o.Status,
 		obj:    objReads,
+		poll:   o.RolloutPoll,
+		staged: func(i int, st *nodeloop.Staging) {
+			if p := probe.Load(); p != nil {
+				p.moved(i, st)
+			}
+		},
 		observe: func(i int, out nodeloop.Outcome) {
 			if p := current.Load(); p != nil {
+				p.observe(i, out)
+			}
+			if p := probe.Load(); p != nil {
 				p.observe(i, out)
 			}
 		},
@@ -253,6 +281,8 @@ func run(ctx context.Context, o options) (*report, error) {
 	case scenarioPurge:
 		warm, measured = []spec.Entry{base, web1}, []spec.Entry{base}
 		want = func(_ int, rep *machines.Report) bool { return hasResult(rep, "web", machines.ActionRemove) }
+	case scenarioStagedGood, scenarioStagedPause, scenarioStagedBad:
+		warm = []spec.Entry{web1}
 	}
 	warmRev, err := publishAndWait(ctx, js, sign, warm, o.Nodes, o.Timeout, &current, func(_ int, rep *machines.Report) bool { return rep.Err == nil && !rep.Failed() })
 	if err != nil {
@@ -267,6 +297,20 @@ func run(ctx context.Context, o options) (*report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("prepare: %w", err)
 		}
+	}
+
+	if isStaged(o.Scenario) {
+		sr := stagedRun{o: o, js: js, sign: sign, entry: web2, warmRev: warmRev, current: &current, probe: &probe, say: say}
+		switch o.Scenario {
+		case scenarioStagedBad:
+			sr.entry = webBad
+		case scenarioStagedGood:
+			// The same fleet takes a plain update first: what installing costs here, apart from
+			// staging, to compare with.
+			sr.plain, sr.entry = &web2, web3
+		}
+		sr.entry.Rollout = policy
+		return sr.measure(ctx)
 	}
 
 	// Measure.

@@ -132,6 +132,7 @@ func (c *agentCommand) run() error {
 		reporter := &fleet.Reporter{Identity: cfg.Node.Identity, Host: "mms agent", Version: moduleVersion(), Dir: cfg.Dir, Heartbeat: c.status.heartbeat,
 			Rollout: staging.Status}
 		pub := fleet.NewPublisher(c.status.bucket, reporter, log)
+		staging.OnChange = pub.Changed
 		go pub.Run(ctx, js)
 		observers = append(observers, pub)
 	}

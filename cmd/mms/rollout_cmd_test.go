@@ -92,7 +92,6 @@ func (f *stagedFleet) count(t *testing.T, entry, checksum string, wave int, k ga
 	}
 }
 
-
 // controls reads a change's controls back as a node trusting the fleet's key does.
 func (f *stagedFleet) controls(t *testing.T, entry, checksum string) (rollout.Controls, []string) {
 	t.Helper()

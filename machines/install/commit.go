@@ -120,11 +120,24 @@ func (s *Store) commit(st *Staging, m Managed, keep bool) error {
 	}
 	step(stepCommitDirSynced)
 
-	// 5. Record the new version in place of the intent.
+	// 5. Record the new version in place of the intent, and, to keep the old one, the old one
+	// as previous (by the inode of its tree, now in the staging directory: until step 6 moves
+	// it to .mms-prev-<name>, Open finds no such tree there and forgets it).
 	old, hadOld := s.rec.Machines[name]
+	var prevIno uint64
+	keep = keep && exists && hadOld
+	if keep {
+		if prevIno, err = inode(stageDir, name); err != nil {
+			keep = false // the install goes on; nothing is kept
+		}
+	}
 	rec = s.rec.clone()
 	delete(rec.Pending, name)
+	delete(rec.Previous, name)
 	rec.Machines[name] = m
+	if keep {
+		rec.Previous[name] = Previous{Machine: old.clone(), Inode: prevIno}
+	}
 	s.rec = rec // the tree at <name> is the truth now, whether or not the write below succeeds
 	if err := s.saveResolving(rec); err != nil {
 		s.dirty = true
@@ -133,14 +146,14 @@ func (s *Store) commit(st *Staging, m Managed, keep bool) error {
 	s.dirty = false
 	step(stepCommitRecorded)
 
-	// 6. Keep or delete the old version, now in the staging directory. A failure leaves a
-	// dot-prefixed directory that the next Open removes; the install itself succeeded.
-	if keep && exists && hadOld {
-		if err := s.keepPrevious(st, old); err != nil {
+	// 6. Keep the old version (moved to .mms-prev-<name>, in place of any kept before) or
+	// delete it. A failure leaves a dot-prefixed directory that the next Open removes, and
+	// only loses the previous version; the install itself succeeded.
+	_ = s.discardPreviousTree(name)
+	if keep {
+		if err := s.movePrevious(stageDir, name); err != nil {
 			_ = s.dropPrevious(name)
 		}
-	} else {
-		_ = s.dropPrevious(name)
 	}
 	_ = s.root.RemoveAll(st.entry)
 	st.done = true

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -49,30 +50,10 @@ func (s *Store) Previous(name string) (Managed, bool) {
 // PreviousPath is where the previous version of name is kept (whether or not it is).
 func (s *Store) PreviousPath(name string) string { return filepath.Join(s.dir, prevName(name)) }
 
-// keepPrevious moves the version Commit just swapped out (now at <staging>/<name>) to
-// .mms-prev-<name>, replacing any older one, and records it. The caller holds s.mu. Every
-// failure only loses the previous version, never the installed one: the record names the kept
-// tree by inode, and Open drops an entry whose tree is not there.
-func (s *Store) keepPrevious(st *Staging, old Managed) error {
-	name := st.name
-	stageDir, err := s.root.OpenRoot(st.entry)
-	if err != nil {
-		return err
-	}
-	defer stageDir.Close()
-	ino, err := inode(stageDir, name)
-	if err != nil {
-		return err
-	}
-	rec := s.rec.clone()
-	rec.Previous[name] = Previous{Machine: old.clone(), Inode: ino}
-	if err := s.saveResolving(rec); err != nil {
-		return err
-	}
-	s.rec = rec
-	if err := s.discardPreviousTree(name); err != nil {
-		return err
-	}
+// movePrevious moves the version Commit just swapped out, at <staging>/<name> (stageDir),
+// to .mms-prev-<name>, where the record already names it. The caller holds s.mu and has
+// discarded any tree kept before.
+func (s *Store) movePrevious(stageDir *os.Root, name string) error {
 	stageFile, err := stageDir.Open(".")
 	if err != nil {
 		return err
