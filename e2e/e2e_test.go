@@ -454,6 +454,10 @@ func TestOperatorFleet(t *testing.T) {
 		report(t, latencies)
 	})
 
+	step(t, "10. a staged release goes to one node, then all; a failing one is taken back on the first and never reaches the others", func(t *testing.T) {
+		c.stagedRollout(t, trusted, archives, events, fleetStatus, next, keeper, late, helloV1)
+	})
+
 	step(t, "9. a stopped node shows offline in the fleet status once its status is stale", func(t *testing.T) {
 		// The repairer has a splay of its own: wait until it reports the last specification.
 		waitFor(t, applyTimeout, "web1's repairer on the last version", func() (bool, string) {

@@ -49,6 +49,11 @@ type fleetMachine struct {
 	Error    string `json:"error"`
 	Verified bool   `json:"verified"`
 	State    string `json:"state"`
+	Rollout  *struct {
+		Wave   int    `json:"wave"`
+		Phase  string `json:"phase"`
+		Reason string `json:"reason"`
+	} `json:"rollout"`
 }
 
 // machine finds the machine called name on n.

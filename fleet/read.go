@@ -63,32 +63,10 @@ func Watch(ctx context.Context, js jetstream.JetStream, bucket string) (<-chan S
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %w", bucket, err)
 	}
-	out := make(chan Status, 64)
-	go func() {
-		defer close(out)
-		defer w.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					continue
-				}
-				if s, err := decodeAt(e); err == nil {
-					select {
-					case out <- s:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-		}
-	}()
-	return out, nil
+	return kvspec.Pump(ctx, w, func(e jetstream.KeyValueEntry) (Status, bool) {
+		s, err := decodeAt(e)
+		return s, err == nil
+	}), nil
 }
 
 // Decode reads one status, refusing another schema and one that contradicts itself.

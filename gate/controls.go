@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
+	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines/rollout"
 	"github.com/mms-io/mms/machines/spec"
 )
@@ -202,34 +203,12 @@ func (s *Store) Watch(ctx context.Context) (<-chan Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch the rollout controls: %w", err)
 	}
-	out := make(chan Event, 64)
-	go func() {
-		defer close(out)
-		defer w.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil || e.Operation() != jetstream.KeyValuePut {
-					continue
-				}
-				ev, ok := eventOf(e.Key(), e.Value())
-				if !ok {
-					continue
-				}
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-					return
-				}
-			}
+	return kvspec.Pump(ctx, w, func(e jetstream.KeyValueEntry) (Event, bool) {
+		if e.Operation() != jetstream.KeyValuePut {
+			return Event{}, false
 		}
-	}()
-	return out, nil
+		return eventOf(e.Key(), e.Value())
+	}), nil
 }
 
 // eventOf reads the control at key; ok is false for what is not one.

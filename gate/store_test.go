@@ -176,3 +176,51 @@ func FuzzParseCounterSubject(f *testing.F) {
 		}
 	})
 }
+
+func TestWatchTellsOfEveryControlAsItIsWritten(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	g, _ := openGate(t)
+	change := ChangeID("web", strings.Repeat("d", 64))
+	events, err := g.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Add(time.Minute).Truncate(time.Millisecond)
+	for _, c := range []Control{
+		{Action: ActionReady, Change: change, Wave: 2, At: at, By: "node-1"},
+		{Action: ActionPause, Change: change, By: "ops", Reason: "looking"},
+		{Action: ActionHalt, Change: change, By: "node-2", Reason: "budget"},
+	} {
+		if err := g.Put(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Written behind the watch's back under a ready key, a control that says another wave is
+	// not told.
+	bad, _ := SignControl(Control{Action: ActionReady, Change: change, Wave: 3, At: at}, nil)
+	if _, err := g.controls.Put(ctx, readyKey(change, 4), bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Put(ctx, Control{Action: ActionHalt, Change: change, Reason: "second"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got []Event
+	for len(got) < 3 {
+		select {
+		case e := <-events:
+			got = append(got, e)
+		case <-ctx.Done():
+			t.Fatalf("the watch told %+v", got)
+		}
+	}
+	if got[0].Action != ActionReady || got[0].Wave != 2 || !got[0].At.Equal(at) || got[0].By != "node-1" ||
+		got[1].Action != ActionPause || got[1].Reason != "looking" || got[2].Action != ActionHalt || got[2].Reason != "budget" {
+		t.Fatalf("the watch told %+v", got)
+	}
+	select {
+	case e := <-events:
+		t.Fatalf("the watch told %+v too (a mislabelled ready hint, or a second halt, which is not written)", e)
+	case <-time.After(200 * time.Millisecond): // nothing more may come: the window is the assertion
+	}
+}
