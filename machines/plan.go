@@ -27,7 +27,8 @@ type Step struct {
 	Entry spec.Entry
 	// Files is the fresh verification cache for ActionKeep, ActionAdopt and ActionReplace.
 	Files sums.Cache
-	// Installed is, for ActionUpdate, the archive checksum of the version it replaces.
+	// Installed is, for ActionUpdate, the archive checksum of the version it replaces; for
+	// ActionWait, the one that stays.
 	Installed string
 }
 

@@ -64,6 +64,10 @@ type Result struct {
 	// RetryAt, for a download that failed, is when the node attempts it again at the
 	// earliest (Config.Retry); zero when nothing remembers the failure (mms apply).
 	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Installed is, for ActionWait and ActionRevert, the archive checksum of the version the
+	// machine stays on or went back to; empty when it has none (a first install waits, a
+	// first install taken back is removed).
+	Installed string `json:"installed,omitempty"`
 	// FromCache is true when the download step took the archive from the archive cache
 	// (Config.CacheMaxBytes) instead of fetching it.
 	FromCache bool `json:"from_cache,omitempty"`
@@ -71,7 +75,11 @@ type Result struct {
 
 // resultOf is the result of step before it is carried out.
 func resultOf(step Step) Result {
-	return Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Checksum: step.Entry.Checksum}
+	r := Result{Name: step.Name, Action: step.Action, Reason: step.Reason, Checksum: step.Entry.Checksum}
+	if step.Action == ActionWait {
+		r.Installed = step.Installed
+	}
+	return r
 }
 
 // Failed tells whether the action was refused or did not complete.

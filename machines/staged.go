@@ -41,7 +41,7 @@ func stageRollouts(p *Plan, cfg Config) {
 				continue
 			}
 			if ok, why := cfg.Rollout.Admit(e, step.Installed); !ok {
-				p.Steps[i] = Step{Name: e.Name, Action: ActionWait, Reason: why, Entry: e}
+				p.Steps[i] = Step{Name: e.Name, Action: ActionWait, Reason: why, Entry: e, Installed: step.Installed}
 			}
 		case ActionKeep, ActionRepair:
 			if cfg.Rollout == nil {
@@ -64,7 +64,7 @@ func (a *applier) revert(step Step, r *Result) error {
 		if err := a.st.Remove(step.Name); err != nil {
 			return fmt.Errorf("revert %q: no previous version kept, and removing it failed: %w", step.Name, err)
 		}
-		r.Reason = step.Reason + "; no previous version to go back to: removed"
+		r.Reason, r.Installed = step.Reason+"; no previous version to go back to: removed", ""
 		return nil
 	}
 	if _, err := sums.VerifyTree(a.st.PreviousPath(step.Name), prev.VerifyChecksum, prev.Files, false); err != nil {
@@ -74,6 +74,6 @@ func (a *applier) revert(step Step, r *Result) error {
 	if err != nil {
 		return err
 	}
-	r.Reason = fmt.Sprintf("%s; back on archive %s", step.Reason, short(m.Checksum))
+	r.Reason, r.Installed = fmt.Sprintf("%s; back on archive %s", step.Reason, short(m.Checksum)), m.Checksum
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mms-io/mms/machines/rollout"
 )
@@ -26,14 +27,21 @@ const (
 	HealthBad
 )
 
-// HealthFunc checks the machine a staged change installed, as its policy says, and says why.
-type HealthFunc func(ctx context.Context, machine string, p rollout.Policy) (Health, string)
+// HealthFunc checks the machine a staged change installed at installed, as its policy says,
+// and says why.
+type HealthFunc func(ctx context.Context, machine string, p rollout.Policy, installed time.Time) (Health, string)
 
 // StateHealth checks a Choria machine by its current state (state returns "" while the machine
 // is not running): in one of failed_states it is unhealthy at once, in one of healthy_states
 // healthy; a policy with no healthy_states is healthy once the machine runs and is not failed.
-func StateHealth(state func(machine string) string) HealthFunc {
-	return func(_ context.Context, machine string, p rollout.Policy) (Health, string) {
+// Choria's loader runs the new version only a while after it is installed (it looks every 10
+// seconds), and until then the state read is the old version's: for settle after the install
+// nothing is judged.
+func StateHealth(state func(machine string) string, settle time.Duration) HealthFunc {
+	return func(_ context.Context, machine string, p rollout.Policy, installed time.Time) (Health, string) {
+		if wait := time.Until(installed.Add(settle)); wait > 0 {
+			return HealthPending, fmt.Sprintf("waiting %s for Choria to run the new version", wait.Round(time.Second))
+		}
 		st := state(machine)
 		switch {
 		case st == "":
@@ -53,7 +61,7 @@ func StateHealth(state func(machine string) string) HealthFunc {
 // directory under dir, with no shell, bounded by health_timeout: exit 0 is healthy, anything
 // else not yet (until healthy_deadline). A policy without a command is healthy once installed.
 func CommandHealth(dir string) HealthFunc {
-	return func(ctx context.Context, machine string, p rollout.Policy) (Health, string) {
+	return func(ctx context.Context, machine string, p rollout.Policy, _ time.Time) (Health, string) {
 		if len(p.HealthCommand) == 0 {
 			return HealthGood, "installed (no health_command given)"
 		}

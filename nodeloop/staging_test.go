@@ -52,7 +52,7 @@ func (f *fixture) stagedEntry(name, text string, p *rollout.Policy, nodes []stri
 // sayHealth is the health of the staged tests: a machine saying good-… is healthy, bad-… is
 // unhealthy at once, anything else not yet.
 func sayHealth(dir string) HealthFunc {
-	return func(_ context.Context, machine string, _ rollout.Policy) (Health, string) {
+	return func(_ context.Context, machine string, _ rollout.Policy, _ time.Time) (Health, string) {
 		b, _ := os.ReadFile(filepath.Join(dir, machine, "say.txt"))
 		switch {
 		case strings.HasPrefix(string(b), "good-"):

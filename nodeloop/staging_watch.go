@@ -280,7 +280,7 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 	s.mu.Unlock()
 	h, why := HealthGood, "no health check"
 	if s.Health != nil {
-		h, why = s.Health(ctx, c.Entry, p)
+		h, why = s.Health(ctx, c.Entry, p, installedAt)
 	}
 	if h == HealthPending && phase == PhaseChecking && s.Now().Sub(installedAt) >= p.HealthyDeadline {
 		h, why = HealthBad, fmt.Sprintf("not healthy within healthy_deadline %s (%s)", p.HealthyDeadline, why)

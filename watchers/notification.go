@@ -156,8 +156,9 @@ func outcomeOf(r *machines.Report) Summary {
 }
 
 // managedNames names the machines mms manages once the reconcile of r is done: every entry
-// kept, repaired, adopted, replaced or updated (a failed update keeps the old version), and
-// every entry installed without failing. Sorted as the report is.
+// kept, repaired, adopted, replaced or updated (a failed update keeps the old version), every
+// entry installed without failing, and every staged entry held or taken back that stays on a
+// version. Sorted as the report is.
 func managedNames(r *machines.Report) []string {
 	out := []string{}
 	if r == nil {
@@ -169,6 +170,11 @@ func managedNames(r *machines.Report) []string {
 			out = append(out, res.Name)
 		case machines.ActionInstall:
 			if !res.Failed() {
+				out = append(out, res.Name)
+			}
+		case machines.ActionWait, machines.ActionRevert:
+			// A staged change held back or taken back: managed while a version stays.
+			if res.Installed != "" || res.Failed() {
 				out = append(out, res.Name)
 			}
 		}

@@ -111,7 +111,7 @@ func (w *Watcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 
 	log := newMachineLogger(w)
 	cfg := w.coreConfig()
-	w.staging = nodeloop.NewStaging(cfg, w.machine.Identity(), nodeloop.StateHealth(w.machineState),
+	w.staging = nodeloop.NewStaging(cfg, w.machine.Identity(), nodeloop.StateHealth(w.machineState, choriaLoadSettle),
 		fleet.FreshFor(w.settings.StatusHeartbeat), w.settings.Node.RolloutPoll)
 	loop := &nodeloop.Loop{
 		Config:             cfg,
@@ -135,6 +135,10 @@ func (w *Watcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	loop.Run(ctx)
 }
+
+// choriaLoadSettle is how long after an install the watcher takes the machine's state for the
+// new version's: Choria's loader looks for changed machines every 10 seconds.
+const choriaLoadSettle = 11 * time.Second
 
 // machineState is the current state of the Choria machine called name, "" when Choria runs
 // no such machine.

@@ -39,7 +39,7 @@ const badVersion = "bad"
 // simHealth is the simulated nodes' health check: a machine is healthy unless its
 // machine.yaml says the bad version, which never becomes healthy (until its deadline).
 func simHealth(dir string) nodeloop.HealthFunc {
-	return func(_ context.Context, machine string, _ rollout.Policy) (nodeloop.Health, string) {
+	return func(_ context.Context, machine string, _ rollout.Policy, _ time.Time) (nodeloop.Health, string) {
 		b, err := os.ReadFile(filepath.Join(dir, machine, "machine.yaml"))
 		switch {
 		case err != nil:
