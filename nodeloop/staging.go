@@ -348,6 +348,9 @@ func (s *Staging) Observe(o Outcome) {
 	if o.Report == nil || o.Report.Err != nil {
 		return
 	}
+	if !o.Preempted {
+		s.forget(o.Report)
+	}
 	for _, r := range o.Report.Results {
 		if r.Failed() {
 			continue
@@ -367,6 +370,30 @@ func (s *Staging) Observe(o Outcome) {
 				s.Logger.Warn("reverted a staged change", "machine", r.Name, "reason", r.Reason)
 			})
 		}
+	}
+}
+
+// forget ends the watch over every change the accepted report rep no longer concerns (its
+// entry left the specification, its matcher is false here, or a newer change replaced it):
+// nothing reads its gate again.
+func (s *Staging) forget(rep *machines.Report) {
+	live := map[string]bool{}
+	for _, r := range rep.Results {
+		if r.Action != machines.ActionSkip && r.Action != machines.ActionRemove {
+			live[gate.ChangeID(r.Name, r.Checksum)] = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.init()
+	changed := false
+	for id, c := range s.changes {
+		if !c.Final && !live[id] {
+			c.Final, changed = true, true
+		}
+	}
+	if changed {
+		s.save()
 	}
 }
 

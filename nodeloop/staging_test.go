@@ -233,6 +233,20 @@ func TestStagedRolloutGoesWaveByWaveAndTakesABadChangeBack(t *testing.T) {
 	if gt, err := g.Tally(ctx, gate.ChangeID("web", good.Checksum)); err != nil || gt.Total().Unhealthy != 0 || gt.Total().Reverted != 0 {
 		t.Fatalf("the superseded good change's tally is %+v, %v", gt, err)
 	}
+	defer func() {
+		// A specification without web ends every watch over its changes: nothing reads their
+		// gate again.
+		rev := f.put(nil, f.entry("other", "x"))
+		for _, n := range nodes {
+			n.obs.wait(t, n.id+" reconciling the specification without web", func(outs []Outcome, _ []string) bool {
+				_, ok := lastFor(outs, rev, TriggerSpecification)
+				return ok
+			})
+			if _, inFlight := n.staging.inFlight(); len(inFlight) != 0 {
+				t.Errorf("%s still watches %d changes of an entry the specification dropped", n.id, len(inFlight))
+			}
+		}
+	}()
 	ctl, _, err := g.Controls(ctx, gate.ChangeID("web", bad.Checksum), nil)
 	if err != nil || ctl.Halted == nil || !strings.Contains(ctl.Halted.Reason, "max_unhealthy 0") {
 		t.Fatalf("the bad change's controls: %+v, %v", ctl, err)

@@ -172,6 +172,9 @@ func (s *Staging) inFlight() (GateStore, map[string]*change) {
 	for id, c := range s.changes {
 		switch {
 		case c.Final:
+		case c.policy.Waves == nil:
+			// Remembered across a restart, its policy not heard again yet: the reconcile asks
+			// about its entry first (Admit, Revert), which brings the policy.
 		case c.Phase == PhaseWaiting && c.Registered, c.Phase == PhaseChecking, c.Phase == PhaseHealthy, c.Phase == PhaseUnhealthy:
 			out[id] = c
 		}
@@ -213,7 +216,7 @@ func (s *Staging) due(c *change, now time.Time) bool {
 // stepChange looks at one change and says whether the loop should reconcile.
 func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c *change) bool {
 	s.mu.Lock()
-	phase, wasOpen := c.Phase, c.verdict.Open
+	phase := c.Phase
 	s.mu.Unlock()
 	if phase == PhaseUnhealthy {
 		return true // its revert is still to be done
@@ -257,7 +260,9 @@ func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c 
 		}
 		return wake
 	case c.Phase == PhaseWaiting:
-		return wake || v.Open && !wasOpen
+		// Open and still waiting: ask for the reconcile that installs it (again, should the
+		// one asked before have run on an older answer).
+		return wake || v.Open
 	case v.Halted && c.policy.OnHalt == rollout.OnHaltHold:
 		c.Final = true
 		s.Logger.Warn("the rollout halted; this node is healthy and keeps the change (on_halt: hold)", "machine", c.Entry, "change", id, "reason", v.Reason)

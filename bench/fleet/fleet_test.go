@@ -198,6 +198,24 @@ func TestFleet(t *testing.T) {
 			}
 		})
 	}
+	for _, scenario := range []string{scenarioStagedGood, scenarioStagedBad, scenarioStagedPause} {
+		t.Run("stages a change over forty nodes in the "+scenario+" scenario and meets the aims", func(t *testing.T) {
+			rep, err := run(context.Background(), options{
+				Nodes: 40, Scenario: scenario, Interval: time.Hour, Timeout: 30 * time.Second, Dir: t.TempDir(),
+				Waves: "10%,50%,100%", Bake: "300ms", Deadline: "1s", RolloutPoll: time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) > 0 {
+				t.Fatalf("aims missed: %v", rep.Problems)
+			}
+			want := map[string]string{scenarioStagedGood: "overhead_ms=", scenarioStagedBad: "installed_max=", scenarioStagedPause: "waves="}[scenario]
+			if !strings.Contains(rep.Extra, want) || rep.Latency.Max <= 0 {
+				t.Fatalf("line %q %q", rep.line(), rep.Extra)
+			}
+		})
+	}
 	t.Run("with the servers in a child process, reports their CPU apart, and installs large archives", func(t *testing.T) {
 		root := t.TempDir()
 		rep, err := run(context.Background(), options{

@@ -37,10 +37,10 @@ func main() {
 		o.ArchiveSize = n
 		return err
 	})
-	flag.StringVar(&o.Waves, "waves", "1%,10%,50%,100%", "the staged scenarios' waves, comma-separated cumulative shares")
-	flag.StringVar(&o.Bake, "bake", "1s", "the staged scenarios' bake: how long a wave stays healthy before the next starts")
-	flag.StringVar(&o.Deadline, "deadline", "2s", "the staged scenarios' healthy_deadline: the bad version is taken back after it")
-	flag.DurationVar(&o.RolloutPoll, "rollout-poll", 5*time.Second, "each node's rollout_poll: how often a waiting node reads the gate besides the events it watches, and checks the health of a change it took")
+	flag.StringVar(&o.Waves, "waves", defaultWaves, "the staged scenarios' waves, comma-separated cumulative shares")
+	flag.StringVar(&o.Bake, "bake", defaultBake, "the staged scenarios' bake: how long a wave stays healthy before the next starts")
+	flag.StringVar(&o.Deadline, "deadline", defaultDeadline, "the staged scenarios' healthy_deadline: the bad version is taken back after it")
+	flag.DurationVar(&o.RolloutPoll, "rollout-poll", defaultPoll, "each node's rollout_poll: how often a waiting node reads the gate besides the events it watches, and checks the health of a change it took")
 	flag.BoolVar(&o.ServerProcess, "server-process", false, "run the NATS servers in a child process and report their CPU apart (server_cpu_s); otherwise cpu_s includes them")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	statusOnly := flag.Bool("status-only", false, "no node loops: -nodes writers publish one status each, then mms status --fleet reads them (the reader at scale)")

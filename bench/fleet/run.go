@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -219,7 +220,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		log:    slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: level})),
 		status: o.Status,
 		obj:    objReads,
-		poll:   o.RolloutPoll,
+		poll:   cmp.Or(o.RolloutPoll, defaultPoll),
 		staged: func(i int, st *nodeloop.Staging) {
 			if p := probe.Load(); p != nil {
 				p.moved(i, st)

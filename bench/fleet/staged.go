@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,8 +52,17 @@ func simHealth(dir string) nodeloop.HealthFunc {
 	}
 }
 
+// The staged scenarios' policy when the options say nothing (the flags' defaults).
+const (
+	defaultWaves    = "1%,10%,50%,100%"
+	defaultBake     = "1s"
+	defaultDeadline = "2s"
+	defaultPoll     = 5 * time.Second
+)
+
 // stagedPolicy is the policy of the measured change, from the flags.
 func stagedPolicy(o options) (*rollout.Policy, error) {
+	o.Waves, o.Bake, o.Deadline = cmp.Or(o.Waves, defaultWaves), cmp.Or(o.Bake, defaultBake), cmp.Or(o.Deadline, defaultDeadline)
 	waves := `"` + strings.Join(strings.Split(o.Waves, ","), `","`) + `"`
 	p, err := rollout.ParsePolicy(fmt.Appendf(nil, `{"waves":[%s],"bake":%q,"healthy_deadline":%q,"max_unhealthy":"0"}`, waves, o.Bake, o.Deadline))
 	if err != nil {
