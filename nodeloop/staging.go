@@ -89,7 +89,6 @@ type Staging struct {
 	retry    jetstream.JetStream // to open the gate again over, when it could not be
 	retryAt  time.Time
 	changes  map[string]*change // by gate.ChangeID
-	byName   map[string]string  // entry name to the change ID it is at
 	wake     chan struct{}      // to the loop: reconcile
 	kick     chan struct{}      // to the watch: look now
 }
@@ -121,7 +120,7 @@ func (s *Staging) init() {
 	if s.changes != nil {
 		return
 	}
-	s.changes, s.byName, s.wake, s.kick = map[string]*change{}, map[string]string{}, make(chan struct{}, 1), make(chan struct{}, 1)
+	s.changes, s.wake, s.kick = map[string]*change{}, make(chan struct{}, 1), make(chan struct{}, 1)
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -181,14 +180,13 @@ func (s *Staging) track(e spec.Entry) *change {
 			Waves: len(e.Rollout.Waves), Seen: s.Now().UTC(), Phase: PhaseWaiting}}
 		s.changes[id] = c
 		s.supersede(e.Name, id)
-		s.Logger.Info("a staged change: this node is in its wave "+fmt.Sprint(c.Wave+1)+" of "+fmt.Sprint(c.Waves),
-			"machine", e.Name, "checksum", short(e.Checksum), "change", id, "policy", e.Rollout.Summary())
+		s.Logger.Info("a staged change: this node draws its wave", "machine", e.Name, "wave", c.Wave+1, "waves", c.Waves,
+			"checksum", short(e.Checksum), "change", id, "policy", e.Rollout.Summary())
 	}
 	if c.Phase == "" {
 		c.Phase = PhaseWaiting
 	}
 	c.policy = *e.Rollout
-	s.byName[e.Name] = id
 	return c
 }
 
@@ -322,7 +320,6 @@ func (s *Staging) Revert(e spec.Entry) (bool, string) {
 		return false, ""
 	}
 	c.policy = *e.Rollout // a change remembered across a restart learns its policy here
-	s.byName[e.Name] = gate.ChangeID(e.Name, e.Checksum)
 	if c.revert == "" || c.Phase == PhaseReverted {
 		return false, ""
 	}
