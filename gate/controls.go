@@ -86,7 +86,8 @@ func readyKey(change string, wave int) string {
 }
 
 // Put writes a control: a pause or halt as it is, a resume or promotion as signed by SignControl.
-// A halt is written only once (the first reason stays).
+// A halt is written only once: the first reason stays, and a later one is an error wrapping
+// ErrHalted.
 func (s *Store) Put(ctx context.Context, c Control, key ed25519.PrivateKey) error {
 	if signed[c.Action] && key == nil {
 		return fmt.Errorf("%s change %s: %w", c.Action, c.Change, ErrUnsigned)
@@ -105,7 +106,7 @@ func (s *Store) Put(ctx context.Context, c Control, key ed25519.PrivateKey) erro
 	if c.Action == ActionHalt {
 		_, err = s.controls.Create(ctx, k, value)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			return nil
+			return fmt.Errorf("halt change %s: %w", c.Change, ErrHalted)
 		}
 	} else {
 		_, err = s.controls.Put(ctx, k, value)
@@ -115,6 +116,10 @@ func (s *Store) Put(ctx context.Context, c Control, key ed25519.PrivateKey) erro
 	}
 	return nil
 }
+
+// ErrHalted means a halt was asked of a change another node had halted already: the first
+// reason stays.
+var ErrHalted = errors.New("already halted")
 
 // ErrUnsigned means a control that lets a rollout go further is not signed by a trusted key.
 var ErrUnsigned = errors.New("a resume or promotion must be signed by a trusted key")

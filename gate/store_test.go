@@ -124,10 +124,11 @@ func TestControlsNeedTrustedSignaturesToLetARolloutGoOn(t *testing.T) {
 	if err := g.Put(ctx, Control{Action: ActionPromote, Change: change, Wave: 3, At: t0}, key); err != nil {
 		t.Fatal(err)
 	}
-	for _, reason := range []string{"first", "second"} {
-		if err := g.Put(ctx, Control{Action: ActionHalt, Change: change, Reason: reason}, nil); err != nil {
-			t.Fatal(err)
-		}
+	if err := g.Put(ctx, Control{Action: ActionHalt, Change: change, Reason: "first"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Put(ctx, Control{Action: ActionHalt, Change: change, Reason: "second"}, nil); !errors.Is(err, ErrHalted) {
+		t.Fatalf("a second halt = %v, want ErrHalted", err)
 	}
 	c, refused, err = g.Controls(ctx, change, trusted)
 	if err != nil || len(refused) != 0 {
@@ -202,8 +203,8 @@ func TestWatchTellsOfEveryControlAsItIsWritten(t *testing.T) {
 	if _, err := g.controls.Put(ctx, readyKey(change, 4), bad); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Put(ctx, Control{Action: ActionHalt, Change: change, Reason: "second"}, nil); err != nil {
-		t.Fatal(err)
+	if err := g.Put(ctx, Control{Action: ActionHalt, Change: change, Reason: "second"}, nil); !errors.Is(err, ErrHalted) {
+		t.Fatalf("a second halt = %v, want ErrHalted", err)
 	}
 	var got []Event
 	for len(got) < 3 {

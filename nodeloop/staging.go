@@ -3,6 +3,7 @@ package nodeloop
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -301,9 +302,11 @@ func (s *Staging) judge(store GateStore, id string, c *change, fresh bool) (roll
 	if over && ctl.Halted == nil {
 		// The first node to see it says so for good: the counts could drop back under a
 		// share as more nodes take the change, and a halt must not lift by itself.
-		if err := store.Put(ctx, gate.Control{Action: gate.ActionHalt, Change: id, Entry: c.Entry, By: s.Identity, Reason: why}, nil); err != nil {
+		switch err := store.Put(ctx, gate.Control{Action: gate.ActionHalt, Change: id, Entry: c.Entry, By: s.Identity, Reason: why}, nil); {
+		case errors.Is(err, gate.ErrHalted): // another node recorded it first
+		case err != nil:
 			s.Logger.Error("could not record the rollout's halt", "machine", c.Entry, "change", id, "error", err)
-		} else {
+		default:
 			s.Logger.Error("the rollout halts: no further node installs the change", "machine", c.Entry, "change", id, "reason", why)
 		}
 	}
