@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mms-io/mms/internal/textclip"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
@@ -199,13 +200,4 @@ func triggers(o nodeloop.Outcome) string {
 }
 
 // clip bounds a reason to maxReason bytes, on a rune boundary.
-func clip(s string) string {
-	if len(s) <= maxReason {
-		return s
-	}
-	cut := maxReason
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func clip(s string) string { return textclip.Clip(s, maxReason) }

@@ -14,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/mms-io/mms/internal/jsondepth"
+	"github.com/mms-io/mms/internal/textclip"
 )
 
 // OnHalt says what the nodes that took a halted change do.
@@ -350,17 +351,7 @@ func foldsTo(key string) string {
 }
 
 // abbreviate shortens s for a message: a bad value may be long.
-func abbreviate(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func abbreviate(s string) string { return textclip.Clip(s, 64) }
 
 // wirePolicy is a policy's wire form, in the order of the fields of ParsePolicy's example.
 type wirePolicy struct {

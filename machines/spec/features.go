@@ -5,10 +5,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
+	"github.com/mms-io/mms/internal/textclip"
 	"github.com/mms-io/mms/machines/errs"
 )
 
@@ -93,17 +93,7 @@ func parseRequires(v gjson.Result) (features, unknown []string, problems []strin
 
 // abbreviate shortens s for a message, at a character boundary: a bad value may be a whole
 // payload long.
-func abbreviate(s string) string {
-	const max = 80
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func abbreviate(s string) string { return textclip.Clip(s, 80) }
 
 // maxNamedFeatures bounds how many unknown features an *UnsupportedError names, so that a
 // hostile list cannot fill a node's logs and events.
