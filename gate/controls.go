@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines/rollout"
@@ -129,27 +128,14 @@ var ErrUnsigned = errors.New("a resume or promotion must be signed by a trusted 
 // unsigned specifications then); the others are returned in refused, to be logged.
 func (s *Store) Controls(ctx context.Context, change string, keys []ed25519.PublicKey) (c rollout.Controls, refused []string, err error) {
 	prefix := "$KV." + strings.TrimPrefix(s.ctlStream, "KV_") + "."
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.ctlStream, []string{prefix + change + ".*"}, jetstreamext.GetLastMsgsBatchSize(16))
-	if errors.Is(err, jetstreamext.ErrNoMessages) {
-		return c, nil, nil
-	}
-	if err != nil {
-		return c, nil, fmt.Errorf("read the controls of change %s: %w", change, err)
-	}
-	for m, err := range msgs {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			break
-		}
-		if err != nil {
-			return c, nil, fmt.Errorf("read the controls of change %s: %w", change, err)
-		}
+	err = s.lastMsgs(ctx, s.ctlStream, prefix+change+".*", 16, func(m *jetstream.RawStreamMsg) error {
 		if op := m.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
-			continue
+			return nil
 		}
 		ctl, why := decodeControl(change, strings.TrimPrefix(m.Subject, prefix), m.Data, keys)
 		if why != "" {
 			refused = append(refused, why)
-			continue
+			return nil
 		}
 		note := &rollout.Note{By: ctl.By, Reason: ctl.Reason, At: ctl.At}
 		switch ctl.Action {
@@ -162,6 +148,10 @@ func (s *Store) Controls(ctx context.Context, change string, keys []ed25519.Publ
 		case ActionPromote:
 			c.PromotedTo = ctl.Wave
 		}
+		return nil
+	})
+	if err != nil {
+		return rollout.Controls{}, nil, fmt.Errorf("read the controls of change %s: %w", change, err)
 	}
 	return c, refused, nil
 }

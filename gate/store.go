@@ -145,28 +145,15 @@ func (s *Store) Add(ctx context.Context, change string, wave int, k Kind, delta 
 // Tally reads every counter of a change in one batched request: the counts by wave, each with
 // when it last changed.
 func (s *Store) Tally(ctx context.Context, change string) (rollout.Tally, error) {
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.counters, []string{subjectRoot + "." + change + ".>"}, jetstreamext.GetLastMsgsBatchSize(5*maxWaves))
-	if errors.Is(err, jetstreamext.ErrNoMessages) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read the counters of change %s: %w", change, err)
-	}
 	var t rollout.Tally
-	for m, err := range msgs {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read the counters of change %s: %w", change, err)
-		}
+	err := s.lastMsgs(ctx, s.counters, subjectRoot+"."+change+".>", 5*maxWaves, func(m *jetstream.RawStreamMsg) error {
 		wave, k, ok := parseCounterSubject(change, m.Subject)
 		if !ok {
-			continue
+			return nil
 		}
 		v, err := counterValue(m.Data)
 		if err != nil {
-			return nil, fmt.Errorf("read counter %s: %w", m.Subject, err)
+			return fmt.Errorf("read counter %s: %w", m.Subject, err)
 		}
 		for len(t) <= wave {
 			t = append(t, rollout.WaveCount{})
@@ -190,6 +177,34 @@ func (s *Store) Tally(ctx context.Context, change string) (rollout.Tally, error)
 		if (k == Healthy || k == Unhealthy) && m.Time.After(w.HealthChanged) {
 			w.HealthChanged = m.Time
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the counters of change %s: %w", change, err)
 	}
 	return t, nil
+}
+
+// lastMsgs calls each with the last message of every subject of stream that subject matches
+// (up to batch of them), in one batched direct get; a stream with none calls it never.
+func (s *Store) lastMsgs(ctx context.Context, stream, subject string, batch int, each func(*jetstream.RawStreamMsg) error) error {
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, stream, []string{subject}, jetstreamext.GetLastMsgsBatchSize(batch))
+	if errors.Is(err, jetstreamext.ErrNoMessages) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for m, err := range msgs {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := each(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
