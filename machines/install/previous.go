@@ -105,11 +105,8 @@ func (s *Store) Revert(name string) (Managed, error) {
 	fail := func(err error) (Managed, error) { return Managed{}, fmt.Errorf("revert %q: %w", name, err) }
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return fail(ErrClosed)
-	}
-	if s.readOnly {
-		return fail(ErrReadOnly)
+	if err := s.writable(); err != nil {
+		return fail(err)
 	}
 	p, ok := s.rec.Previous[name]
 	if !ok {

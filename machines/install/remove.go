@@ -24,11 +24,8 @@ func (s *Store) Remove(name string) error {
 	fail := func(err error) error { return fmt.Errorf("remove %q: %w", name, err) }
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return fail(ErrClosed)
-	}
-	if s.readOnly {
-		return fail(ErrReadOnly)
+	if err := s.writable(); err != nil {
+		return fail(err)
 	}
 	m, managed := s.rec.Machines[name]
 	if !managed {

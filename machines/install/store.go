@@ -289,15 +289,24 @@ func (s *Store) Adopt(m Managed) error {
 	})
 }
 
+// writable says why the store may not change the directory now (ErrClosed, ErrReadOnly), nil
+// when it may. The caller holds s.mu.
+func (s *Store) writable() error {
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.readOnly:
+		return ErrReadOnly
+	}
+	return nil
+}
+
 // update applies change to a copy of the record, writes it, and keeps it when written.
 func (s *Store) update(change func(*Record) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if s.readOnly {
-		return ErrReadOnly
+	if err := s.writable(); err != nil {
+		return err
 	}
 	rec := s.rec.clone()
 	if err := change(&rec); err != nil {
