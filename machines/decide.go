@@ -14,7 +14,7 @@ import (
 // index), what the inventory read, and whether to purge. In one pass over the entries it
 // decides each entry's step and, for an entry with a go-choria manager, the manager's step
 // and how the manager changes the entry's (decideTakeover); then, when purge, the managed
-// machines s no longer names are removed.
+// machines s no longer names are removed, those its keyring signers may change (MayChange).
 func Decide(s *spec.Spec, matched []Matched, inv Inventory, purge bool) *Plan {
 	p := &Plan{Spec: s}
 	inSpec := make(map[string]bool, len(s.Entries))
@@ -36,7 +36,14 @@ func Decide(s *spec.Spec, matched []Matched, inv Inventory, purge bool) *Plan {
 	}
 	if purge {
 		for name := range inv.Managed {
-			if !inSpec[name] {
+			switch {
+			case inSpec[name]:
+			case !s.MayChange(name):
+				// Keyring signers left out a machine they may not sign for: leaving it out is
+				// no word of theirs on it.
+				err := s.Signing.ScopeError("removal of", name)
+				p.Steps = append(p.Steps, Step{Name: name, Action: ActionRefuse, Err: err, Reason: err.Error()})
+			default:
 				p.Steps = append(p.Steps, Step{Name: name, Action: ActionRemove, Reason: "not in the specification"})
 			}
 		}

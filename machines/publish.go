@@ -30,7 +30,7 @@ func CheckPublishable(envelope []byte, trust spec.Trust, limits match.Limits, no
 	if len(problems) > 0 {
 		return nil, &spec.ValidationError{Problems: problems}
 	}
-	if err := spec.Admit(s, nil, trust.Keys, now); err != nil {
+	if err := spec.Admit(s, nil, trust, now); err != nil {
 		return nil, err
 	}
 	return s, nil

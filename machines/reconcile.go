@@ -112,7 +112,7 @@ func prepare(cfg Config, envelope []byte, rep *Report, open func(string) (*insta
 	if cfg.ResetRollback {
 		last = nil
 	}
-	if err := spec.Admit(s, last, cfg.Trust.Keys, cfg.Now()); err != nil {
+	if err := spec.Admit(s, last, cfg.Trust, cfg.Now()); err != nil {
 		done()
 		return cfg, nil, nil, nil, err
 	}

@@ -162,7 +162,7 @@ func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, 
 		return nil // what is published is not a specification: nothing to compare with
 	}
 	last := spec.NewAccepted(old, cur.Created)
-	if err := spec.Admit(s, &last, keys, time.Now()); errors.Is(err, errs.ErrRollback) {
+	if err := spec.Admit(s, &last, spec.Trust{Keys: keys}, time.Now()); errors.Is(err, errs.ErrRollback) {
 		return fmt.Errorf("%w (published: revision %d, %s); pack it again for a higher version, or pass --force", err, cur.Revision, summary(old))
 	}
 	return nil

@@ -138,7 +138,7 @@ func newSpecDoc(command, from string, s *spec.Spec, keys int, now time.Time) *sp
 			VerifyChecksum: e.VerifyChecksum, Match: e.Match, Credentials: e.Username != "" || e.Password != "", Governor: e.Governor,
 			Rollout: newRolloutDoc(e.Rollout, from)})
 	}
-	if err := spec.Admit(s, nil, nil, now); err != nil {
+	if err := spec.Admit(s, nil, spec.Trust{}, now); err != nil {
 		d.Problem = err.Error()
 	} else {
 		d.Admissible = true

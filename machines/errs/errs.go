@@ -42,6 +42,12 @@ var (
 	// than it needs, and the fix is a newer mms, not another specification. Use
 	// *spec.UnsupportedError, which names the features.
 	ErrUnsupported = errors.New("unsupported specification")
+	// ErrScope means a specification asks for, or would remove, a machine that the keyring
+	// signers who signed it may not sign for. It comes with ErrSignature.
+	ErrScope = errors.New("outside the signers' scope")
+	// ErrKeyring means a keyring document is malformed, not signed by enough root keys, older
+	// than the one a node holds, or expired.
+	ErrKeyring = errors.New("keyring refused")
 )
 
 // LimitError reports a limit that was exceeded, naming the limit so that the host can say

@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"crypto/ed25519"
 	"encoding/hex"
 	"time"
 )
@@ -24,25 +23,47 @@ type Accepted struct {
 	// Unsigned is true when it was accepted with no trusted key: its version does not bind
 	// a node that trusts a key since.
 	Unsigned bool `json:"unsigned,omitempty"`
+	// Signers are the keys, in hex, of the keyring signers whose signatures counted for it,
+	// when a keyring's signers verified it: its version binds only while enough of them are
+	// still signers of the keyring the node holds.
+	Signers []string `json:"signers,omitempty"`
 }
 
 // Binds tells whether a's version is a floor for the next specification of a node that now
-// trusts trusted (TUF's fast-forward recovery): a version accepted with no key, or signed by a
-// key no longer trusted (removed after a compromise or at the end of a rotation), does not
-// bind specifications signed by another trusted key. A node with no key keeps every floor.
-func (a *Accepted) Binds(trusted []ed25519.PublicKey) bool {
+// trusts trust (TUF's fast-forward recovery): a version accepted with no key, signed by a key
+// no longer trusted (removed after a compromise or at the end of a rotation), or signed by
+// keyring signers of whom fewer than the keyring's Required are still its signers, does not
+// bind. Removing a stolen signer from the keyring thus lifts the inflated version it signed,
+// and never a version others signed. A node with no key and no keyring keeps every floor.
+func (a *Accepted) Binds(trust Trust) bool {
 	switch {
-	case len(trusted) == 0:
+	case trust.Empty():
 		return true
 	case a.Unsigned:
 		return false
+	case len(a.Signers) > 0:
+		return trust.Signers != nil && stillSigners(a.Signers, trust.Signers) >= max(1, trust.Signers.Required)
 	case a.Key == "":
 		return true
 	}
-	for _, k := range trusted {
+	for _, k := range trust.Keys {
 		if hex.EncodeToString(k) == a.Key {
 			return true
 		}
 	}
 	return false
+}
+
+// stillSigners counts the keys (hex) that are among ss's signers.
+func stillSigners(keys []string, ss *Signers) int {
+	n := 0
+	for _, k := range keys {
+		for _, s := range ss.List {
+			if hex.EncodeToString(s.Key) == k {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }

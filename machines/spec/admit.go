@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"crypto/ed25519"
 	"fmt"
 	"time"
 
@@ -16,11 +15,11 @@ import (
 // version with different content (a new specification needs a higher version), and any v1
 // specification once a v2 one was accepted (v1 carries no version, so it could roll back).
 //
-// trusted are the keys the node trusts now: a version accepted unsigned, or signed by a key no
-// longer among them, does not bind (Accepted.Binds). A v2 specification issued more than
+// trust is what the node trusts now: a version accepted unsigned, or signed by a key or
+// keyring signers no longer trusted, does not bind (Accepted.Binds). A v2 specification issued more than
 // MaxIssuedAhead after now is refused: no clock is that wrong, and a far-future issue time
 // would let a version far ahead of today pass as plausible.
-func Admit(s *Spec, last *Accepted, trusted []ed25519.PublicKey, now time.Time) error {
+func Admit(s *Spec, last *Accepted, trust Trust, now time.Time) error {
 	if !s.Expires.IsZero() && !now.Before(s.Expires) {
 		return fmt.Errorf("%w: spec expired at %s", errs.ErrExpired, s.Expires.UTC().Format(time.RFC3339))
 	}
@@ -28,7 +27,7 @@ func Admit(s *Spec, last *Accepted, trusted []ed25519.PublicKey, now time.Time) 
 		return fmt.Errorf("%w: spec issued at %s, more than %s after this node's clock (%s)", errs.ErrInvalidSpec,
 			s.Issued.UTC().Format(time.RFC3339), MaxIssuedAhead, now.UTC().Format(time.RFC3339))
 	}
-	if last == nil || last.Format != 2 || !last.Binds(trusted) {
+	if last == nil || last.Format != 2 || !last.Binds(trust) {
 		return nil
 	}
 	switch {
@@ -47,5 +46,9 @@ const MaxIssuedAhead = 24 * time.Hour
 
 // NewAccepted is the record to keep once a node has acted on s.
 func NewAccepted(s *Spec, now time.Time) Accepted {
-	return Accepted{Format: s.Format, Version: s.Version, Digest: s.Digest, At: now.UTC(), Key: s.Signer, Unsigned: !s.Signed()}
+	a := Accepted{Format: s.Format, Version: s.Version, Digest: s.Digest, At: now.UTC(), Key: s.Signer, Unsigned: !s.Signed()}
+	if s.Signing != nil {
+		a.Signers = s.Signing.Keys()
+	}
+	return a
 }

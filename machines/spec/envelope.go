@@ -3,6 +3,7 @@ package spec
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
@@ -39,6 +40,9 @@ type Envelope struct {
 	Payload []byte
 	// Signature is the hex ed25519 signature; empty when unsigned.
 	Signature string
+	// Signatures are the named signatures of a v2 payload (field "signatures"), which a node
+	// that trusts a keyring counts toward its threshold; go-choria ignores them.
+	Signatures []NamedSignature
 }
 
 // SignedBytes returns the bytes the signature covers for this kind of envelope.
@@ -50,7 +54,7 @@ func (e *Envelope) SignedBytes() []byte {
 }
 
 // envelopeFields are the known fields of an envelope, for foldProblem.
-var envelopeFields = []string{"machines", "plugins", "signature"}
+var envelopeFields = []string{"machines", "plugins", "signature", "signatures"}
 
 // DecodeEnvelope parses the KV value: {"machines": base64, "signature": hex} or the plugins
 // manager's {"plugins": base64, "signature": hex}.
@@ -66,19 +70,19 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 		return nil, fmt.Errorf("%w: envelope is not a JSON object", errs.ErrInvalidSpec)
 	}
 	fields := map[string]gjson.Result{}
-	var problem error
+	var problem, err error
 	root.ForEach(func(key, value gjson.Result) bool {
 		if p := foldProblem(key.Str, envelopeFields); p != "" {
 			problem = fmt.Errorf("%w: envelope %s", errs.ErrInvalidSpec, p)
 			return false
 		}
 		switch key.Str {
-		case "machines", "plugins", "signature":
+		case "machines", "plugins", "signature", "signatures":
 			if _, dup := fields[key.Str]; dup {
 				problem = fmt.Errorf("%w: envelope gives %q twice", errs.ErrInvalidSpec, key.Str)
 				return false
 			}
-			if value.Type != gjson.String && value.Type != gjson.Null {
+			if key.Str != "signatures" && value.Type != gjson.String && value.Type != gjson.Null {
 				problem = fmt.Errorf("%w: envelope field %q must be a string", errs.ErrInvalidSpec, key.Str)
 				return false
 			}
@@ -92,11 +96,18 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 	machines, hasMachines := fields["machines"]
 	plugins, hasPlugins := fields["plugins"]
 	env := &Envelope{Signature: fields["signature"].Str}
+	if list, ok := fields["signatures"]; ok {
+		if env.Signatures, err = DecodeSignatures([]byte(list.Raw), "envelope"); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case hasMachines && hasPlugins:
 		return nil, fmt.Errorf("%w: envelope has both \"machines\" and \"plugins\"", errs.ErrInvalidSpec)
 	case hasMachines:
 		env.Kind, env.Encoded = KindMachines, machines.Str
+	case hasPlugins && env.Signatures != nil:
+		return nil, fmt.Errorf("%w: a plugins envelope carries no \"signatures\" list: several signatures need a v2 specification in the machines envelope", errs.ErrInvalidSpec)
 	case hasPlugins:
 		env.Kind, env.Encoded = KindPlugins, plugins.Str
 	default:
@@ -118,6 +129,9 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 type wireEnvelope struct {
 	Machines  []byte `json:"machines"`
 	Signature string `json:"signature,omitempty"`
+	// Signatures is ours, after go-choria's fields, and absent when empty: an envelope without
+	// it is byte for byte go-choria's.
+	Signatures []NamedSignature `json:"signatures,omitempty"`
 }
 
 // EncodeEnvelope wraps payload in the machines envelope, signed with key when key is not nil.
@@ -132,4 +146,38 @@ func EncodeEnvelope(payload []byte, key ed25519.PrivateKey) ([]byte, error) {
 		w.Signature = sig
 	}
 	return json.Marshal(w)
+}
+
+// AddSignature returns envelope with a named signature by key added to its list (mms sign),
+// so that a second signer signs on another machine what the first packed. Only a v2 payload in
+// the machines envelope takes one; a key that already signed it, in the list or as the single
+// signature, is refused rather than counted twice.
+func AddSignature(envelope []byte, key ed25519.PrivateKey) ([]byte, error) {
+	env, err := DecodeEnvelope(envelope)
+	if err != nil {
+		return nil, err
+	}
+	if env.Kind != KindMachines {
+		return nil, fmt.Errorf("%w: a %s envelope takes no further signatures; repack it as a v2 specification", errs.ErrInvalidSpec, env.Kind)
+	}
+	if s, err := ParsePayload(env.Payload); err != nil {
+		return nil, err
+	} else if s.Format != 2 {
+		return nil, fmt.Errorf("%w: a v1 specification takes only its one signature; several need a v2 specification (mms pack makes one unless told --format v1)", errs.ErrInvalidSpec)
+	}
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: private key is %d bytes, want %d", errs.ErrInvalidKey, len(key), ed25519.PrivateKeySize)
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	if signed, _ := SignedKeys(env.Payload, env.Signature, env.Signatures, []ed25519.PublicKey{pub}); signed[0] || hasKey(env.Signatures, pub) {
+		return nil, fmt.Errorf("%w: key %s has already signed this specification", errs.ErrSignature, hex.EncodeToString(pub))
+	}
+	if len(env.Signatures) >= MaxSignatures {
+		return nil, fmt.Errorf("%w: the specification already carries %d signatures, the most a node reads", errs.ErrInvalidSpec, len(env.Signatures))
+	}
+	ns, err := SignatureFor(key, env.Payload)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(wireEnvelope{Machines: env.Payload, Signature: env.Signature, Signatures: append(env.Signatures, ns)})
 }

@@ -49,12 +49,23 @@ type Spec struct {
 	// SignedBy is the index of the trusted key that verified the signature; -1 when unsigned
 	// or when no key was configured.
 	SignedBy int
-	// Signer is the trusted key that verified the signature, in hex; "" when unsigned.
+	// Signer is the trusted key that verified the signature, in hex; "" when unsigned or
+	// signed through a keyring.
 	Signer string
+	// Signing says which keyring signers signed it, when a keyring's signers verified it
+	// rather than a bare trusted key; nil otherwise.
+	Signing *Signing
 }
 
-// Signed tells whether a trusted key verified the specification.
-func (s *Spec) Signed() bool { return s.SignedBy >= 0 }
+// Signed tells whether a trusted key, or enough of a keyring's signers, verified the
+// specification.
+func (s *Spec) Signed() bool { return s.SignedBy >= 0 || s.Signing != nil }
+
+// MayChange tells whether the signers of s may install, change or remove the machine called
+// name: always for a specification a bare key signed (or an unsigned one a node was allowed to
+// take), only within their scope for one a keyring's signers signed. A stolen team key thus
+// cannot purge another team's machines by leaving them out.
+func (s *Spec) MayChange(name string) bool { return s.Signing == nil || s.Signing.Covers(name) }
 
 // Entry returns the entry called name.
 func (s *Spec) Entry(name string) (Entry, bool) {

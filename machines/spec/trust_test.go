@@ -197,54 +197,54 @@ func TestAdmit(t *testing.T) {
 
 	t.Run("accepts anything valid on a fresh directory", func(t *testing.T) {
 		for _, s := range []*Spec{v1, v2(1, time.Time{}, "web")} {
-			if err := Admit(s, nil, nil, now); err != nil {
+			if err := Admit(s, nil, Trust{}, now); err != nil {
 				t.Fatal(err)
 			}
 		}
 	})
 	t.Run("accepts a higher version and the same spec again", func(t *testing.T) {
 		s9 := v2(9, time.Time{}, "web")
-		if err := Admit(v2(10, time.Time{}, "web"), accepted(s9), nil, now); err != nil {
+		if err := Admit(v2(10, time.Time{}, "web"), accepted(s9), Trust{}, now); err != nil {
 			t.Fatal(err)
 		}
-		if err := Admit(s9, accepted(s9), nil, now); err != nil {
+		if err := Admit(s9, accepted(s9), Trust{}, now); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("refuses an older version", func(t *testing.T) {
-		err := Admit(v2(7, time.Time{}, "web"), accepted(v2(9, time.Time{}, "web")), nil, now)
+		err := Admit(v2(7, time.Time{}, "web"), accepted(v2(9, time.Time{}, "web")), Trust{}, now)
 		if !errors.Is(err, errs.ErrRollback) || !strings.Contains(err.Error(), "spec version 7 is older than version 9 already applied") {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("refuses an equal version with different content", func(t *testing.T) {
-		err := Admit(v2(9, time.Time{}, "db"), accepted(v2(9, time.Time{}, "web")), nil, now)
+		err := Admit(v2(9, time.Time{}, "db"), accepted(v2(9, time.Time{}, "web")), Trust{}, now)
 		if !errors.Is(err, errs.ErrRollback) || !strings.Contains(err.Error(), "needs a higher version") {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("refuses v1 once v2 was accepted", func(t *testing.T) {
-		if err := Admit(v1, accepted(v2(3, time.Time{}, "web")), nil, now); !errors.Is(err, errs.ErrRollback) {
+		if err := Admit(v1, accepted(v2(3, time.Time{}, "web")), Trust{}, now); !errors.Is(err, errs.ErrRollback) {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("accepts v2 after v1, and v1 after v1", func(t *testing.T) {
-		if err := Admit(v2(1, time.Time{}, "web"), accepted(v1), nil, now); err != nil {
+		if err := Admit(v2(1, time.Time{}, "web"), accepted(v1), Trust{}, now); err != nil {
 			t.Fatal(err)
 		}
-		if err := Admit(v1, accepted(v1), nil, now); err != nil {
+		if err := Admit(v1, accepted(v1), Trust{}, now); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("refuses an expired spec, even one already applied", func(t *testing.T) {
 		s := v2(4, now.Add(-time.Second), "web")
 		for _, last := range []*Accepted{nil, accepted(s)} {
-			err := Admit(s, last, nil, now)
+			err := Admit(s, last, Trust{}, now)
 			if !errors.Is(err, errs.ErrExpired) || !strings.Contains(err.Error(), "spec expired at 2026-11-23T11:59:59Z") {
 				t.Fatalf("got %v", err)
 			}
 		}
-		if err := Admit(v2(4, now.Add(time.Minute), "web"), nil, nil, now); err != nil {
+		if err := Admit(v2(4, now.Add(time.Minute), "web"), nil, Trust{}, now); err != nil {
 			t.Fatalf("unexpired: %v", err)
 		}
 	})
@@ -287,7 +287,7 @@ func TestRollbackFreezes(t *testing.T) {
 		if !insecure.Unsigned {
 			t.Fatal("not recorded as unsigned")
 		}
-		if err := Admit(signed(privA, []ed25519.PublicKey{pubA}, 5), insecure, []ed25519.PublicKey{pubA}, now); err != nil {
+		if err := Admit(signed(privA, []ed25519.PublicKey{pubA}, 5), insecure, Trust{Keys: []ed25519.PublicKey{pubA}}, now); err != nil {
 			t.Fatalf("refused: %v", err)
 		}
 	})
@@ -298,16 +298,16 @@ func TestRollbackFreezes(t *testing.T) {
 			t.Fatalf("key recorded %q", frozen.Key)
 		}
 		next := signed(privB, []ed25519.PublicKey{pubB}, 5)
-		if err := Admit(next, frozen, []ed25519.PublicKey{pubA, pubB}, now); !errors.Is(err, errs.ErrRollback) {
+		if err := Admit(next, frozen, Trust{Keys: []ed25519.PublicKey{pubA, pubB}}, now); !errors.Is(err, errs.ErrRollback) {
 			t.Fatalf("while A is trusted its version binds: %v", err)
 		}
-		if err := Admit(next, frozen, []ed25519.PublicKey{pubB}, now); err != nil {
+		if err := Admit(next, frozen, Trust{Keys: []ed25519.PublicKey{pubB}}, now); err != nil {
 			t.Fatalf("once A is removed its version still binds: %v", err)
 		}
 	})
 	t.Run("a version from a record written before the key was kept binds, as it always did", func(t *testing.T) {
 		old := &Accepted{Format: 2, Version: 9_000, Digest: "x", At: now}
-		if err := Admit(signed(privB, []ed25519.PublicKey{pubB}, 5), old, []ed25519.PublicKey{pubB}, now); !errors.Is(err, errs.ErrRollback) {
+		if err := Admit(signed(privB, []ed25519.PublicKey{pubB}, 5), old, Trust{Keys: []ed25519.PublicKey{pubB}}, now); !errors.Is(err, errs.ErrRollback) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -320,7 +320,7 @@ func TestRollbackFreezes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := Admit(s, nil, []ed25519.PublicKey{pubA}, now); !errors.Is(err, errs.ErrInvalidSpec) || !strings.Contains(err.Error(), "after this node's clock") {
+		if err := Admit(s, nil, Trust{Keys: []ed25519.PublicKey{pubA}}, now); !errors.Is(err, errs.ErrInvalidSpec) || !strings.Contains(err.Error(), "after this node's clock") {
 			t.Fatalf("got %v", err)
 		}
 	})
