@@ -20,3 +20,11 @@ func CheckBucket(name string) error {
 	}
 	return nil
 }
+
+// KeyringKey is the key, next to the specification's key, that holds one version of the
+// keyring that signs for it: "machines.keyring.3" beside "machines". Each version has its own
+// key, so that a node behind by several versions reads each in turn (package keyring walks
+// them), and a version once written is never replaced (Create).
+func KeyringKey(specKey string, version int64) string {
+	return fmt.Sprintf("%s.keyring.%d", specKey, version)
+}

@@ -79,6 +79,27 @@ func Put(ctx context.Context, js jetstream.JetStream, bucket, key string, value 
 	return rev, nil
 }
 
+// ErrExists means Create found the key already holding a value.
+var ErrExists = errors.New("key already holds a value")
+
+// Create stores value under key in bucket only when key holds none (a keyring version, which
+// is never replaced), creating the bucket with cfg when it does not exist; it returns an error
+// wrapping ErrExists otherwise.
+func Create(ctx context.Context, js jetstream.JetStream, bucket, key string, value []byte, cfg BucketConfig) (uint64, error) {
+	kv, err := openOrCreate(ctx, js, bucket, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("create %s/%s: %w", bucket, key, err)
+	}
+	rev, err := kv.Create(ctx, key, value)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, fmt.Errorf("create %s/%s: %w", bucket, key, ErrExists)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create %s/%s: %w", bucket, key, err)
+	}
+	return rev, nil
+}
+
 // openOrCreate opens bucket, creating it with cfg when it is missing. Two writers creating
 // the same bucket at once both succeed.
 func openOrCreate(ctx context.Context, js jetstream.JetStream, bucket string, cfg BucketConfig) (jetstream.KeyValue, error) {
