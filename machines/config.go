@@ -23,6 +23,13 @@ const DefaultParallel = 4
 // means none (mms apply).
 const DefaultSplay = time.Second
 
+// Keyring is a keyring a node holds (package keyring's Keeper).
+type Keyring interface {
+	// Refresh walks to the newest keyring and returns its signers at now; keep says to write
+	// the keyring reached (a preview writes nothing).
+	Refresh(ctx context.Context, now time.Time, keep bool) *spec.Signers
+}
+
 // GovernorFunc enters the named governor for the entry called name before its download and
 // returns the function that leaves it. The Choria watcher backs it with Choria's governors.
 type GovernorFunc func(ctx context.Context, name, governor string) (release func(), err error)
@@ -35,6 +42,10 @@ type Config struct {
 	Node match.Node
 	// Trust holds the trusted public keys, or the explicit permission to act unsigned.
 	Trust spec.Trust
+	// Keyring, when set, is the keyring the node holds: before each reconcile it is walked to
+	// its newest version, and its signers (Trust.Signers) are what the specification is checked
+	// against beside Trust.Keys.
+	Keyring Keyring
 	// Purge removes managed machines the specification no longer wants on this node.
 	Purge bool
 	// FullVerify re-hashes every installed file instead of trusting unchanged inode stamps.

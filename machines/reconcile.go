@@ -37,7 +37,7 @@ func ReconcileStore(ctx context.Context, cfg Config, st *install.Store, envelope
 func reconcile(ctx context.Context, cfg Config, envelope []byte, open func(string) (*install.Store, func() error, error)) *Report {
 	rep := &Report{Started: time.Now()}
 	defer func() { rep.Duration = time.Since(rep.Started) }()
-	cfg, st, done, s, err := prepare(cfg, envelope, rep, open)
+	cfg, st, done, s, err := prepare(ctx, cfg, envelope, rep, open, true)
 	if err != nil {
 		rep.Err = cfg.withHint(err)
 		return rep
@@ -63,13 +63,13 @@ func Preview(cfg Config, envelope []byte) (*Plan, *Report) {
 		rep.Err = fmt.Errorf("a reset of the rollback record cannot be previewed")
 		return nil, rep
 	}
-	cfg, st, done, s, err := prepare(cfg, envelope, rep, func(dir string) (*install.Store, func() error, error) {
+	cfg, st, done, s, err := prepare(context.Background(), cfg, envelope, rep, func(dir string) (*install.Store, func() error, error) {
 		st, err := install.Inspect(dir)
 		if err != nil {
 			return nil, nil, err
 		}
 		return st, st.Close, nil
-	})
+	}, false)
 	if err != nil {
 		rep.Err = cfg.withHint(err)
 		return nil, rep
@@ -90,20 +90,37 @@ func Preview(cfg Config, envelope []byte) (*Plan, *Report) {
 
 // prepare opens the specification and the store (with open: install.Open to act,
 // install.Inspect to preview, or the store the caller holds) and admits the specification; on
-// success the caller calls done, which ends its use of the store.
-func prepare(cfg Config, envelope []byte, rep *Report, open func(string) (*install.Store, func() error, error)) (Config, *install.Store, func() error, *spec.Spec, error) {
+// success the caller calls done, which ends its use of the store. With a keyring, the store is
+// opened first (the keyring reached is kept in it, when keep) and the keyring walked before the
+// specification is opened against its signers.
+func prepare(ctx context.Context, cfg Config, envelope []byte, rep *Report, open func(string) (*install.Store, func() error, error), keep bool) (Config, *install.Store, func() error, *spec.Spec, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return cfg, nil, nil, nil, err
 	}
+	if cfg.Trust.Now == nil {
+		cfg.Trust.Now = cfg.Now
+	}
+	var st *install.Store
+	var done func() error
+	if cfg.Keyring != nil {
+		if st, done, err = open(cfg.Dir); err != nil {
+			return cfg, nil, nil, nil, err
+		}
+		cfg.Trust.Signers = cfg.Keyring.Refresh(ctx, cfg.Now(), keep)
+	}
 	s, err := spec.Open(envelope, cfg.Trust)
 	if err != nil {
+		if done != nil {
+			done()
+		}
 		return cfg, nil, nil, nil, err
 	}
 	rep.Format, rep.Version, rep.Signed, rep.Unknown, rep.Digest = s.Format, s.Version, s.Signed(), s.Unknown, s.Digest
-	st, done, err := open(cfg.Dir)
-	if err != nil {
-		return cfg, nil, nil, nil, err
+	if st == nil {
+		if st, done, err = open(cfg.Dir); err != nil {
+			return cfg, nil, nil, nil, err
+		}
 	}
 	// A reset judges the specification as if it were the first, and takes effect only with it:
 	// the record of the one accepted before is replaced when this one is noted as accepted,

@@ -18,11 +18,14 @@ func (w *Watcher) coreConfig() machines.Config {
 		Dir: w.settings.MachinesDirectory,
 		// With no key the watcher acts on unsigned specifications, as go-choria v0.29.4 did,
 		// and every notification says so.
-		Trust:           spec.Trust{Keys: w.keys, InsecureAllowUnsigned: len(w.keys) == 0},
+		Trust:           spec.Trust{Keys: w.keys, InsecureAllowUnsigned: len(w.keys) == 0 && w.keeper == nil},
 		Governor:        w.governor(),
 		GovernorTimeout: w.settings.GovernorTimeout,
 		Logger:          newMachineLogger(w),
 		RaiseHint:       PropertyHint,
+	}
+	if w.keeper != nil {
+		cfg.Keyring = w.keeper
 	}
 	cfg.Fetch.Logger = cfg.Logger
 	w.settings.Node.Apply(&cfg)

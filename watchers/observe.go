@@ -71,7 +71,7 @@ func (w *Watcher) notification(triggers []string, revision uint64, r *machines.R
 	}
 	if r.Err != nil {
 		n.Error = r.Err.Error()
-	} else if !r.Signed && len(w.keys) == 0 {
+	} else if !r.Signed && len(w.keys) == 0 && w.keeper == nil {
 		n.Warning = nodeloop.UnsignedWarning
 	}
 	return n

@@ -12,6 +12,8 @@ import (
 	"github.com/mitchellh/mapstructure"
 	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/kvspec"
+	"github.com/mms-io/mms/machines/keyring"
+	"github.com/mms-io/mms/machines/spec"
 
 	"github.com/mms-io/mms/nodeloop"
 )
@@ -42,6 +44,12 @@ type Properties struct {
 	Key string `mapstructure:"key"`
 	// PublicKey holds trusted ed25519 public keys, 64 hex characters each: one string or a list.
 	PublicKey []string `mapstructure:"public_key"`
+	// KeyringRoots are the root keys of a keyring the watcher trusts (package keyring), 64 hex
+	// characters each: one string or a list. The keyring is read beside Key in Bucket.
+	KeyringRoots []string `mapstructure:"keyring_roots"`
+	// KeyringThreshold is how many of KeyringRoots must sign the first keyring the node takes;
+	// it may be left out with one root.
+	KeyringThreshold int `mapstructure:"keyring_threshold"`
 	// MachinesDirectory is where machines are installed; by default the parent of this
 	// machine's own directory (the Choria machines directory).
 	MachinesDirectory string `mapstructure:"machines_directory"`
@@ -55,10 +63,12 @@ type Properties struct {
 
 // Settings are validated properties with every default filled in.
 type Settings struct {
-	DataItem          string
-	Bucket            string
-	Key               string
-	PublicKeys        []string
+	DataItem   string
+	Bucket     string
+	Key        string
+	PublicKeys []string
+	// Keyring is the anchor of the keyring the watcher trusts; zero when none.
+	Keyring           keyring.Anchor
 	MachinesDirectory string
 	GovernorTimeout   time.Duration
 	// StatusBucket and StatusHeartbeat say where and how often the node reports its fleet
@@ -124,6 +134,10 @@ func ParseProperties(raw map[string]any, machineDir string) (*Settings, error) {
 		s.PublicKeys = append(s.PublicKeys, splitKeys(k)...)
 	}
 
+	if s.Keyring, err = keyringAnchor(p, s); err != nil {
+		return nil, err
+	}
+
 	s.MachinesDirectory = p.MachinesDirectory
 	if s.MachinesDirectory == "" {
 		if machineDir == "" {
@@ -157,6 +171,32 @@ func ParseProperties(raw map[string]any, machineDir string) (*Settings, error) {
 		s.StatusHeartbeat = *p.StatusHeartbeat
 	}
 	return s, nil
+}
+
+// keyringAnchor checks the keyring properties: roots and threshold as a keyring's own are
+// checked, and the specification read from a bucket and key, beside which the keyring is.
+func keyringAnchor(p Properties, s *Settings) (keyring.Anchor, error) {
+	var roots []string
+	for _, k := range p.KeyringRoots {
+		roots = append(roots, splitKeys(k)...)
+	}
+	switch {
+	case len(roots) == 0 && p.KeyringThreshold != 0:
+		return keyring.Anchor{}, fmt.Errorf("properties: keyring_threshold needs keyring_roots, the root keys it counts")
+	case len(roots) == 0:
+		return keyring.Anchor{}, nil
+	case s.Bucket == "":
+		return keyring.Anchor{}, fmt.Errorf("properties: keyring_roots needs bucket and key: the keyring is read beside the specification's key, at KEY.keyring.N")
+	}
+	keys, err := spec.ParsePublicKeys(roots)
+	if err != nil {
+		return keyring.Anchor{}, fmt.Errorf("properties: keyring_roots: %w", err)
+	}
+	a, err := keyring.NewAnchor(keys, p.KeyringThreshold)
+	if err != nil {
+		return keyring.Anchor{}, fmt.Errorf("properties: keyring_roots and keyring_threshold: %w", err)
+	}
+	return a, nil
 }
 
 // propertyText turns a property's YAML value into the text a setting parses: YAML gives

@@ -160,3 +160,35 @@ func TestParseInterval(t *testing.T) {
 		}
 	})
 }
+
+func TestKeyringProperties(t *testing.T) {
+	root1 := keyA
+	cases := []struct {
+		name  string
+		props map[string]any
+		want  string
+	}{
+		{"a threshold without roots", map[string]any{"bucket": "M", "key": "m", "keyring_threshold": 1}, "keyring_threshold needs keyring_roots"},
+		{"roots with a data item", map[string]any{"data_item": "spec", "keyring_roots": root1}, "needs bucket and key"},
+		{"a root that is no key", map[string]any{"bucket": "M", "key": "m", "keyring_roots": "00"}, "keyring_roots"},
+		{"a threshold of 0 with two roots", map[string]any{"bucket": "M", "key": "m", "keyring_roots": []any{keyA, keyB}}, "say how many must sign"},
+		{"a threshold above the roots", map[string]any{"bucket": "M", "key": "m", "keyring_roots": []any{keyA, keyB}, "keyring_threshold": 3}, "between 1 and the 2"},
+	}
+	for _, c := range cases {
+		t.Run("refuses "+c.name, func(t *testing.T) {
+			_, err := ParseProperties(c.props, "/etc/choria/machines/manager")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+	t.Run("takes roots as a list or a string, with their threshold", func(t *testing.T) {
+		s, err := ParseProperties(map[string]any{"bucket": "M", "key": "m", "keyring_roots": keyA + "," + keyB, "keyring_threshold": "2"}, "/etc/choria/machines/manager")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Keyring.Roots) != 2 || s.Keyring.Threshold != 2 {
+			t.Fatalf("anchor %+v", s.Keyring)
+		}
+	})
+}

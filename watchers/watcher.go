@@ -12,8 +12,11 @@ import (
 	"github.com/choria-io/go-choria/aagent/watchers/event"
 	"github.com/choria-io/go-choria/aagent/watchers/watcher"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/mms-io/mms/fleet"
 	"github.com/mms-io/mms/internal/buildinfo"
+	"github.com/mms-io/mms/machines/keyring"
 	"github.com/mms-io/mms/nodeloop"
 )
 
@@ -30,6 +33,8 @@ type Watcher struct {
 	interval  time.Duration
 	keys      []ed25519.PublicKey
 	keySource KeySource
+	// keeper holds the keyring the watcher trusts; nil without keyring_roots.
+	keeper *keyring.Keeper
 	// staging is the node loop's staged-rollout controller, made when Run starts.
 	staging *nodeloop.Staging
 
@@ -75,6 +80,14 @@ func newWatcher(machine model.Machine, name string, states []string, required []
 	if err != nil {
 		return nil, fmt.Errorf("machines watcher %q: %w", name, err)
 	}
+	if a := w.settings.Keyring; !a.IsZero() {
+		js := func() (jetstream.JetStream, error) {
+			js, _, err := w.tryJetStream()
+			return js, err
+		}
+		fetch := nodeloop.KeyringFetcher(js, w.settings.Bucket, w.settings.Key)
+		w.keeper = nodeloop.NewKeeper(w.settings.MachinesDirectory, a, fetch, nodeloop.KeyringWhere(w.settings.Bucket, w.settings.Key), newMachineLogger(w))
+	}
 	return w, nil
 }
 
@@ -105,7 +118,10 @@ func (w *Watcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	source := w.source()
 	w.Infof("machines watcher starting: specification from %s, machines in %s, trusted keys: %s", source.Name(), w.settings.MachinesDirectory, w.keySource)
-	if w.keySource == KeySourceNone {
+	if w.keeper != nil {
+		w.Infof("Trusting the keyring at %s: %d root key(s), %d of them to sign the first keyring taken", w.keeper.Where, len(w.keeper.Anchor.Roots), w.keeper.Anchor.Threshold)
+	}
+	if w.keySource == KeySourceNone && w.keeper == nil {
 		w.Warnf("No trusted key is configured: unsigned specifications will be accepted")
 	}
 

@@ -121,6 +121,10 @@ func (c *agentCommand) run() error {
 		}
 	}
 	// obj:// archives come over the agent's own connection.
+	if a, _ := c.node.anchor(); !a.IsZero() {
+		fetch := nodeloop.KeyringFetcher(func() (jetstream.JetStream, error) { return js, nil }, c.kv.bucket, c.kv.key)
+		cfg.Keyring = nodeloop.NewKeeper(cfg.Dir, a, fetch, nodeloop.KeyringWhere(c.kv.bucket, c.kv.key), log)
+	}
 	if err := nodeloop.UseObjectStore(&cfg, js, ""); err != nil {
 		return err
 	}
@@ -232,4 +236,7 @@ func (c *agentCommand) sayWhoIAm(cfg machines.Config, log *slog.Logger) {
 	log.Info("mms agent starting", "version", versionText(), "identity", node.Identity, "identity_from", node.IdentityFrom,
 		"facts", facts, "trusted_keys", strings.Join(keys, ","), "unsigned_allowed", cfg.Trust.InsecureAllowUnsigned,
 		"dir", cfg.Dir, "server", server, "bucket", c.kv.bucket, "key", c.kv.key, "purge", cfg.Purge)
+	if a, _ := c.node.anchor(); !a.IsZero() {
+		log.Info("trusting a keyring", "where", nodeloop.KeyringWhere(c.kv.bucket, c.kv.key), "roots", len(a.Roots), "threshold", a.Threshold)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ed25519"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/choria-io/fisk"
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/keyring"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
 )
@@ -20,7 +22,12 @@ import (
 type nodeFlags struct {
 	dir        string
 	publicKeys []string
-	insecure   bool
+	// keyringRoots and keyringThreshold are the anchor of a keyring the node trusts;
+	// keyringFiles (mms apply) are its versions on disk.
+	keyringRoots     []string
+	keyringThreshold int
+	keyringFiles     []string
+	insecure         bool
 	identity   string
 	facts      string
 	fullVerify bool
@@ -36,7 +43,12 @@ type nodeFlags struct {
 func (n *nodeFlags) register(cmd *fisk.CmdClause, scope nodeloop.Scope) {
 	cmd.Flag("dir", "The machines directory to manage (e.g. /etc/choria/machines)").Required().ExistingDirVar(&n.dir)
 	cmd.Flag("public-key", "A trusted ed25519 public key, 64 hex characters or a file holding them; repeat for rotation").StringsVar(&n.publicKeys)
-	cmd.Flag("insecure", "Acts on unsigned specifications when no public key is given").UnNegatableBoolVar(&n.insecure)
+	cmd.Flag("keyring-root", "A root key of the keyring this node trusts (64 hex characters or a file); repeat for each root").StringsVar(&n.keyringRoots)
+	cmd.Flag("keyring-threshold", "How many --keyring-root keys must sign the first keyring taken (may be left out with one root)").IntVar(&n.keyringThreshold)
+	if scope == nodeloop.ScopeReconcile {
+		cmd.Flag("keyring", "A keyring document (a version of the keyring the roots sign); repeat for each version to walk through").ExistingFilesVar(&n.keyringFiles)
+	}
+	cmd.Flag("insecure", "Acts on unsigned specifications when no public key or keyring is given").UnNegatableBoolVar(&n.insecure)
 	cmd.Flag("identity", "The node identity matchers see (default: this host's name)").StringVar(&n.identity)
 	cmd.Flag("facts", "A JSON file of the node's facts, read by get_fact()").ExistingFileVar(&n.facts)
 	cmd.Flag("full-verify", "Re-hashes every installed file at every reconcile instead of trusting unchanged inode stamps").UnNegatableBoolVar(&n.fullVerify)
@@ -134,10 +146,51 @@ func (n *nodeFlags) keys() ([]ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(keys) == 0 && !n.insecure {
-		return nil, usageError("no --public-key given: mms refuses to act on unsigned specifications unless told --insecure")
+	if len(keys) == 0 && len(n.keyringRoots) == 0 && !n.insecure {
+		return nil, usageError("no --public-key or --keyring-root given: mms refuses to act on unsigned specifications unless told --insecure")
 	}
 	return keys, nil
+}
+
+// anchor is the keyring anchor the flags give; zero without --keyring-root.
+func (n *nodeFlags) anchor() (keyring.Anchor, error) {
+	if len(n.keyringRoots) == 0 {
+		if n.keyringThreshold != 0 || len(n.keyringFiles) > 0 {
+			return keyring.Anchor{}, usageError("--keyring-threshold and --keyring need --keyring-root, the root keys the keyring is checked against")
+		}
+		return keyring.Anchor{}, nil
+	}
+	roots, err := loadKeys("--keyring-root", n.keyringRoots)
+	if err != nil {
+		return keyring.Anchor{}, err
+	}
+	a, err := keyring.NewAnchor(roots, n.keyringThreshold)
+	if err != nil {
+		return keyring.Anchor{}, usageError("--keyring-root and --keyring-threshold: %v", err)
+	}
+	return a, nil
+}
+
+// fileKeeper is the keeper of the keyring a one-shot command walks through the --keyring files
+// (nil without --keyring-root).
+func (n *nodeFlags) fileKeeper(log *slog.Logger) (*keyring.Keeper, error) {
+	a, err := n.anchor()
+	if err != nil || a.IsZero() {
+		return nil, err
+	}
+	docs := map[string][]byte{}
+	for _, f := range n.keyringFiles {
+		doc, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read keyring %s: %w", f, err)
+		}
+		docs[f] = doc
+	}
+	fetch, err := keyring.FromDocuments(docs)
+	if err != nil {
+		return nil, usageError("--keyring: %v", err)
+	}
+	return nodeloop.NewKeeper(n.dir, a, fetch, "the --keyring files", log), nil
 }
 
 // config builds the reconcile configuration the flags describe.
@@ -168,6 +221,19 @@ func (n *nodeFlags) config() (machines.Config, error) {
 		FullVerify: n.fullVerify,
 		Logger:     logger,
 		RaiseHint:  flagHint,
+	}
+	// A one-shot command walks the --keyring files; mms agent reads the keyring beside the
+	// specification's key once it is connected (keyringKeeper).
+	if n.scope == nodeloop.ScopeReconcile {
+		kp, err := n.fileKeeper(logger)
+		if err != nil {
+			return machines.Config{}, err
+		}
+		if kp != nil {
+			cfg.Keyring = kp
+		}
+	} else if _, err := n.anchor(); err != nil {
+		return machines.Config{}, err
 	}
 	cfg.Fetch.Logger = logger
 	n.settings.Apply(&cfg)

@@ -67,6 +67,9 @@ const (
 	// ArchiveCacheName is the directory of verified archives kept by checksum (0700), so that
 	// a revert or a repair fetches nothing; package machines/cache owns what is inside.
 	ArchiveCacheName = "archives"
+	// KeyringName is the keyring the node reached, with the anchor that led to it; package
+	// machines/keyring owns what is inside.
+	KeyringName = "keyring.json"
 )
 
 // StatePath returns the path of name (one of the names above) in DIR/.mms, after StateDir has

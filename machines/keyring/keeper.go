@@ -14,12 +14,9 @@ import (
 	"github.com/google/renameio/v2"
 
 	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/install"
 	"github.com/mms-io/mms/machines/spec"
 )
-
-// StateFile is the name of the file, in a machines directory's .mms, that holds the keyring the
-// node reached.
-const StateFile = "keyring.json"
 
 // held is that file: the anchor that led to the keyring, and its document.
 type held struct {
@@ -28,9 +25,9 @@ type held struct {
 }
 
 // Keeper keeps a node's keyring: before each reconcile it walks from the keyring it holds to
-// the newest one Fetch gives and writes where it got to Path (durably: a keyring never goes
-// back in version, also across a crash). Its zero value is not usable: set Anchor, Fetch and
-// Path.
+// the newest one Fetch gives and writes where it got to DIR/.mms/keyring.json (durably: a
+// keyring never goes back in version, also across a crash). Its zero value is not usable: set
+// Anchor, Fetch and Dir.
 type Keeper struct {
 	// Anchor is the configured roots and threshold.
 	Anchor Anchor
@@ -38,8 +35,8 @@ type Keeper struct {
 	Fetch Fetcher
 	// Where says where Fetch reads, for logs ("kv MACHINES/machines.keyring.N").
 	Where string
-	// Path is the state file, DIR/.mms/keyring.json.
-	Path string
+	// Dir is the machines directory whose .mms keeps the keyring reached.
+	Dir string
 	// MaxSteps bounds one walk; 0 means DefaultMaxSteps.
 	MaxSteps int
 	// Logger receives what the keeper did; nil discards.
@@ -51,10 +48,10 @@ type Keeper struct {
 }
 
 // Refresh walks to the newest keyring and returns the signers to check specifications against
-// at now. It never fails: a keyring that cannot be read or trusted leaves the node with the one
+// at now; keep says to write the keyring reached (a dry run keeps nothing). It never fails: a keyring that cannot be read or trusted leaves the node with the one
 // it holds, and with none the signers are unusable, with the reason (every specification they
 // would have signed is then refused with it; bare trusted keys are unaffected).
-func (kp *Keeper) Refresh(ctx context.Context, now time.Time) *spec.Signers {
+func (kp *Keeper) Refresh(ctx context.Context, now time.Time, keep bool) *spec.Signers {
 	kp.mu.Lock()
 	defer kp.mu.Unlock()
 	log := kp.Logger
@@ -64,7 +61,7 @@ func (kp *Keeper) Refresh(ctx context.Context, now time.Time) *spec.Signers {
 	if !kp.loaded {
 		k, err := kp.load()
 		if err != nil {
-			log.Error("could not read the keyring this node held; starting again from the configured roots", "file", kp.Path, "error", err)
+			log.Error("could not read the keyring this node held; starting again from the configured roots", "file", kp.path(), "error", err)
 		}
 		kp.current, kp.loaded = k, true
 	}
@@ -80,8 +77,8 @@ func (kp *Keeper) Refresh(ctx context.Context, now time.Time) *spec.Signers {
 		log.Warn("more keyring versions remain than one walk reads; going on at the next reconcile", "where", kp.Where, "reached", version(k))
 	}
 	if k != before {
-		if err := kp.save(k); err != nil {
-			log.Error("could not keep the keyring reached; it is walked to again next time", "file", kp.Path, "error", err)
+		if err := kp.keep(keep, k); err != nil {
+			log.Error("could not keep the keyring reached; it is walked to again next time", "file", kp.path(), "error", err)
 		}
 		log.Info("keyring updated", "from", version(before), "to", k.Version, "signers", len(k.Signers), "spec_threshold", k.SpecThreshold, "expires", stamp(k.Expires))
 		kp.current = k
@@ -116,7 +113,7 @@ func version(k *Keyring) int64 {
 // load reads the keyring held: none when the file is missing or another anchor led to it. It is
 // parsed and its own roots' signatures checked again, so that a damaged file is refused.
 func (kp *Keeper) load() (*Keyring, error) {
-	data, err := os.ReadFile(kp.Path)
+	data, err := os.ReadFile(kp.path())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -125,7 +122,7 @@ func (kp *Keeper) load() (*Keyring, error) {
 	}
 	var h held
 	if err := json.Unmarshal(data, &h); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", errs.ErrKeyring, kp.Path, err)
+		return nil, fmt.Errorf("%w: %s: %v", errs.ErrKeyring, kp.path(), err)
 	}
 	if h.Anchor != kp.Anchor.Fingerprint() {
 		return nil, nil
@@ -137,8 +134,11 @@ func (kp *Keeper) load() (*Keyring, error) {
 	return k, err
 }
 
-// save writes k as the keyring held, durably.
-func (kp *Keeper) save(k *Keyring) error {
+// keep writes k as the keyring held, durably, when told to.
+func (kp *Keeper) keep(write bool, k *Keyring) error {
+	if !write {
+		return nil
+	}
 	doc, err := k.Document()
 	if err != nil {
 		return err
@@ -147,5 +147,12 @@ func (kp *Keeper) save(k *Keyring) error {
 	if err != nil {
 		return err
 	}
-	return renameio.WriteFile(kp.Path, data, 0o600)
+	path, err := install.StatePath(kp.Dir, install.KeyringName)
+	if err != nil {
+		return err
+	}
+	return renameio.WriteFile(path, data, 0o600)
 }
+
+// path is the state file, for reading and logs.
+func (kp *Keeper) path() string { return install.StatePathFor(kp.Dir, install.KeyringName) }

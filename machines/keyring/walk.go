@@ -90,3 +90,33 @@ func Walk(ctx context.Context, anchor Anchor, held *Keyring, fetch Fetcher, maxS
 		next++
 	}
 }
+
+// FromDocuments is a Fetcher over documents given at once, by name (files given to mms apply
+// or mms verify), by their version. Two documents of one version with different payloads are
+// refused; of two with the same payload, the one with more signatures is read.
+func FromDocuments(docs map[string][]byte) (Fetcher, error) {
+	byVersion := map[int64]*Keyring{}
+	raw := map[int64][]byte{}
+	from := map[int64]string{}
+	for name, doc := range docs {
+		k, err := Parse(doc)
+		if err != nil {
+			return nil, fmt.Errorf("keyring %s: %w", name, err)
+		}
+		if o, dup := byVersion[k.Version]; dup {
+			if o.Digest != k.Digest {
+				return nil, fmt.Errorf("%w: %s and %s are two different keyrings of version %d", errs.ErrKeyring, from[k.Version], name, k.Version)
+			}
+			if len(o.Signatures) >= len(k.Signatures) {
+				continue
+			}
+		}
+		byVersion[k.Version], raw[k.Version], from[k.Version] = k, doc, name
+	}
+	return func(_ context.Context, v int64) ([]byte, error) {
+		if doc, ok := raw[v]; ok {
+			return doc, nil
+		}
+		return nil, fmt.Errorf("version %d is not among the keyring files given: %w", v, ErrNotFound)
+	}, nil
+}

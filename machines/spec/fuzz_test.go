@@ -2,11 +2,13 @@ package spec
 
 import (
 	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,3 +194,62 @@ func checkUnsupported(t *testing.T, err error) {
 
 // featureOracle is the feature name rule, written out again.
 var featureOracle = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+
+// FuzzDecodeSignatures: a signatures list is decoded strictly or refused as an invalid
+// specification; a decoded list holds no key twice, each in canonical hex.
+func FuzzDecodeSignatures(f *testing.F) {
+	pub, priv := newKey(f)
+	sig, _ := Sign(priv, []byte("x"))
+	k := hex.EncodeToString(pub)
+	f.Add([]byte(`[{"key":"` + k + `","signature":"` + sig + `"}]`))
+	f.Add([]byte(`[{"key":"` + strings.ToUpper(k) + `","signature":"` + sig + `"},{"key":"` + k + `","signature":"` + sig + `"}]`))
+	f.Add([]byte(`[{"key":"` + k + `","signature":"` + sig + `","key":"` + k + `"}]`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`[{}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sigs, err := DecodeSignatures(data, "fuzz")
+		if err != nil {
+			if !errors.Is(err, errs.ErrInvalidSpec) {
+				t.Fatalf("a refusal that is not an invalid spec: %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, s := range sigs {
+			if seen[s.Key] || strings.ToLower(s.Key) != s.Key || len(s.Key) != 64 || len(s.Signature) != 128 {
+				t.Fatalf("decoded %+v from %q", sigs, data)
+			}
+			seen[s.Key] = true
+		}
+	})
+}
+
+// FuzzOpenSigners: whatever the envelope, a node trusting a keyring accepts it only when the
+// keyring's signers signed it (at least Required of them, distinct) and every entry is within
+// their scope.
+func FuzzOpenSigners(f *testing.F) {
+	pubA, privA := newKey(f)
+	pubB, privB := newKey(f)
+	payload := []byte(`{"version":1,"issued":"2026-01-01T00:00:00Z","machines":[]}`)
+	one, _ := EncodeEnvelope(payload, privA)
+	two, _ := AddSignature(one, privB)
+	f.Add(one)
+	f.Add(two)
+	f.Add([]byte(`{"machines":"e30=","signatures":[]}`))
+	far := time.Now().Add(time.Hour)
+	ss := &Signers{Required: 2, List: []Signer{{Name: "a", Key: pubA, Machines: []string{"web-*"}, Expires: far}, {Name: "b", Key: pubB, Machines: []string{"*"}, Expires: far}}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Open(data, Trust{Signers: ss})
+		if err != nil {
+			return
+		}
+		if s.Signing == nil || len(s.Signing.Signers) < 2 || s.Format != 2 {
+			t.Fatalf("accepted without two signers: %+v", s.Signing)
+		}
+		for _, e := range s.Entries {
+			if !strings.HasPrefix(e.Name, "web-") {
+				t.Fatalf("accepted %q, outside a's scope", e.Name)
+			}
+		}
+	})
+}
