@@ -28,12 +28,12 @@ type nodeFlags struct {
 	keyringThreshold int
 	keyringFiles     []string
 	insecure         bool
-	identity   string
-	facts      string
-	fullVerify bool
-	verbose    bool
-	quiet      bool
-	logFormat  string
+	identity         string
+	facts            string
+	fullVerify       bool
+	verbose          bool
+	quiet            bool
+	logFormat        string
 
 	// scope is the widest scope of the settings the command takes.
 	scope nodeloop.Scope
