@@ -202,6 +202,9 @@ func (n *nodeFlags) config() (machines.Config, error) {
 		// A one-shot command acts at once: the splay spreads a fleet's daemons.
 		n.settings.Splay = 0
 	}
+	if _, err := n.anchor(); err != nil {
+		return machines.Config{}, err
+	}
 	keys, err := n.keys()
 	if err != nil {
 		return machines.Config{}, err
@@ -214,6 +217,12 @@ func (n *nodeFlags) config() (machines.Config, error) {
 	if err != nil {
 		return machines.Config{}, err
 	}
+	var kp *keyring.Keeper
+	if n.scope == nodeloop.ScopeReconcile {
+		if kp, err = n.fileKeeper(logger); err != nil {
+			return machines.Config{}, err
+		}
+	}
 	cfg := machines.Config{
 		Dir:        n.dir,
 		Node:       node,
@@ -223,17 +232,9 @@ func (n *nodeFlags) config() (machines.Config, error) {
 		RaiseHint:  flagHint,
 	}
 	// A one-shot command walks the --keyring files; mms agent reads the keyring beside the
-	// specification's key once it is connected (keyringKeeper).
-	if n.scope == nodeloop.ScopeReconcile {
-		kp, err := n.fileKeeper(logger)
-		if err != nil {
-			return machines.Config{}, err
-		}
-		if kp != nil {
-			cfg.Keyring = kp
-		}
-	} else if _, err := n.anchor(); err != nil {
-		return machines.Config{}, err
+	// specification's key once it is connected.
+	if kp != nil {
+		cfg.Keyring = kp
 	}
 	cfg.Fetch.Logger = logger
 	n.settings.Apply(&cfg)
