@@ -16,12 +16,18 @@ import (
 // `requires` list may give. A feature is added here, in one line, with the code that honours
 // it (FeatureRollout: nodeloop.Staging, package gate, install's revert). This is the only
 // place that says what mms knows.
-var knownFeatures = map[string]bool{FeatureRollout: true}
+var knownFeatures = map[string]bool{FeatureRollout: true, FeatureKeyring: true}
 
 // FeatureRollout is the feature a v2 specification with a rollout policy requires (Spec.Rollout,
 // Entry.Rollout): a node that does not know staged rollouts must refuse it rather than install
 // its changes everywhere at once.
 const FeatureRollout = "rollout"
+
+// FeatureKeyring is the feature an operator makes a v2 specification require (mms pack
+// --require keyring) when it is meant only for nodes that judge its named signatures, and
+// their scopes, against a keyring (Trust.Signers, package keyring): an older mms, which reads
+// only go-choria's single signature, refuses it rather than take it on one bare key.
+const FeatureKeyring = "keyring"
 
 // KnownFeatures returns the features this build of mms knows, sorted: a specification that
 // requires any other is refused with an *UnsupportedError.

@@ -36,14 +36,14 @@ func v2With(t testing.TB, extra string) []byte {
 }
 
 func TestKnownFeatures(t *testing.T) {
-	t.Run("this build knows rollout", func(t *testing.T) {
+	t.Run("this build knows keyring and rollout", func(t *testing.T) {
 		var others []string
 		for _, f := range KnownFeatures() {
 			if f != "mms-test" { // -tags mms_test_features adds it, for the CLI's tests
 				others = append(others, f)
 			}
 		}
-		if !reflect.DeepEqual(others, []string{FeatureRollout}) {
+		if !reflect.DeepEqual(others, []string{FeatureKeyring, FeatureRollout}) {
 			t.Fatalf("KnownFeatures() = %q", KnownFeatures())
 		}
 	})
