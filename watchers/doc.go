@@ -21,6 +21,13 @@
 // all the trusted keys; weaker sources are ignored (see TrustedKeys). With no key at all the
 // watcher accepts unsigned specifications, as v0.29.4 did, and says so in every notification.
 //
+// Beside the keys, or instead of them, the watcher may trust a keyring (package
+// machines/keyring): `keyring_roots` (one key or a list) and `keyring_threshold` (how many of
+// them must sign the first keyring it takes; it may be left out with one root). It reads the
+// keyring's versions beside its key in its bucket (KEY.keyring.N, so only with `bucket` and
+// `key`), walks to the newest before each reconcile, and then takes a specification that
+// enough of the keyring's signers signed, each entry within their scope.
+//
 // Every reconcile publishes a StateNotification (CloudEvent type
 // io.choria.machine.watcher.machines.v1.state, readable as go-choria's own machines watcher
 // notification by a stock `choria machine watch`) and updates Prometheus metrics in the
