@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,13 +33,16 @@ type specDoc struct {
 	// Rollout is the v2 specification's default rollout policy; absent when none.
 	Rollout *rolloutDoc `json:"rollout,omitempty"`
 	// Signed is true when one of the keys given verified the signature: Signer, in hex, the
-	// SignerIndex-th (from 1) of KeysGiven.
-	Signed      bool       `json:"signed"`
-	Signer      string     `json:"signer,omitempty"`
-	SignerIndex int        `json:"signer_index,omitempty"`
-	KeysGiven   int        `json:"keys_given"`
-	Digest      string     `json:"digest"`
-	Entries     []entryDoc `json:"entries"`
+	// SignerIndex-th (from 1) of KeysGiven; or when the signers of Keyring did.
+	Signed      bool   `json:"signed"`
+	Signer      string `json:"signer,omitempty"`
+	SignerIndex int    `json:"signer_index,omitempty"`
+	KeysGiven   int    `json:"keys_given"`
+	// Keyring is the keyring mms verify --keyring verified the specification through: absent
+	// otherwise.
+	Keyring *keyringUseDoc `json:"keyring,omitempty"`
+	Digest  string         `json:"digest"`
+	Entries []entryDoc     `json:"entries"`
 	// Unknown are fields this mms does not know, which nodes ignore.
 	Unknown []string `json:"unknown"`
 	// Admissible is true when a node would take it now (not expired, not issued ahead);
@@ -72,6 +76,56 @@ type entryDoc struct {
 	// Rollout is the entry's effective rollout policy (its own, or the default); absent when
 	// none.
 	Rollout *rolloutDoc `json:"rollout,omitempty"`
+	// InScope and CoveredBy, when keyring signers verified the specification: the entry is
+	// within the scope of enough of them, and the names of those whose patterns cover it.
+	InScope   *bool    `json:"in_scope,omitempty"`
+	CoveredBy []string `json:"covered_by,omitempty"`
+}
+
+// keyringUseDoc is the keyring a specification was verified through.
+type keyringUseDoc struct {
+	// Version is the newest keyring version the walk trusted, which decided.
+	Version int64     `json:"version"`
+	Expires time.Time `json:"expires"`
+	// SpecThreshold is how many distinct signers it requires.
+	SpecThreshold int `json:"spec_threshold"`
+	// Anchor is "roots given" (--keyring-root) or "own roots" (the lowest version's own).
+	Anchor string `json:"anchor"`
+	// Files are the keyring files given.
+	Files []string `json:"files"`
+	// Signers are its signers whose signatures counted; empty when a bare key given verified
+	// the specification (which may then change any machine).
+	Signers []keyringSignerDoc `json:"signers"`
+}
+
+// addKeyring records in d the keyring of chain that s was verified through, and each entry's
+// scope.
+func (d *specDoc) addKeyring(chain *keyringChain, s *spec.Spec) {
+	k := chain.trusted
+	kd := &keyringUseDoc{Version: k.Version, Expires: k.Expires.UTC(), SpecThreshold: k.SpecThreshold, Anchor: "roots given", Signers: []keyringSignerDoc{}}
+	if chain.self {
+		kd.Anchor = "own roots"
+	}
+	for _, f := range chain.files {
+		kd.Files = append(kd.Files, f.file)
+	}
+	d.Keyring = kd
+	if s.Signing == nil {
+		return
+	}
+	for _, g := range s.Signing.Signers {
+		kd.Signers = append(kd.Signers, keyringSignerDoc{Name: g.Name, Key: hex.EncodeToString(g.Key), Machines: g.Machines, Expires: g.Expires.UTC()})
+	}
+	for i := range d.Entries {
+		e := &d.Entries[i]
+		in := s.Signing.Covers(e.Name)
+		e.InScope, e.CoveredBy = &in, []string{}
+		for _, g := range s.Signing.Signers {
+			if g.Covers(e.Name) {
+				e.CoveredBy = append(e.CoveredBy, g.Name)
+			}
+		}
+	}
 }
 
 // rolloutDoc is a rollout policy as mms verify and mms get show it: its wire form with every
@@ -166,10 +220,23 @@ func (d *specDoc) print(w io.Writer) {
 			fmt.Fprintf(w, "    Rollout: %s (the default)\n", d.Rollout.Summary)
 		}
 	}
-	if d.Signed {
+	switch {
+	case d.Signed && d.Signer != "":
 		fmt.Fprintf(w, "  Signature: verified by key %s (%d of %d)\n", d.Signer, d.SignerIndex, d.KeysGiven)
-	} else {
+	case d.Signed && d.Keyring != nil && len(d.Keyring.Signers) > 0:
+		names := make([]string, len(d.Keyring.Signers))
+		for i, g := range d.Keyring.Signers {
+			names[i] = g.Name
+		}
+		fmt.Fprintf(w, "  Signature: verified by keyring signers %s (%d needed)\n", strings.Join(names, ", "), d.Keyring.SpecThreshold)
+	default:
 		fmt.Fprintf(w, "  Signature: NOT VERIFIED\n")
+	}
+	if k := d.Keyring; k != nil {
+		fmt.Fprintf(w, "    Keyring: version %d (trusted from the %s), spec threshold %d, expires %s\n", k.Version, k.Anchor, k.SpecThreshold, k.Expires.Format(time.RFC3339))
+		for _, g := range k.Signers {
+			fmt.Fprintf(w, "             %s %s (%s)\n", g.Name, g.Key, strings.Join(g.Machines, ", "))
+		}
 	}
 	fmt.Fprintf(w, "     Digest: %s\n", d.Digest)
 	fmt.Fprintf(w, "    Entries: %d\n", len(d.Entries))
@@ -188,6 +255,13 @@ func (d *specDoc) print(w io.Writer) {
 		}
 		if e.Governor != "" {
 			fmt.Fprintf(w, "         governor: %s\n", e.Governor)
+		}
+		if e.InScope != nil {
+			scope := "within the scope of " + strings.Join(e.CoveredBy, ", ")
+			if !*e.InScope {
+				scope = "OUTSIDE the signers' scope"
+			}
+			fmt.Fprintf(w, "            scope: %s\n", scope)
 		}
 		if e.Rollout != nil {
 			from := "its own"
