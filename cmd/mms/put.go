@@ -16,6 +16,7 @@ import (
 	"github.com/mms-io/mms/kvspec"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/errs"
+	"github.com/mms-io/mms/machines/keyring"
 	"github.com/mms-io/mms/machines/spec"
 	"github.com/mms-io/mms/nodeloop"
 	"github.com/mms-io/mms/objstore"
@@ -39,6 +40,10 @@ type putCommand struct {
 	// past checkVersionGrows must not also publish to nodes that cannot stage.
 	forceFeatures bool
 	unsigned      bool
+	// keyringRoots and keyringThreshold check the specification as nodes trusting a keyring
+	// do: against the keyring published beside its key, walked from these roots.
+	keyringRoots     []string
+	keyringThreshold int
 }
 
 func configurePut(app *fisk.Application) {
@@ -49,6 +54,8 @@ func configurePut(app *fisk.Application) {
 	c.kv.registerDir(cmd)
 	c.kv.registerProfiles(cmd)
 	cmd.Flag("public-key", "A public key the nodes trust: the signature must verify with one of them; repeat for rotation").StringsVar(&c.keys)
+	cmd.Flag("keyring-root", "A keyring root key the nodes are configured with: the specification must be signed as the keyring published beside its key (KEY.keyring.N), walked from these roots, requires; repeat").PlaceHolder("PUB").StringsVar(&c.keyringRoots)
+	cmd.Flag("keyring-threshold", "How many of --keyring-root must sign the keyring (required with more than one)").PlaceHolder("K").IntVar(&c.keyringThreshold)
 	cmd.Flag("history", "Revisions kept per key when the bucket is created").Default(fmt.Sprint(kvspec.DefaultHistory)).IntVar(&c.history)
 	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&c.replicas)
 	cmd.Flag("status-bucket", "The bucket nodes report their status to, created with --replicas if it does not exist (empty: none)").Default(fleet.DefaultBucket).StringVar(&c.status)
@@ -67,22 +74,30 @@ func (c *putCommand) run() error {
 	if err != nil {
 		return err
 	}
-	if len(keys) == 0 && !c.unsigned {
-		return usageError("no --public-key given: mms put checks the signature with the keys the nodes trust, so that nodes do not refuse what it publishes; give --unsigned to publish for nodes that trust none")
+	anchor, err := anchorFromFlags("--keyring-root", "--keyring-threshold", c.keyringRoots, c.keyringThreshold)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 && anchor == nil && !c.unsigned {
+		return usageError("no --public-key given: mms put checks the signature with the keys the nodes trust (or, given --keyring-root, with the signers of the keyring they trust), so that nodes do not refuse what it publishes; give --unsigned to publish for nodes that trust none")
 	}
 	data, err := readInput(c.file)
 	if err != nil {
 		return err
 	}
 	data = bytes.TrimSpace(data)
-	s, err := checkPublishable(data, keys)
-	if err != nil {
-		return fmt.Errorf("put %s: %w", c.file, err)
+	trust := spec.Trust{Keys: keys, InsecureAllowUnsigned: true}
+	var s *spec.Spec
+	if anchor == nil {
+		// Checked before connecting: a specification no node takes needs no server.
+		if s, err = checkPublishableWith(data, trust); err != nil {
+			return fmt.Errorf("put %s: %w", c.file, err)
+		}
 	}
 	if err := checkSpecSize(len(data)); err != nil {
 		return fmt.Errorf("put %s: %w", c.file, err)
 	}
-	if len(keys) == 0 {
+	if len(keys) == 0 && anchor == nil {
 		fmt.Fprintln(os.Stderr, "warning: --unsigned: the signature was not checked; every node that trusts a key will refuse this specification if it is not signed by it")
 	}
 
@@ -97,8 +112,16 @@ func (c *putCommand) run() error {
 		return err
 	}
 	defer nc.Close()
+	if anchor != nil {
+		if trust.Signers, err = c.publishedSigners(ctx, js, *anchor, url); err != nil {
+			return fmt.Errorf("put %s: %w", c.file, err)
+		}
+		if s, err = checkPublishableWith(data, trust); err != nil {
+			return fmt.Errorf("put %s: %w", c.file, err)
+		}
+	}
 	if !c.force {
-		if err := checkVersionGrows(ctx, c.kv, js, s, keys); err != nil {
+		if err := checkVersionGrowsWith(ctx, c.kv, js, s, trust); err != nil {
 			return fmt.Errorf("put %s: %w", c.file, err)
 		}
 		if err := checkObjects(ctx, js, s); err != nil {
@@ -130,7 +153,13 @@ func (c *putCommand) run() error {
 // checkPublishable refuses what no node trusting keys (none: any node) would act on, with the
 // node's default matcher limits, warning of the fields nodes will ignore.
 func checkPublishable(data []byte, keys []ed25519.PublicKey) (*spec.Spec, error) {
-	s, err := machines.CheckPublishable(data, spec.Trust{Keys: keys, InsecureAllowUnsigned: true}, nodeloop.DefaultSettings().Matcher, time.Now())
+	return checkPublishableWith(data, spec.Trust{Keys: keys, InsecureAllowUnsigned: true})
+}
+
+// checkPublishableWith is checkPublishable for nodes that trust trust (keys, a keyring's
+// signers).
+func checkPublishableWith(data []byte, trust spec.Trust) (*spec.Spec, error) {
+	s, err := machines.CheckPublishable(data, trust, nodeloop.DefaultSettings().Matcher, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +175,13 @@ func checkPublishable(data []byte, keys []ed25519.PublicKey) (*spec.Spec, error)
 // the key, at version 2^63-1 say, is no version any node accepted, and must not block the
 // operator's publish.
 func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, s *spec.Spec, keys []ed25519.PublicKey) error {
+	return checkVersionGrowsWith(ctx, kv, js, s, spec.Trust{Keys: keys})
+}
+
+// checkVersionGrowsWith is checkVersionGrows for nodes that trust trust: with a keyring, a
+// published version binds while enough of the signers who signed it remain signers.
+func checkVersionGrowsWith(ctx context.Context, kv kvFlags, js jetstream.JetStream, s *spec.Spec, trust spec.Trust) error {
+	keys := trust.Keys
 	cur, err := kvspec.Get(ctx, js, kv.bucket, kv.key)
 	if errors.Is(err, kvspec.ErrNotFound) || errors.Is(err, kvspec.ErrNoBucket) {
 		return nil
@@ -153,16 +189,20 @@ func checkVersionGrows(ctx context.Context, kv kvFlags, js jetstream.JetStream, 
 	if err != nil {
 		return kv.natsHint(err, "the server")
 	}
-	old, err := spec.Open(cur.Value, spec.Trust{Keys: keys, InsecureAllowUnsigned: true})
+	old, err := spec.Open(cur.Value, spec.Trust{Keys: keys, Signers: trust.Signers, InsecureAllowUnsigned: true})
 	if errors.Is(err, errs.ErrSignature) {
-		fmt.Fprintf(os.Stderr, "warning: the published revision %d is not signed by a given --public-key: no node trusting those keys accepted it, so its version does not bind (%v)\n", cur.Revision, err)
+		by := "a given --public-key"
+		if trust.Signers != nil {
+			by = "a given --public-key or the keyring's signers"
+		}
+		fmt.Fprintf(os.Stderr, "warning: the published revision %d is not signed by %s: no node trusting them accepted it, so its version does not bind (%v)\n", cur.Revision, by, err)
 		return nil
 	}
 	if err != nil {
 		return nil // what is published is not a specification: nothing to compare with
 	}
 	last := spec.NewAccepted(old, cur.Created)
-	if err := spec.Admit(s, &last, spec.Trust{Keys: keys}, time.Now()); errors.Is(err, errs.ErrRollback) {
+	if err := spec.Admit(s, &last, spec.Trust{Keys: keys, Signers: trust.Signers}, time.Now()); errors.Is(err, errs.ErrRollback) {
 		return fmt.Errorf("%w (published: revision %d, %s); pack it again for a higher version, or pass --force", err, cur.Revision, summary(old))
 	}
 	return nil
@@ -202,8 +242,33 @@ func summary(s *spec.Spec) string {
 	if s.Signed() {
 		signed = "signature verified"
 	}
+	if g := s.Signing; g != nil {
+		signed += fmt.Sprintf(" (keyring version %d: %s)", g.Keyring, strings.Join(g.Names(), ", "))
+	}
 	if s.Format == 2 {
 		return fmt.Sprintf("v2 version %d, %s", s.Version, signed)
 	}
 	return "v1, " + signed
+}
+
+// publishedSigners walks the keyring published beside the specification's key from anchor, as
+// nodes do, and returns the signers of the newest version it trusts. With none, nodes trusting
+// the anchor would refuse whatever the signers signed: so is the specification here.
+func (c *putCommand) publishedSigners(ctx context.Context, js jetstream.JetStream, anchor keyring.Anchor, url string) (*spec.Signers, error) {
+	where := c.kv.bucket + "/" + c.kv.key + ".keyring.N" // kvspec.KeyringKey, for every N
+	k, w := keyring.Walk(ctx, anchor, nil, bucketKeyrings(js, c.kv.bucket, c.kv.key), 0)
+	if k == nil {
+		reason := "nothing is published there (mms keyring put)"
+		switch {
+		case w.Refused != nil:
+			reason = c.kv.natsHint(w.Refused, url).Error()
+		case len(w.Skipped) > 0:
+			reason = w.Skipped[len(w.Skipped)-1].Error()
+		}
+		return nil, fmt.Errorf("%w: no keyring at %s is signed by the --keyring-root given: %s", errs.ErrKeyring, where, reason)
+	}
+	if w.Refused != nil {
+		fmt.Fprintf(os.Stderr, "warning: nodes stay at keyring version %d: the next version at %s is refused: %v\n", k.Version, where, w.Refused)
+	}
+	return k.Trust(time.Now()), nil
 }
