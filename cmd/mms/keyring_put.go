@@ -118,15 +118,3 @@ func (c *keyringPutCommand) published(ctx context.Context, js jetstream.JetStrea
 	return false, fmt.Errorf("keyring put %s: %w: version %d is already published at %s (revision %d) as %s, and a version once published is never replaced: make the next version (an edit of a signed keyring does)",
 		c.file, errs.ErrKeyring, k.Version, where, e.Revision, other)
 }
-
-// bucketKeyrings is a keyring.Fetcher over the versions published beside the specification's
-// key, as nodes read them.
-func bucketKeyrings(js jetstream.JetStream, bucket, key string) keyring.Fetcher {
-	return func(ctx context.Context, v int64) ([]byte, error) {
-		e, err := kvspec.Get(ctx, js, bucket, kvspec.KeyringKey(key, v))
-		if errors.Is(err, kvspec.ErrNotFound) || errors.Is(err, kvspec.ErrNoBucket) {
-			return nil, fmt.Errorf("%w: %w", keyring.ErrNotFound, err)
-		}
-		return e.Value, err
-	}
-}

@@ -252,11 +252,12 @@ func summary(s *spec.Spec) string {
 }
 
 // publishedSigners walks the keyring published beside the specification's key from anchor, as
-// nodes do, and returns the signers of the newest version it trusts. With none, nodes trusting
+// nodes do (the same fetcher), and returns the signers of the newest version it trusts. With none, nodes trusting
 // the anchor would refuse whatever the signers signed: so is the specification here.
 func (c *putCommand) publishedSigners(ctx context.Context, js jetstream.JetStream, anchor keyring.Anchor, url string) (*spec.Signers, error) {
-	where := c.kv.bucket + "/" + c.kv.key + ".keyring.N" // kvspec.KeyringKey, for every N
-	k, w := keyring.Walk(ctx, anchor, nil, bucketKeyrings(js, c.kv.bucket, c.kv.key), 0)
+	where := nodeloop.KeyringWhere(c.kv.bucket, c.kv.key)
+	fetch := nodeloop.KeyringFetcher(func() (jetstream.JetStream, error) { return js, nil }, c.kv.bucket, c.kv.key)
+	k, w := keyring.Walk(ctx, anchor, nil, fetch, 0)
 	if k == nil {
 		reason := "nothing is published there (mms keyring put)"
 		switch {

@@ -22,7 +22,7 @@ func TestPutThroughAKeyring(t *testing.T) {
 		return mms(t, dir, append(append([]string{"put", file, "--server", url}, twoRoots...), args...)...)
 	}
 
-	if r := put("team-web.json"); r.code != 1 || !strings.Contains(r.stderr, "no keyring at MACHINES/machines.keyring.N is signed by the --keyring-root given: nothing is published there") {
+	if r := put("team-web.json"); r.code != 1 || !strings.Contains(r.stderr, "no keyring at kv MACHINES/machines.keyring.N is signed by the --keyring-root given: nothing is published there") {
 		t.Fatalf("put before the keyring: %+v", r)
 	}
 	must(t, dir, "keyring", "put", "team.json", "--server", url)
