@@ -208,6 +208,7 @@ func runReadme(t *testing.T, readme string) {
 	subs := []*readmeSubstitution{
 		{old: "/etc/choria/machines", new: w.path("etc/choria/machines"), why: "a system path: the machines directory of a Choria node, in the sandbox"},
 		{old: "/srv/machines", new: w.path("srv/machines"), why: "a system path, in the sandbox"},
+		{old: "/srv/web", new: w.path("srv/web"), why: "a system path, in the sandbox"},
 		{old: "tls://broker.example.net:4222", new: brokerURL, why: "a remote host: a local NATS server with TLS, client certificates and JetStream"},
 		{old: "nats://nats.example.net:4222", new: nats.ClientURL(), why: "a remote host: a local NATS server with JetStream and JWT authentication"},
 		{old: "https://repo.example.net/", new: repo.URL + "/", why: "a remote host: a local HTTPS server the mms processes trust through SSL_CERT_FILE"},
@@ -223,7 +224,7 @@ func runReadme(t *testing.T, readme string) {
 		agent        *process // the agent of /etc/choria/machines, with its embedded server
 		nodeAgent    *process // the agent of /srv/machines, on the nats.example.net server
 	)
-	etcMachines, srvMachines := w.path("etc/choria/machines"), w.path("srv/machines")
+	etcMachines, srvMachines, srvWeb := w.path("etc/choria/machines"), w.path("srv/machines"), w.path("srv/web")
 	// /etc/choria/machines exists on every Choria node (Choria's packages make it).
 	if err := os.MkdirAll(etcMachines, 0o755); err != nil {
 		t.Fatal(err)
@@ -344,7 +345,7 @@ func runReadme(t *testing.T, readme string) {
 				readmeSays(t, r.stdout, `Published MACHINES/machines revision 1: .*signature verified`)
 				// "Every node applies it within about a second": the agent installs facts,
 				// downloading it over HTTPS.
-				readmeWait(t, agent, "the agent installs facts", func() bool { return readmeInstalled(t, etcMachines) })
+				readmeWait(t, agent, "the agent installs facts", func() bool { return readmeInstalled(t, etcMachines, "facts") })
 			},
 		},
 		"mms get --public-key ops.pub --dir /etc/choria/machines": {after: func(t *testing.T, r result) {
@@ -389,7 +390,75 @@ func runReadme(t *testing.T, readme string) {
 			after: func(t *testing.T, r result) {
 				readmeSays(t, r.stdout, `Published MACHINES/machines revision 1: .*signature verified`)
 				// The agent of /srv/machines keeps it in line with that server's bucket.
-				readmeWait(t, nodeAgent, "the agent of /srv/machines installs facts", func() bool { return readmeInstalled(t, srvMachines) })
+				readmeWait(t, nodeAgent, "the agent of /srv/machines installs facts", func() bool { return readmeInstalled(t, srvMachines, "facts") })
+			},
+		},
+		// A keyring: two offline roots, the web team's signer.
+		"mms keys --out root1":    {after: func(t *testing.T, r result) { readmeMustExist(t, w.path("root1.key"), w.path("root1.pub")) }},
+		"mms keys --out root2":    {after: func(t *testing.T, r result) { readmeMustExist(t, w.path("root2.key"), w.path("root2.pub")) }},
+		"mms keys --out web-team": {after: func(t *testing.T, r result) { readmeMustExist(t, w.path("web-team.key"), w.path("web-team.pub")) }},
+		"mms keyring init --root root1.pub --root root2.pub --threshold 2 --out keyring.json": {after: func(t *testing.T, r result) {
+			readmeSays(t, r.stdout, `Wrote keyring.json: keyring version 1, unsigned, 2 root key\(s\) of which 2 must sign, spec threshold 1`)
+		}},
+		"mms keyring add-signer keyring.json --name web-team --key web-team.pub --machines 'web-*'": {after: func(t *testing.T, r result) {
+			readmeSays(t, r.stdout, `Added signer web-team \(web-\*\), key `+readmePubKey(t, w.path("web-team.pub")))
+		}},
+		"mms keyring sign keyring.json root1.key": {after: func(t *testing.T, r result) {
+			readmeSays(t, r.stdout, `It is root 1 of 2; 2 of 2 signatures needed, now 1`)
+		}},
+		"mms keyring sign keyring.json root2.key": {after: func(t *testing.T, r result) {
+			readmeSays(t, r.stdout, `It is root 2 of 2; 2 of 2 signatures needed, now 2`)
+		}},
+		"mms keyring verify keyring.json --root root1.pub --root root2.pub --threshold 2": {after: func(t *testing.T, r result) {
+			readmeSays(t, r.stdout, `Keyring version 1 \(keyring.json\): trusted`, `web-team `+readmePubKey(t, w.path("web-team.pub"))+` \(web-\*\) expires`, `Trusted: keyring version 1 \(from the roots given\)`)
+		}},
+		"mms keyring put keyring.json --key web --context lab": {after: func(t *testing.T, r result) {
+			readmeSays(t, r.stdout, `Published MACHINES/web.keyring.1 revision \d+: keyring version 1, 1 signer\(s\)`)
+		}},
+		"mms archive ./web-facts --source https://repo.example.net/web-facts-1.0.0.tar.gz --out web-facts-1.0.0.tar.gz": {
+			// "a machine directory ./web-facts, as above"
+			before: func(t *testing.T) {
+				if err := os.MkdirAll(w.path("web-facts"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				writeText(t, w.path("web-facts/machine.yaml"), choriaMachine("web-facts"))
+			},
+			after: func(t *testing.T, r result) {
+				var e printedEntry
+				decodeStrict(t, r.stdout, &e)
+				if e.Name != "web-facts" || e.Source != repo.URL+"/web-facts-1.0.0.tar.gz" {
+					t.Fatalf("mms archive printed the entry %+v", e)
+				}
+				// Uploaded to its source; "lists the entries (web-… names) in web.json"
+				data, err := os.ReadFile(w.path("web-facts-1.0.0.tar.gz"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeText(t, filepath.Join(repoDir, "web-facts-1.0.0.tar.gz"), string(data))
+				writeText(t, w.path("web.json"), "[\n"+strings.TrimSpace(r.stdout)+"\n]\n")
+			},
+		},
+		"mms pack web.json web-team.key > web.spec.json": {after: func(t *testing.T, r result) {
+			readmeMustExist(t, w.path("web.spec.json"))
+		}},
+		"mms verify web.spec.json --keyring keyring.json --keyring-root root1.pub --keyring-root root2.pub --keyring-threshold 2": {after: func(t *testing.T, r result) {
+			readmeSays(t, r.stdout, `Signature: verified by keyring signers web-team \(1 needed\)`, `Keyring: version 1 \(trusted from the roots given\), spec threshold 1`, `scope: within the scope of web-team`)
+		}},
+		"mms put web.spec.json --key web --keyring-root root1.pub --keyring-root root2.pub --keyring-threshold 2 --context lab": {after: func(t *testing.T, r result) {
+			readmeSays(t, r.stdout, `Published MACHINES/web revision \d+: .*signature verified \(keyring version 1: web-team\), 1 entries`)
+		}},
+		"mms agent --dir /srv/web --server nats://nats.example.net:4222 --creds node.creds --key web --keyring-root root1.pub --keyring-root root2.pub --keyring-threshold 2 --purge": {
+			background: true,
+			// "mkdir -p /srv/web"
+			before: func(t *testing.T) {
+				if err := os.MkdirAll(srvWeb, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			},
+			started: func(t *testing.T, p *process) {
+				// It walks the keyring beside its key and installs what the web team signed.
+				readmeWait(t, p, "the agent of /srv/web installs web-facts", func() bool { return readmeInstalled(t, srvWeb, "web-facts") })
+				readmeMustExist(t, filepath.Join(srvWeb, ".mms/keyring.json"))
 			},
 		},
 	}
@@ -487,18 +556,18 @@ func readmePubKey(t *testing.T, path string) string {
 	return regexp.QuoteMeta(strings.TrimSpace(string(data)))
 }
 
-// readmeInstalled tells whether facts is installed in dir as its archive holds it and the last
-// reconcile, as mms status reads it, installed it.
-func readmeInstalled(t *testing.T, dir string) bool {
+// readmeInstalled tells whether the machine name is installed in dir as its archive holds it
+// and the last reconcile, as mms status reads it, installed it.
+func readmeInstalled(t *testing.T, dir, name string) bool {
 	t.Helper()
-	if !fileSays(filepath.Join(dir, "facts", "machine.yaml"), choriaMachine("facts")) {
+	if !fileSays(filepath.Join(dir, name, "machine.yaml"), choriaMachine(name)) {
 		return false
 	}
 	lr, ok, err := nodeloop.ReadLastReport(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ok && len(lr.Results) == 1 && lr.Results[0].Name == "facts" && lr.Results[0].Action == machines.ActionInstall && !lr.Results[0].Failed
+	return ok && len(lr.Results) == 1 && lr.Results[0].Name == name && lr.Results[0].Action == machines.ActionInstall && !lr.Results[0].Failed
 }
 
 // readmeWait waits for cond while p runs, failing at once if p exits.

@@ -8,7 +8,7 @@ import (
 )
 
 // TestReadmeCommandsExist checks every `mms` command line of the README against the CLI: the
-// command exists and takes every flag the line gives, so the README cannot drift from the
+// command (and the subcommand it names, if any) exists and takes every flag the line gives, so the README cannot drift from the
 // tool. (What the commands do is proven by the tests of each command and by e2e/.)
 func TestReadmeCommandsExist(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
@@ -31,6 +31,10 @@ func TestReadmeCommandsExist(t *testing.T) {
 		if cmd == nil {
 			t.Errorf("README runs `mms %s`, which does not exist", name)
 			continue
+		}
+		// A command with subcommands (mms keyring init): the flags are the subcommand's.
+		for words := strings.Fields(rest); len(words) > 0 && cmd.GetCommand(words[0]) != nil; words = words[1:] {
+			cmd, name = cmd.GetCommand(words[0]), name+" "+words[0]
 		}
 		for _, f := range flagRe.FindAllStringSubmatch(rest, -1) {
 			if f[1] == "help" {
