@@ -112,6 +112,9 @@ func (c *keyringInitCommand) run() error {
 	fmt.Printf("Wrote %s: keyring version %d, unsigned, %d root key(s) of which %d must sign, spec threshold %d, expires %s\n",
 		c.out, k.Version, len(k.Roots), k.RootThreshold, k.SpecThreshold, stampUTC(k.Expires))
 	fmt.Printf("Next: add signers (mms keyring add-signer %s ...), then %d root(s) sign it (mms keyring sign %s ROOT.key)\n", c.out, k.RootThreshold, c.out)
+	if k.SpecThreshold > 1 {
+		fmt.Fprintf(os.Stderr, "note: a keyring may not need more signers than it has, and signers are added one at a time: with a spec threshold of %d, add them at 1 (mms keyring set --spec-threshold) and raise it after\n", k.SpecThreshold)
+	}
 	return nil
 }
 
