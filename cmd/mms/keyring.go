@@ -42,7 +42,8 @@ at KEY.keyring.N, walking from version to version.
   mms keyring verify FILE... [--root PUB... --threshold K]    as a node would take it
   mms keyring put FILE --bucket B --key K                     publish it for the nodes
 
-An edit of a keyring that carries no signature (a draft) changes it in place, at its version.
+An edit (add-signer, remove-signer, set-roots, set; each takes --out FILE to write elsewhere)
+of a keyring that carries no signature (a draft) changes it in place, at its version.
 An edit of a signed keyring makes the next version, without signatures: a threshold of the
 roots of the version before and a threshold of its own roots must sign it (TUF's root
 rotation), so that neither the old roots alone nor the new ones alone can change the keyring.`
