@@ -72,6 +72,9 @@ func TestKeyringNode(t *testing.T) {
 		}
 		before := snapshot(t, n.dir)
 		evil := n.entry("db-1", "evil", map[string]string{"x": "y"})
+		if rep := n.run(n.signed(web, 102, evil, n.entry("api", "1", nil))); !errors.Is(rep.Err, errs.ErrScope) || !strings.Contains(rep.Err.Error(), `entries "db-1", "api"`) {
+			t.Fatalf("web shipping db-1 and api: %v", rep.Err)
+		}
 		rep := n.run(n.signed(web, 102, webA, evil))
 		if !errors.Is(rep.Err, errs.ErrScope) || !errors.Is(rep.Err, errs.ErrSignature) || !strings.Contains(rep.Err.Error(), `entry "db-1"`) || !strings.Contains(rep.Err.Error(), "web (web-*)") {
 			t.Fatalf("web shipping db-1: %v", rep.Err)

@@ -74,7 +74,7 @@ func configureKeyringInit(parent *fisk.CmdClause) {
 	cmd := parent.Command("init", "Writes a new, unsigned keyring with its root keys and no signers").Action(action(c.run))
 	cmd.Flag("root", "A root key (public; 64 hex characters or a file holding them); repeat for each").Required().PlaceHolder("PUB").StringsVar(&c.roots)
 	cmd.Flag("threshold", "How many of the roots must sign the keyring and the next version (required with more than one root)").PlaceHolder("K").IsSetByUser(&c.thresholdSet).IntVar(&c.threshold)
-	cmd.Flag("spec-threshold", "How many distinct signers a specification needs").Default("1").PlaceHolder("N").IntVar(&c.specThreshold)
+	cmd.Flag("spec-threshold", "How many distinct signers a specification needs; at most the signers a keyring has, so 1 until signers are added (then mms keyring set)").Default("1").PlaceHolder("N").IntVar(&c.specThreshold)
 	cmd.Flag("expires", "How long the keyring is valid; nodes refuse it after that").Default(defaultKeyringExpiry.String()).DurationVar(&c.expires)
 	cmd.Flag("version", "The keyring's version; a new keyring is version 1").Default("1").Int64Var(&c.version)
 	cmd.Flag("out", "The file to write").Required().PlaceHolder("FILE").StringVar(&c.out)
@@ -113,9 +113,6 @@ func (c *keyringInitCommand) run() error {
 	fmt.Printf("Wrote %s: keyring version %d, unsigned, %d root key(s) of which %d must sign, spec threshold %d, expires %s\n",
 		c.out, k.Version, len(k.Roots), k.RootThreshold, k.SpecThreshold, stampUTC(k.Expires))
 	fmt.Printf("Next: add signers (mms keyring add-signer %s ...), then %d root(s) sign it (mms keyring sign %s ROOT.key)\n", c.out, k.RootThreshold, c.out)
-	if k.SpecThreshold > 1 {
-		fmt.Fprintf(os.Stderr, "note: a keyring may not need more signers than it has, and signers are added one at a time: with a spec threshold of %d, add them at 1 (mms keyring set --spec-threshold) and raise it after\n", k.SpecThreshold)
-	}
 	return nil
 }
 

@@ -163,11 +163,6 @@ func (c *keyringAddSignerCommand) run() error {
 		}
 		expires := time.Now().UTC().Truncate(time.Second).Add(c.expires)
 		d.Signers = append(d.Signers, spec.Signer{Name: c.name, Key: key, Machines: c.machines, Expires: expires})
-		if d.SpecThreshold > len(d.Signers) {
-			// A keyring may not need more signers than it has: they are added one at a time.
-			return "", fmt.Errorf("keyring add-signer %s: keyring version %d needs %d signers per specification and would have %d: set the spec threshold to 1 (mms keyring set %s --spec-threshold 1), add the signers, then raise it",
-				c.edit.file, d.Version, d.SpecThreshold, len(d.Signers), c.edit.file)
-		}
 		said := fmt.Sprintf("Added signer %s (%s), key %s, until %s", c.name, strings.Join(c.machines, ", "), hex.EncodeToString(key), stampUTC(expires))
 		if expires.After(d.Expires) {
 			said += fmt.Sprintf("\nnote: the keyring itself expires first, at %s (mms keyring set --expires)", stampUTC(d.Expires))
@@ -185,7 +180,7 @@ func (c *keyringRemoveSignerCommand) run() error {
 				continue
 			}
 			d.Signers = append(d.Signers[:i:i], d.Signers[i+1:]...)
-			if len(d.Signers) > 0 && d.SpecThreshold > len(d.Signers) {
+			if d.SpecThreshold > max(1, len(d.Signers)) {
 				return "", fmt.Errorf("keyring remove-signer %s: keyring version %d needs %d signers per specification and would keep %d: lower it first (mms keyring set %s --spec-threshold %d)",
 					c.edit.file, d.Version, d.SpecThreshold, len(d.Signers), c.edit.file, len(d.Signers))
 			}

@@ -132,7 +132,7 @@ func ParsePayload(payload []byte) (*Keyring, error) {
 		}
 		k.SpecThreshold = int(n)
 	}
-	if len(k.Signers) > 0 && k.SpecThreshold > len(k.Signers) {
+	if k.SpecThreshold > max(1, len(k.Signers)) {
 		return nil, fmt.Errorf("%w: keyring version %d: spec_threshold %d is more than its %d signer(s): no specification could be signed", errs.ErrKeyring, k.Version, k.SpecThreshold, len(k.Signers))
 	}
 	return k, nil

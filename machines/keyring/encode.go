@@ -74,11 +74,12 @@ func (k *Keyring) Draft() Draft {
 		RootThreshold: k.RootThreshold, Signers: append([]spec.Signer(nil), k.Signers...), SpecThreshold: k.SpecThreshold}
 }
 
-// Next returns the draft of the version after k, issued at now: the roots of k and of the new
-// version must sign it.
+// Next returns the draft of the version after k, issued at now and valid as long as k was
+// (from its issue to its expiry): the roots of k and of the new version must sign it.
 func (k *Keyring) Next(now time.Time) Draft {
 	d := k.Draft()
 	d.Version, d.Issued = k.Version+1, now.UTC().Truncate(time.Second)
+	d.Expires = d.Issued.Add(k.Expires.Sub(k.Issued))
 	return d
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mms-io/mms/machines/errs"
 )
@@ -26,6 +27,7 @@ func TestParseRefuses(t *testing.T) {
 		{"a fractional root threshold", "integer", func(m map[string]any) { m["roots"].(map[string]any)["threshold"] = 1.5 }},
 		{"a spec threshold of 0", "at least 1", func(m map[string]any) { m["spec_threshold"] = 0 }},
 		{"a spec threshold above the signers", "more than its 1 signer", func(m map[string]any) { m["spec_threshold"] = 2 }},
+		{"a spec threshold above 1 with no signers", "more than its 0 signer", func(m map[string]any) { delete(m, "signers"); m["spec_threshold"] = 2 }},
 		{"a root key twice", "listed twice", func(m map[string]any) {
 			m["roots"].(map[string]any)["keys"] = []string{hexKey(roots[0]), hexKey(roots[0])}
 		}},
@@ -139,6 +141,16 @@ func TestRootThresholds(t *testing.T) {
 		both := seal(t, rot, roots[0], roots[1], fresh[0], fresh[1])
 		if err := v1.Follows(both); err != nil {
 			t.Fatalf("old and new roots: %v", err)
+		}
+	})
+	t.Run("the next version is valid as long as the one before", func(t *testing.T) {
+		later := t0.Add(300 * 24 * time.Hour)
+		d := v1.Next(later)
+		if !d.Issued.Equal(later) || d.Expires.Sub(d.Issued) != v1.Expires.Sub(v1.Issued) {
+			t.Fatalf("issued %v expires %v", d.Issued, d.Expires)
+		}
+		if _, err := d.Seal(); err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("a keyring follows only the version before it", func(t *testing.T) {

@@ -120,8 +120,9 @@ func (k *Keyring) Expired(now time.Time) error {
 // threshold, none of them counting when k has expired (the reason is then in the refusal).
 func (k *Keyring) Trust(now time.Time) *spec.Signers {
 	ss := &spec.Signers{Keyring: k.Version, List: k.Signers, Required: k.SpecThreshold}
-	if err := k.Expired(now); err != nil {
-		ss.Unusable = err.Error()
+	if !now.Before(k.Expires) {
+		// Unusable is said inside a signature refusal: the words alone, not the family.
+		ss.Unusable = fmt.Sprintf("keyring version %d expired at %s", k.Version, stamp(k.Expires))
 	}
 	return ss
 }

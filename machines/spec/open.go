@@ -70,10 +70,14 @@ func Open(data []byte, trust Trust) (*Spec, error) {
 		if s.Format != 2 {
 			return nil, fmt.Errorf("%w: a keyring's signers sign only v2 specifications (a v1 one has no version to protect against replay)", errs.ErrSignature)
 		}
+		var outside []string
 		for _, e := range s.Entries {
 			if !signing.Covers(e.Name) {
-				return nil, signing.ScopeError("entry", e.Name)
+				outside = append(outside, e.Name)
 			}
+		}
+		if len(outside) > 0 {
+			return nil, signing.ScopeError("entry", outside...)
 		}
 		s.Signing = signing
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,9 +96,9 @@ func (g *Signing) Covers(name string) bool {
 	return n >= max(1, g.Required)
 }
 
-// ScopeError returns the refusal for a change to the machine called name (what: "entry",
+// ScopeError returns the refusal for a change to the machines called names (what: "entry",
 // "removal of") outside the signers' scope.
-func (g *Signing) ScopeError(what, name string) error {
+func (g *Signing) ScopeError(what string, names ...string) error {
 	scopes := make([]string, len(g.Signers))
 	for i, s := range g.Signers {
 		scopes[i] = s.String()
@@ -106,7 +107,14 @@ func (g *Signing) ScopeError(what, name string) error {
 	if g.Required > 1 {
 		need = fmt.Sprintf(" (%d of them must cover it)", g.Required)
 	}
-	return fmt.Errorf("%w: %w: %s %q: signed by %s%s", errs.ErrSignature, errs.ErrScope, what, name, strings.Join(scopes, "; "), need)
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	if len(names) > 1 && what == "entry" {
+		what = "entries"
+	}
+	return fmt.Errorf("%w: %w: %s %s: signed by %s%s", errs.ErrSignature, errs.ErrScope, what, strings.Join(quoted, ", "), strings.Join(scopes, "; "), need)
 }
 
 // judge decides which of the signers signed msg (a v2 payload) through env's signatures, at
