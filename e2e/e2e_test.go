@@ -454,6 +454,10 @@ func TestOperatorFleet(t *testing.T) {
 		report(t, latencies)
 	})
 
+	step(t, "11. a node trusting a keyring takes what a team signs within its scope and refuses the rest", func(t *testing.T) {
+		c.keyringStep(t, events, next, helloV1, keeper)
+	})
+
 	step(t, "10. a staged release goes to one node, then all; a failing one is taken back on the first and never reaches the others", func(t *testing.T) {
 		c.stagedRollout(t, trusted, archives, events, fleetStatus, next, keeper, late, helloV1)
 	})

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -69,17 +70,23 @@ func verifySums(dir string) error {
 // snapshot describes every machine under the node's machines directory, so that two snapshots
 // are equal exactly when no machine changed. It leaves out what is not a machine: mms's own
 // records (.mms, whose accepted version rightly grows when a specification is accepted with a
-// failed entry), the compiled-in manager and the hand-placed repairer, and the data files
-// Choria writes while machines run.
+// failed entry), the compiled-in manager and the hand-placed repairer and keyringed machines,
+// and the data files Choria writes while machines run.
 func (n *node) snapshot() (string, error) {
+	return snapshotDir(n.machines, "machines_manager", "repairer", "keyringed")
+}
+
+// snapshotDir lists every file of the machines in root with its sha256, leaving out mms's own
+// records (dot directories), the machines named in skip, and the data files Choria writes.
+func snapshotDir(root string, skip ...string) (string, error) {
 	var lines []string
-	err := filepath.WalkDir(n.machines, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(n.machines, path)
+		rel, _ := filepath.Rel(root, path)
 		top, _, _ := strings.Cut(rel, string(filepath.Separator))
-		if top == "machines_manager" || top == "repairer" || strings.HasPrefix(top, ".") || d.Name() == "machine_data.json" {
+		if slices.Contains(skip, top) || strings.HasPrefix(top, ".") || d.Name() == "machine_data.json" {
 			return nil
 		}
 		if d.IsDir() {
