@@ -54,7 +54,7 @@ func TestPackRequireFlag(t *testing.T) {
 		want []string
 	}{
 		{"refuses a feature this mms does not know: no node running it could accept the spec",
-			[]string{"--require", "teleport"}, []string{`--require teleport: this mms does not know the feature (it knows rollout)`, "no node running it could accept the spec"}},
+			[]string{"--require", "teleport"}, []string{`--require teleport: this mms does not know the feature (it knows keyring, rollout)`, "no node running it could accept the spec"}},
 		{"refuses a feature name that is not lower-case",
 			[]string{"--require", "Rollout"}, []string{`--require "Rollout": a feature name must match ^[a-z][a-z0-9_-]{0,63}$`}},
 		{"refuses an empty feature name", []string{"--require", ""}, []string{`--require "": a feature name must match`}},
