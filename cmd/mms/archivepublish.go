@@ -60,11 +60,7 @@ func (c *archiveCommand) upload(f *os.File, checksum string) (*publishedDoc, err
 		}
 		return err
 	}
-	url, err := c.kv.serverURL()
-	if err != nil {
-		return nil, err
-	}
-	nc, js, err := c.kv.connect(ctx, url)
+	url, nc, js, err := c.kv.dial(ctx)
 	if err != nil {
 		return nil, timedOut(err)
 	}

@@ -38,11 +38,7 @@ func (c *getCommand) run() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+requestTimeout)
 	defer cancel()
-	url, err := c.kv.serverURL()
-	if err != nil {
-		return err
-	}
-	nc, js, err := c.kv.connect(ctx, url)
+	url, nc, js, err := c.kv.dial(ctx)
 	if err != nil {
 		return err
 	}

@@ -53,11 +53,7 @@ func (c *keyringPutCommand) run() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+4*requestTimeout)
 	defer cancel()
-	url, err := c.kv.serverURL()
-	if err != nil {
-		return err
-	}
-	nc, js, err := c.kv.connect(ctx, url)
+	url, nc, js, err := c.kv.dial(ctx)
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,16 @@ func (k *kvFlags) serverURL() (string, error) {
 
 // connect connects to url and returns JetStream on that connection; opts add to kvspec's
 // options for a long-running node.
+// dial connects to the server the flags name, returning its URL (for hints) with the
+// connection; the caller closes nc.
+func (k *kvFlags) dial(ctx context.Context, opts ...nats.Option) (url string, nc *nats.Conn, js jetstream.JetStream, err error) {
+	if url, err = k.serverURL(); err != nil {
+		return "", nil, nil, err
+	}
+	nc, js, err = k.connect(ctx, url, opts...)
+	return url, nc, js, err
+}
+
 func (k *kvFlags) connect(ctx context.Context, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	if (k.tlsCert == "") != (k.tlsKey == "") {
 		return nil, nil, usageError("--tlscert and --tlskey go together")

@@ -103,11 +103,7 @@ func (c *putCommand) run() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+3*requestTimeout)
 	defer cancel()
-	url, err := c.kv.serverURL()
-	if err != nil {
-		return err
-	}
-	nc, js, err := c.kv.connect(ctx, url)
+	url, nc, js, err := c.kv.dial(ctx)
 	if err != nil {
 		return err
 	}

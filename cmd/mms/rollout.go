@@ -72,11 +72,7 @@ func (f *rolloutFlags) connect(ctx context.Context) (*rolloutConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	url, err := f.kv.serverURL()
-	if err != nil {
-		return nil, err
-	}
-	nc, js, err := f.kv.connect(ctx, url)
+	url, nc, js, err := f.kv.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
