@@ -143,7 +143,8 @@ func SignedKeys(msg []byte, single string, sigs []NamedSignature, keys []ed25519
 			}
 		}
 		if !signed[i] && singleRaw != nil && ed25519.Verify(k, msg, singleRaw) {
-			signed[i] = true
+			// One signature verifies under one key: the others need not hash msg for it.
+			signed[i], singleRaw = true, nil
 		}
 	}
 	return signed, bad
