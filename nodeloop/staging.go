@@ -14,6 +14,7 @@ import (
 
 	"github.com/mms-io/mms/gate"
 	"github.com/mms-io/mms/machines"
+	"github.com/mms-io/mms/machines/keyring"
 	"github.com/mms-io/mms/machines/rollout"
 	"github.com/mms-io/mms/machines/spec"
 )
@@ -64,6 +65,10 @@ type Staging struct {
 	Identity string
 	// Keys are the trusted keys a resume or promotion must be signed by.
 	Keys []ed25519.PublicKey
+	// Keyring, when set, is the keyring the node trusts: a resume or promotion may then also
+	// be signed by one of its unexpired signers whose scope covers the entry, and must be
+	// signed even when the node trusts no bare key.
+	Keyring KeyringHolder
 	// Health checks a machine this node installed; nil takes every install for healthy.
 	Health HealthFunc
 	// Quiet is how long a wave's counters must stay unchanged before its silent nodes are
@@ -282,9 +287,15 @@ func (s *Staging) judge(store GateStore, id string, c *change, fresh bool) (roll
 	if err != nil {
 		return v, err
 	}
-	ctl, refused, err := store.Controls(ctx, id, s.Keys)
+	keys, strict := s.controlKeys(c.Entry)
+	ctl, refused, err := store.Controls(ctx, id, keys)
 	if err != nil {
 		return v, err
+	}
+	if strict && len(keys) == 0 && (ctl.Resumed != nil || ctl.PromotedTo > 0) {
+		// The gate checks signatures against the keys it is given, and none is none to check.
+		refused = append(refused, fmt.Sprintf("a resume or promotion of %s needs the signature of a trusted key or of a keyring signer for it, and this node has neither", c.Entry))
+		ctl.Resumed, ctl.PromotedTo = nil, 0
 	}
 	for _, r := range refused {
 		s.Logger.Warn("a rollout control is refused", "machine", c.Entry, "change", id, "reason", r)
@@ -311,6 +322,32 @@ func (s *Staging) judge(store GateStore, id string, c *change, fresh bool) (roll
 		}
 	}
 	return v, nil
+}
+
+// KeyringHolder is what the staging controller reads of the keyring the node holds
+// (keyring.Keeper): the version it reached, nil when none.
+type KeyringHolder interface {
+	Current() *keyring.Keyring
+}
+
+// controlKeys are the keys a resume or promotion of entry must be signed by: the trusted bare
+// keys and, with a keyring, its unexpired signers whose scope covers entry. strict says
+// whether a signature is needed at all: a node that trusts no key and no keyring takes any
+// control, as it takes unsigned specifications.
+func (s *Staging) controlKeys(entry string) (keys []ed25519.PublicKey, strict bool) {
+	keys = append(keys, s.Keys...)
+	if s.Keyring == nil {
+		return keys, len(keys) > 0
+	}
+	now := s.Now()
+	if k := s.Keyring.Current(); k != nil && k.Expired(now) == nil {
+		for _, sg := range k.Signers {
+			if sg.Covers(entry) && now.Before(sg.Expires) {
+				keys = append(keys, sg.Key)
+			}
+		}
+	}
+	return keys, true
 }
 
 // Revert implements machines.Rollout.

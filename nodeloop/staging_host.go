@@ -14,13 +14,17 @@ import (
 // marksName is the file in DIR/.mms where a node remembers its staged changes.
 const marksName = "rollouts.json"
 
-// NewStaging returns the staged-rollout controller of a host running cfg (its trusted keys, its
-// machines directory, its logger) as identity: health checks what the host installed, quiet
+// NewStaging returns the staged-rollout controller of a host running cfg (its trusted keys and
+// keyring, its machines directory, its logger) as identity: health checks what the host installed, quiet
 // is the fleet status's freshness (fleet.FreshFor), poll the rollout_poll setting. The host
 // gives it the gate with UseGate and hands it to Loop.Staging.
 func NewStaging(cfg machines.Config, identity string, health HealthFunc, quiet, poll time.Duration) *Staging {
-	return &Staging{Identity: identity, Keys: cfg.Trust.Keys, Health: health, Quiet: quiet, Poll: poll,
+	s := &Staging{Identity: identity, Keys: cfg.Trust.Keys, Health: health, Quiet: quiet, Poll: poll,
 		Marks: &Marks{Path: install.StatePathFor(cfg.Dir, marksName)}, Logger: cfg.Logger}
+	if k, ok := cfg.Keyring.(KeyringHolder); ok {
+		s.Keyring = k
+	}
+	return s
 }
 
 // UseGate gives s the gate over js, creating its stream and bucket where the connection may;
