@@ -24,25 +24,31 @@ type Accepted struct {
 	// a node that trusts a key since.
 	Unsigned bool `json:"unsigned,omitempty"`
 	// Signers are the keys, in hex, of the keyring signers whose signatures counted for it,
-	// when a keyring's signers verified it: its version binds only while enough of them are
-	// still signers of the keyring the node holds.
-	Signers []string `json:"signers,omitempty"`
+	// when a keyring's signers verified it, and SignersRequired how many the keyring needed
+	// then: its version binds only while that many of them are still signers of the keyring
+	// the node holds.
+	Signers         []string `json:"signers,omitempty"`
+	SignersRequired int      `json:"signers_required,omitempty"`
 }
 
 // Binds tells whether a's version is a floor for the next specification of a node that now
 // trusts trust (TUF's fast-forward recovery): a version accepted with no key, signed by a key
 // no longer trusted (removed after a compromise or at the end of a rotation), or signed by
-// keyring signers of whom fewer than the keyring's Required are still its signers, does not
-// bind. Removing a stolen signer from the keyring thus lifts the inflated version it signed,
-// and never a version others signed. A node with no key and no keyring keeps every floor.
+// keyring signers of whom fewer than were needed to sign it are still signers of the keyring,
+// does not bind. Removing a stolen signer from the keyring thus lifts the inflated version it
+// signed, and never a version others signed; raising the keyring's threshold lifts none. A
+// keyring the node cannot use now (expired, not reached) lifts no floor, and a node with no
+// key and no keyring keeps every floor.
 func (a *Accepted) Binds(trust Trust) bool {
 	switch {
 	case trust.Empty():
 		return true
 	case a.Unsigned:
 		return false
+	case len(a.Signers) > 0 && trust.Signers == nil:
+		return false
 	case len(a.Signers) > 0:
-		return trust.Signers != nil && stillSigners(a.Signers, trust.Signers) >= max(1, trust.Signers.Required)
+		return trust.Signers.Unusable != "" || stillSigners(a.Signers, trust.Signers) >= max(1, a.SignersRequired)
 	case a.Key == "":
 		return true
 	}

@@ -48,7 +48,7 @@ const MaxIssuedAhead = 24 * time.Hour
 func NewAccepted(s *Spec, now time.Time) Accepted {
 	a := Accepted{Format: s.Format, Version: s.Version, Digest: s.Digest, At: now.UTC(), Key: s.Signer, Unsigned: !s.Signed()}
 	if s.Signing != nil {
-		a.Signers = s.Signing.Keys()
+		a.Signers, a.SignersRequired = s.Signing.Keys(), s.Signing.Required
 	}
 	return a
 }

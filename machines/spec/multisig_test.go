@@ -159,9 +159,15 @@ func TestBindsWithKeyring(t *testing.T) {
 	if !b.Binds(Trust{Signers: &unusable}) {
 		t.Fatal("an unusable keyring lifted a floor")
 	}
+	if !a.Binds(Trust{Signers: &Signers{Unusable: "no keyring that the configured roots vouch for is found"}}) {
+		t.Fatal("a keyring the node could not reach lifted a floor")
+	}
 	two := &Signers{Required: 2, List: []Signer{{Name: "b", Key: pubB}, {Name: "c"}}}
-	ab := &Accepted{Format: 2, Version: 9, Signers: []string{hex.EncodeToString(pubA), hex.EncodeToString(pubB)}}
+	ab := &Accepted{Format: 2, Version: 9, Signers: []string{hex.EncodeToString(pubA), hex.EncodeToString(pubB)}, SignersRequired: 2}
 	if ab.Binds(Trust{Signers: two}) {
-		t.Fatal("a floor two signers set binds when one of them is gone and two are needed")
+		t.Fatal("a floor two signers set binds when one of them is gone and two were needed")
+	}
+	if !b.Binds(Trust{Signers: two}) {
+		t.Fatal("raising the keyring's threshold lifted a floor one signer set when one was needed")
 	}
 }

@@ -122,7 +122,7 @@ func (g *Signing) ScopeError(what string, names ...string) error {
 // distinct, unexpired signers did.
 func (ss *Signers) judge(env *Envelope, now time.Time) (*Signing, error) {
 	if ss.Unusable != "" {
-		return nil, fmt.Errorf("%w: no keyring signer counts: %s", errs.ErrSignature, ss.Unusable)
+		return nil, fmt.Errorf("%w: %w: no keyring signer counts: %s", errs.ErrSignature, errs.ErrKeyring, ss.Unusable)
 	}
 	keys := make([]ed25519.PublicKey, len(ss.List))
 	for i, s := range ss.List {
