@@ -254,6 +254,9 @@ func (c *putCommand) publishedSigners(ctx context.Context, js jetstream.JetStrea
 	where := nodeloop.KeyringWhere(c.kv.bucket, c.kv.key)
 	fetch := nodeloop.KeyringFetcher(func() (jetstream.JetStream, error) { return js, nil }, c.kv.bucket, c.kv.key)
 	k, w := keyring.Walk(ctx, anchor, nil, fetch, 0)
+	if w.Unread != nil {
+		return nil, c.kv.natsHint(w.Unread, url)
+	}
 	if k == nil {
 		reason := "nothing is published there (mms keyring put)"
 		switch {

@@ -70,23 +70,30 @@ func (kp *Keeper) Refresh(ctx context.Context, now time.Time, keep bool) *spec.S
 	for _, err := range w.Skipped {
 		log.Info("passing over a keyring version the configured roots do not vouch for", "where", kp.Where, "reason", err)
 	}
-	if w.Refused != nil {
+	switch {
+	case w.Unread != nil:
+		log.Warn("could not read the next keyring version; keeping the one held", "where", kp.Where, "held", version(k), "error", w.Unread)
+	case w.Refused != nil:
 		log.Warn("keeping the keyring held: the next version is refused", "where", kp.Where, "held", version(k), "error", w.Refused)
 	}
 	if w.More {
 		log.Warn("more keyring versions remain than one walk reads; going on at the next reconcile", "where", kp.Where, "reached", version(k))
 	}
 	if k != before {
-		if err := kp.keep(keep, k); err != nil {
+		// Only a keyring kept on disk is held: one that could not be written, or a dry run's,
+		// is walked to again next time, and so never lost across a restart.
+		switch err := kp.keep(keep, k); {
+		case err != nil:
 			log.Error("could not keep the keyring reached; it is walked to again next time", "file", kp.path(), "error", err)
+		case keep:
+			kp.current = k
+			log.Info("keyring updated", "from", version(before), "to", k.Version, "signers", len(k.Signers), "spec_threshold", k.SpecThreshold, "expires", stamp(k.Expires))
 		}
-		log.Info("keyring updated", "from", version(before), "to", k.Version, "signers", len(k.Signers), "spec_threshold", k.SpecThreshold, "expires", stamp(k.Expires))
-		kp.current = k
 	}
 	if k == nil {
 		reason := fmt.Sprintf("no keyring that the configured roots vouch for is found at %s", kp.Where)
-		if w.Refused != nil {
-			reason += ": " + w.Refused.Error()
+		if err := errors.Join(w.Unread, w.Refused); err != nil {
+			reason += ": " + err.Error()
 		} else if n := len(w.Skipped); n > 0 {
 			reason += ": " + w.Skipped[n-1].Error()
 		}

@@ -60,9 +60,26 @@ func TestKeeper(t *testing.T) {
 		os.Mkdir(filepath.Join(d, ".mms"), 0o777)
 		os.Chmod(filepath.Join(d, ".mms"), 0o777)
 		kp := &Keeper{Anchor: anchor, Fetch: chain{}.add(t, v1).fetch, Dir: d}
-		kp.Refresh(ctx, t0, true)
+		if ss := kp.Refresh(ctx, t0, true); ss.Keyring != 1 {
+			t.Fatalf("got %+v", ss)
+		}
 		if _, err := os.Stat(filepath.Join(d, ".mms", install.KeyringName)); !os.IsNotExist(err) {
 			t.Fatalf("wrote through a world-writable .mms: %v", err)
+		}
+		// Not kept is not held: the next refresh writes it once it can.
+		if kp.Current() != nil {
+			t.Fatal("a keyring that could not be kept is held")
+		}
+		os.Chmod(filepath.Join(d, ".mms"), 0o700)
+		kp.Refresh(ctx, t0, true)
+		if _, err := os.Stat(filepath.Join(d, ".mms", install.KeyringName)); err != nil || kp.Current() == nil {
+			t.Fatalf("not written once it could be: %v", err)
+		}
+	})
+	t.Run("a dry run holds nothing", func(t *testing.T) {
+		kp := &Keeper{Anchor: anchor, Fetch: chain{}.add(t, v1, v2).fetch, Dir: t.TempDir()}
+		if ss := kp.Refresh(ctx, t0, false); ss.Keyring != 2 || kp.Current() != nil {
+			t.Fatalf("got %+v, holding %v", ss, kp.Current())
 		}
 	})
 }

@@ -28,8 +28,9 @@ type Walked struct {
 	// keyrings, before the configured roots signed one), with the reason.
 	Skipped []error
 	// Refused is why the walk stopped before the newest version, when it did: that version is
-	// not signed as it must be, or cannot be read.
-	Refused error
+	// not signed as it must be. Unread says the next version could not be read (the bucket
+	// cannot be reached): the walk goes on from there next time.
+	Refused, Unread error
 	// More says the step bound was reached with versions left to read.
 	More bool
 }
@@ -61,7 +62,7 @@ func Walk(ctx context.Context, anchor Anchor, held *Keyring, fetch Fetcher, maxS
 			return cur, w
 		}
 		if err != nil {
-			w.Refused = fmt.Errorf("read keyring version %d: %w", next, err)
+			w.Unread = fmt.Errorf("read keyring version %d: %w", next, err)
 			return cur, w
 		}
 		k, err := Parse(doc)
