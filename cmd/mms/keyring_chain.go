@@ -182,6 +182,6 @@ type quorum struct {
 }
 
 func newQuorum(k *keyring.Keyring, roots []ed25519.PublicKey, threshold int) quorum {
-	n := rootsSigned(k, roots)
+	n, _ := k.SignedBy(roots)
 	return quorum{Signed: n, Needed: threshold, Of: len(roots), Met: n >= threshold}
 }

@@ -105,7 +105,7 @@ func TestKeyringCommands(t *testing.T) {
 		}
 		mmsRefused(t, dir, 1, []string{"one.json exists", "--force"}, "keyring", "init", "--out", "one.json", "--root", "root2.pub")
 		must(t, dir, "keyring", "init", "--out", "one.json", "--root", "root2.pub", "--force", "--version", "4", "--expires", "24h")
-		if k := readKeyringFile(t, dir, "one.json"); k.Version != 4 || !k.IsRoot(mustPub(t, pubHex(t, dir, "root2"))) || k.Expires.Sub(k.Issued).Hours() != 24 {
+		if k := readKeyringFile(t, dir, "one.json"); k.Version != 4 || keyring.Position(k.Roots, mustPub(t, pubHex(t, dir, "root2"))) == 0 || k.Expires.Sub(k.Issued).Hours() != 24 {
 			t.Fatalf("--force --version 4 --expires 24h: %+v", k)
 		}
 	})

@@ -158,7 +158,7 @@ func (c *keyringAddSignerCommand) run() error {
 				return "", fmt.Errorf("keyring add-signer %s: key %s is already signer %s's: a key counts once", c.edit.file, hex.EncodeToString(key), s.Name)
 			}
 		}
-		if rootIndex(d.Roots, key) > 0 {
+		if keyring.Position(d.Roots, key) > 0 {
 			return "", fmt.Errorf("keyring add-signer %s: key %s is a root key of keyring version %d: root keys stay offline and sign only keyrings", c.edit.file, hex.EncodeToString(key), d.Version)
 		}
 		expires := time.Now().UTC().Truncate(time.Second).Add(c.expires)

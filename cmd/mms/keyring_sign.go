@@ -52,9 +52,9 @@ func (c *keyringSignCommand) run() error {
 		return err
 	}
 	pub := priv.Public().(ed25519.PublicKey)
-	own := rootsSigned(k, k.Roots)
+	own, _ := k.SignedBy(k.Roots)
 	fmt.Printf("Signed keyring version %d (%s) with key %s\n", k.Version, out, hex.EncodeToString(pub))
-	if i := rootIndex(k.Roots, pub); i > 0 {
+	if i := keyring.Position(k.Roots, pub); i > 0 {
 		fmt.Printf("It is root %d of %d; %d of %d signatures needed, now %d\n", i, len(k.Roots), k.RootThreshold, len(k.Roots), own)
 	} else {
 		fmt.Fprintf(os.Stderr, "warning: key %s is not a root of keyring version %d: its signature counts only as a root of the version before (a rotation, where the old roots sign the new version beside its own) or of the roots a node is configured with\n",
@@ -65,26 +65,4 @@ func (c *keyringSignCommand) run() error {
 		fmt.Printf("Version %d must also be signed by a threshold of version %d's roots (mms keyring verify checks both)\n", k.Version, k.Version-1)
 	}
 	return nil
-}
-
-// rootsSigned counts the distinct keys of roots whose signature of k verifies.
-func rootsSigned(k *keyring.Keyring, roots []ed25519.PublicKey) int {
-	signed, _ := spec.SignedKeys(k.Payload, "", k.Signatures, roots)
-	n := 0
-	for _, ok := range signed {
-		if ok {
-			n++
-		}
-	}
-	return n
-}
-
-// rootIndex is pub's place among roots, from 1; 0 when it is not one.
-func rootIndex(roots []ed25519.PublicKey, pub ed25519.PublicKey) int {
-	for i, r := range roots {
-		if r.Equal(pub) {
-			return i + 1
-		}
-	}
-	return 0
 }

@@ -172,13 +172,13 @@ func newKeyringVerifyDoc(c *keyringChain, now time.Time) *keyringVerifyDoc {
 			if pub, err := spec.ParsePublicKey(ns.Key); err == nil {
 				signed, _ := spec.SignedKeys(k.Payload, "", []spec.NamedSignature{ns}, []ed25519.PublicKey{pub})
 				sd.Verifies = signed[0]
-				sd.Root = rootIndex(k.Roots, pub)
+				sd.Root = keyring.Position(k.Roots, pub)
 				if prev != nil {
-					p := rootIndex(prev.Roots, pub)
+					p := keyring.Position(prev.Roots, pub)
 					sd.PreviousRoot = &p
 				}
 				if anchored {
-					a := rootIndex(c.anchor.Roots, pub)
+					a := keyring.Position(c.anchor.Roots, pub)
 					sd.AnchorRoot = &a
 				}
 			}

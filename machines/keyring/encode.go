@@ -119,25 +119,12 @@ func (k *Keyring) Sign(key ed25519.PrivateKey) error {
 	return nil
 }
 
-// IsRoot tells whether pub is one of k's root keys.
-func (k *Keyring) IsRoot(pub ed25519.PublicKey) bool { return indexOf(k.Roots, pub) >= 0 }
-
-// Signer returns the signer called name.
-func (k *Keyring) Signer(name string) (spec.Signer, bool) {
-	for _, s := range k.Signers {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return spec.Signer{}, false
-}
-
-// indexOf returns the index of pub in keys, or -1.
-func indexOf(keys []ed25519.PublicKey, pub ed25519.PublicKey) int {
+// Position is pub's place among keys, from 1 (root 2 of 3); 0 when it is not one of them.
+func Position(keys []ed25519.PublicKey, pub ed25519.PublicKey) int {
 	for i, k := range keys {
 		if k.Equal(pub) {
-			return i
+			return i + 1
 		}
 	}
-	return -1
+	return 0
 }

@@ -65,13 +65,7 @@ func (a Anchor) Fingerprint() string {
 // rootsSigned checks that threshold of roots signed k (whose roots: "its own", "of version N",
 // "the configured"), with the reason when they did not.
 func (k *Keyring) rootsSigned(roots []ed25519.PublicKey, threshold int, whose string) error {
-	signed, bad := spec.SignedKeys(k.Payload, "", k.Signatures, roots)
-	n := 0
-	for _, ok := range signed {
-		if ok {
-			n++
-		}
-	}
+	n, bad := k.SignedBy(roots)
 	if n >= threshold {
 		return nil
 	}
@@ -80,6 +74,18 @@ func (k *Keyring) rootsSigned(roots []ed25519.PublicKey, threshold int, whose st
 		reasons = "; " + strings.Join(bad, "; ")
 	}
 	return fmt.Errorf("%w: keyring version %d is signed by %d of %s %d root key(s), %d needed%s", errs.ErrKeyring, k.Version, n, whose, len(roots), threshold, reasons)
+}
+
+// SignedBy counts the keys of roots that signed k, with the reasons of signatures naming one
+// of them that do not verify.
+func (k *Keyring) SignedBy(roots []ed25519.PublicKey) (n int, bad []string) {
+	signed, bad := spec.SignedKeys(k.Payload, "", k.Signatures, roots)
+	for _, ok := range signed {
+		if ok {
+			n++
+		}
+	}
+	return n, bad
 }
 
 // SelfSigned checks that a threshold of k's own roots signed it: what every keyring needs,
