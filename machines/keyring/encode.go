@@ -42,12 +42,15 @@ type wireDocument struct {
 // Draft is a keyring being written: its fields, before a payload exists. Seal checks it as a
 // node would and makes the unsigned keyring.
 type Draft struct {
+	// Version, Issued and Expires are the keyring's (see Keyring).
 	Version         int64
 	Issued, Expires time.Time
-	Roots           []ed25519.PublicKey
-	RootThreshold   int
-	Signers         []spec.Signer
-	SpecThreshold   int
+	// Roots and RootThreshold are its root keys and how many of them must sign it.
+	Roots         []ed25519.PublicKey
+	RootThreshold int
+	// Signers are its online signers, SpecThreshold how many must sign a specification.
+	Signers       []spec.Signer
+	SpecThreshold int
 }
 
 // Seal writes d's payload and parses it back, so that a draft a node would refuse is refused

@@ -16,7 +16,9 @@ import (
 // Anchor is what a node is configured with: the root keys it trusts and how many of them must
 // sign the first keyring it takes.
 type Anchor struct {
-	Roots     []ed25519.PublicKey
+	// Roots are the configured root keys.
+	Roots []ed25519.PublicKey
+	// Threshold is how many of them must sign the first keyring a node takes.
 	Threshold int
 }
 
