@@ -185,7 +185,15 @@ func checkVersionGrowsWith(ctx context.Context, kv kvFlags, js jetstream.JetStre
 	if err != nil {
 		return kv.natsHint(err, "the server")
 	}
-	old, err := spec.Open(cur.Value, spec.Trust{Keys: keys, Signers: trust.Signers, InsecureAllowUnsigned: true})
+	// Signers are judged as of when the value was stored: nodes that took it then keep its
+	// floor after a signer, or the keyring, expires (spec.Accepted.Binds).
+	then := spec.Trust{Keys: keys, InsecureAllowUnsigned: true, Now: func() time.Time { return cur.Created }}
+	if trust.Signers != nil {
+		ss := *trust.Signers
+		ss.Unusable = ""
+		then.Signers = &ss
+	}
+	old, err := spec.Open(cur.Value, then)
 	if errors.Is(err, errs.ErrSignature) {
 		by := "a given --public-key"
 		if trust.Signers != nil {
