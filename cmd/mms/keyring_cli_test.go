@@ -364,3 +364,20 @@ func mustPub(t *testing.T, h string) ed25519.PublicKey {
 	}
 	return pub
 }
+
+// TestOneRootCannotChangeAKeyring: through the CLI, a 2-of-3 keyring's next version signed by
+// one root (even one that lowers the threshold to 1) is refused by verify, as nodes refuse it,
+// and by put, which never publishes it.
+func TestOneRootCannotChangeAKeyring(t *testing.T) {
+	srv := natsServer(t)
+	url := srv.ClientURL()
+	dir := t.TempDir()
+	keyFiles(t, dir, "root1", "root2", "root3", "web", "evil")
+	signedKeyring(t, dir, "v1.json")
+	must(t, dir, "keyring", "put", "v1.json", "--server", url)
+	must(t, dir, "keyring", "add-signer", "v1.json", "--name", "evil", "--key", "evil.pub", "--machines", "*", "--out", "v2.json")
+	must(t, dir, "keyring", "set-roots", "v2.json", "--root", "root1.pub", "--root", "root2.pub", "--root", "root3.pub", "--threshold", "1")
+	must(t, dir, "keyring", "sign", "v2.json", "root3.key")
+	mmsRefused(t, dir, 1, []string{"signed by 1 of version 1's 3 root key(s), 2 needed"}, append([]string{"keyring", "verify", "v1.json", "v2.json"}, oldRoots...)...)
+	mmsRefused(t, dir, 1, []string{"nodes holding the published version 1 would refuse it", "signed by 1 of version 1's 3 root key(s), 2 needed"}, "keyring", "put", "v2.json", "--server", url)
+}
