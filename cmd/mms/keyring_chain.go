@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/mms-io/mms/machines/errs"
@@ -48,27 +48,22 @@ type keyringChain struct {
 // of one version must hold one payload (the one with more signatures is read); the versions
 // must follow each other with no gap, as a node walks them.
 func readKeyringFiles(files []string) ([]keyringFile, error) {
-	byVersion := map[int64]keyringFile{}
+	docs := map[string][]byte{}
 	for _, f := range files {
-		k, doc, err := readKeyring(f)
+		doc, err := readInput(f)
 		if err != nil {
 			return nil, err
 		}
-		if o, dup := byVersion[k.Version]; dup {
-			if o.k.Digest != k.Digest {
-				return nil, fmt.Errorf("%w: %s and %s are two different keyrings of version %d", errs.ErrKeyring, o.file, f, k.Version)
-			}
-			if len(o.k.Signatures) >= len(k.Signatures) {
-				continue
-			}
-		}
-		byVersion[k.Version] = keyringFile{file: f, doc: doc, k: k}
+		docs[f] = bytes.TrimSpace(doc)
 	}
-	out := make([]keyringFile, 0, len(byVersion))
-	for _, kf := range byVersion {
-		out = append(out, kf)
+	given, err := keyring.Sorted(docs)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].k.Version < out[j].k.Version })
+	out := make([]keyringFile, len(given))
+	for i, g := range given {
+		out[i] = keyringFile{file: g.Name, doc: g.Doc, k: g.Keyring}
+	}
 	for i := 1; i < len(out); i++ {
 		if prev, v := out[i-1].k.Version, out[i].k.Version; v != prev+1 {
 			return nil, fmt.Errorf("%w: keyring versions %d and %d are given, not the %d between them: a node walks each version in turn", errs.ErrKeyring, prev, v, v-prev-1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/mms-io/mms/machines/errs"
 )
@@ -92,27 +93,51 @@ func Walk(ctx context.Context, anchor Anchor, held *Keyring, fetch Fetcher, maxS
 	}
 }
 
-// FromDocuments is a Fetcher over documents given at once, by name (files given to mms apply
-// or mms verify), by their version. Two documents of one version with different payloads are
-// refused; of two with the same payload, the one with more signatures is read.
-func FromDocuments(docs map[string][]byte) (Fetcher, error) {
-	byVersion := map[int64]*Keyring{}
-	raw := map[int64][]byte{}
-	from := map[int64]string{}
+// Given is one keyring version given as a document (a file), with the name it came by.
+type Given struct {
+	Name    string
+	Doc     []byte
+	Keyring *Keyring
+}
+
+// Sorted parses documents given at once, by name (files given to mms apply or mms verify), into
+// their versions, lowest first. Two documents of one version with different payloads are
+// refused; of two with the same payload, the one with more signatures is kept.
+func Sorted(docs map[string][]byte) ([]Given, error) {
+	byVersion := map[int64]Given{}
 	for name, doc := range docs {
 		k, err := Parse(doc)
 		if err != nil {
 			return nil, fmt.Errorf("keyring %s: %w", name, err)
 		}
 		if o, dup := byVersion[k.Version]; dup {
-			if o.Digest != k.Digest {
-				return nil, fmt.Errorf("%w: %s and %s are two different keyrings of version %d", errs.ErrKeyring, from[k.Version], name, k.Version)
+			if o.Keyring.Digest != k.Digest {
+				return nil, fmt.Errorf("%w: %s and %s are two different keyrings of version %d", errs.ErrKeyring, o.Name, name, k.Version)
 			}
-			if len(o.Signatures) >= len(k.Signatures) {
+			if len(o.Keyring.Signatures) >= len(k.Signatures) {
 				continue
 			}
 		}
-		byVersion[k.Version], raw[k.Version], from[k.Version] = k, doc, name
+		byVersion[k.Version] = Given{Name: name, Doc: doc, Keyring: k}
+	}
+	out := make([]Given, 0, len(byVersion))
+	for _, g := range byVersion {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Keyring.Version < out[j].Keyring.Version })
+	return out, nil
+}
+
+// FromDocuments is a Fetcher over documents given at once, by name, by their version (see
+// Sorted).
+func FromDocuments(docs map[string][]byte) (Fetcher, error) {
+	given, err := Sorted(docs)
+	if err != nil {
+		return nil, err
+	}
+	raw := make(map[int64][]byte, len(given))
+	for _, g := range given {
+		raw[g.Keyring.Version] = g.Doc
 	}
 	return func(_ context.Context, v int64) ([]byte, error) {
 		if doc, ok := raw[v]; ok {
