@@ -333,7 +333,9 @@ func (s *Staging) hintNextWave(store GateStore, id string, c *change) {
 	defer cancel()
 	tally, err := store.Tally(ctx, id)
 	if err != nil {
-		return // the next wave's nodes find out on their own poll
+		// The next wave's nodes find out on their own poll, a rollout_poll later at most.
+		s.Logger.Warn("could not read the rollout gate to tell the next wave when it may start", "machine", c.Entry, "change", id, "error", err)
+		return
 	}
 	var last time.Time
 	for j := 0; j <= wave; j++ {
