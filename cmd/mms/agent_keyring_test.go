@@ -103,7 +103,7 @@ func TestAgentKeyring(t *testing.T) {
 			t.Fatalf("with both versions: exit %d: %s%s", r.code, r.stdout, r.stderr)
 		}
 		r = mms(t, work, "apply", "spec.json", "--dir", dir, "--keyring", "k1.json")
-		if r.code != 2 || !strings.Contains(r.stderr, "need --keyring-root") {
+		if r.code != 2 || !strings.Contains(r.stderr, "--keyring needs --keyring-root") {
 			t.Fatalf("--keyring without roots: exit %d: %s", r.code, r.stderr)
 		}
 		r = mms(t, work, "apply", "spec.json", "--dir", dir, "--keyring-root", roots[0].Hex(), "--keyring-root", roots[1].Hex())

@@ -16,10 +16,9 @@ import (
 )
 
 type keyringPutCommand struct {
-	kv       kvFlags
-	file     string
-	history  int
-	replicas int
+	kv     kvFlags
+	bucket bucketFlags
+	file   string
 }
 
 func configureKeyringPut(parent *fisk.CmdClause) {
@@ -29,8 +28,7 @@ func configureKeyringPut(parent *fisk.CmdClause) {
 	c.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens; give --dir for its credentials)")
 	c.kv.registerDir(cmd)
 	c.kv.registerProfiles(cmd)
-	cmd.Flag("history", "Revisions kept per key when the bucket is created").Default(fmt.Sprint(kvspec.DefaultHistory)).IntVar(&c.history)
-	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&c.replicas)
+	c.bucket.register(cmd)
 }
 
 func (c *keyringPutCommand) run() error {
@@ -80,7 +78,7 @@ func (c *keyringPutCommand) run() error {
 			return fmt.Errorf("keyring put %s: nodes holding the published version %d would refuse it: %w", c.file, prev.Version, err)
 		}
 	}
-	rev, err := kvspec.Create(ctx, js, c.kv.bucket, key, doc, kvspec.BucketConfig{History: c.history, Replicas: c.replicas, Description: "mms machines specifications"})
+	rev, err := kvspec.Create(ctx, js, c.kv.bucket, key, doc, c.bucket.config())
 	if errors.Is(err, kvspec.ErrExists) {
 		// Someone published this version meanwhile.
 		if done, err := c.published(ctx, js, k, doc, where); done || err != nil {

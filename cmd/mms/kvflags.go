@@ -164,3 +164,19 @@ func (k *kvFlags) published(ctx context.Context, js jetstream.JetStream, url str
 	}
 	return e, fmt.Sprintf("%s/%s revision %d (stored %s)", k.bucket, k.key, e.Revision, e.Created.UTC().Format(time.RFC3339)), nil
 }
+
+// bucketFlags say how a command that creates the specification bucket (mms put, mms keyring
+// put) creates it, when it is missing.
+type bucketFlags struct {
+	history, replicas int
+}
+
+func (b *bucketFlags) register(cmd *fisk.CmdClause) {
+	cmd.Flag("history", "Revisions kept per key when the bucket is created").Default(fmt.Sprint(kvspec.DefaultHistory)).IntVar(&b.history)
+	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&b.replicas)
+}
+
+// config is the configuration of the specification bucket the flags ask for.
+func (b *bucketFlags) config() kvspec.BucketConfig {
+	return kvspec.BucketConfig{History: b.history, Replicas: b.replicas, Description: "mms machines specifications"}
+}

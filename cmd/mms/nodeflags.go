@@ -154,21 +154,14 @@ func (n *nodeFlags) keys() ([]ed25519.PublicKey, error) {
 
 // anchor is the keyring anchor the flags give; zero without --keyring-root.
 func (n *nodeFlags) anchor() (keyring.Anchor, error) {
-	if len(n.keyringRoots) == 0 {
-		if n.keyringThreshold != 0 || len(n.keyringFiles) > 0 {
-			return keyring.Anchor{}, usageError("--keyring-threshold and --keyring need --keyring-root, the root keys the keyring is checked against")
-		}
-		return keyring.Anchor{}, nil
+	if len(n.keyringRoots) == 0 && len(n.keyringFiles) > 0 {
+		return keyring.Anchor{}, usageError("--keyring needs --keyring-root, the root keys the keyring is checked against")
 	}
-	roots, err := loadKeys("--keyring-root", n.keyringRoots)
-	if err != nil {
+	a, err := anchorFromFlags("--keyring-root", "--keyring-threshold", n.keyringRoots, n.keyringThreshold)
+	if err != nil || a == nil {
 		return keyring.Anchor{}, err
 	}
-	a, err := keyring.NewAnchor(roots, n.keyringThreshold)
-	if err != nil {
-		return keyring.Anchor{}, usageError("--keyring-root and --keyring-threshold: %v", err)
-	}
-	return a, nil
+	return *a, nil
 }
 
 // fileKeeper is the keeper of the keyring a one-shot command walks through the --keyring files

@@ -29,13 +29,12 @@ func init() {
 }
 
 type putCommand struct {
-	kv       kvFlags
-	file     string
-	keys     []string
-	history  int
-	replicas int
-	status   string
-	force    bool
+	kv     kvFlags
+	bucket bucketFlags
+	file   string
+	keys   []string
+	status string
+	force  bool
 	// forceFeatures publishes past checkFleetFeatures, a check of its own: forcing a rollback
 	// past checkVersionGrows must not also publish to nodes that cannot stage.
 	forceFeatures bool
@@ -56,8 +55,7 @@ func configurePut(app *fisk.Application) {
 	cmd.Flag("public-key", "A public key the nodes trust: the signature must verify with one of them; repeat for rotation").StringsVar(&c.keys)
 	cmd.Flag("keyring-root", "A keyring root key the nodes are configured with: the specification must be signed as the keyring published beside its key (KEY.keyring.N), walked from these roots, requires; repeat").PlaceHolder("PUB").StringsVar(&c.keyringRoots)
 	cmd.Flag("keyring-threshold", "How many of --keyring-root must sign the keyring (required with more than one)").PlaceHolder("K").IntVar(&c.keyringThreshold)
-	cmd.Flag("history", "Revisions kept per key when the bucket is created").Default(fmt.Sprint(kvspec.DefaultHistory)).IntVar(&c.history)
-	cmd.Flag("replicas", "Servers holding the bucket when it is created (3 in a production cluster)").Default(fmt.Sprint(kvspec.DefaultReplicas)).IntVar(&c.replicas)
+	c.bucket.register(cmd)
 	cmd.Flag("status-bucket", "The bucket nodes report their status to, created with --replicas if it does not exist (empty: none)").Default(fleet.DefaultBucket).StringVar(&c.status)
 	cmd.Flag("force", "Publishes even when a v2 specification's version does not grow past the published one (nodes that applied that one will refuse it), or an obj:// archive it names is not in the Object Store as named (nodes will fail to install it until it is)").UnNegatableBoolVar(&c.force)
 	cmd.Flag("force-features", "Publishes even when nodes reporting to --status-bucket do not know a feature the specification requires (rollout, for a rollout policy): they refuse it as a whole and stay on the specification they have. Unlike --force, which it does not imply").UnNegatableBoolVar(&c.forceFeatures)
@@ -129,16 +127,12 @@ func (c *putCommand) run() error {
 			return fmt.Errorf("put %s: %w", c.file, err)
 		}
 	}
-	rev, err := kvspec.Put(ctx, js, c.kv.bucket, c.kv.key, data, kvspec.BucketConfig{
-		History:     c.history,
-		Replicas:    c.replicas,
-		Description: "mms machines specifications",
-	})
+	rev, err := kvspec.Put(ctx, js, c.kv.bucket, c.kv.key, data, c.bucket.config())
 	if err != nil {
 		return c.kv.natsHint(err, url)
 	}
 	if c.status != "" {
-		if err := fleet.EnsureBucket(ctx, js, fleet.BucketConfig(c.status, c.replicas, 0)); err != nil {
+		if err := fleet.EnsureBucket(ctx, js, fleet.BucketConfig(c.status, c.bucket.replicas, 0)); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v: nodes cannot report their status until it exists\n", c.kv.natsHint(err, url))
 		}
 	}
