@@ -20,7 +20,7 @@ type getCommand struct {
 func configureGet(app *fisk.Application) {
 	c := &getCommand{}
 	cmd := app.Command("get", "Prints the specification published in the NATS Key-Value bucket, decoded and verified").Action(action(c.run))
-	c.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens; give --dir for its credentials)")
+	c.kv.register(cmd, localServerHelp)
 	c.kv.registerDir(cmd)
 	c.kv.registerProfiles(cmd)
 	cmd.Flag("public-key", "A trusted public key: exits 0 only when one of them verifies the signature; repeat for rotation").StringsVar(&c.keys)

@@ -25,7 +25,7 @@ func configureKeyringPut(parent *fisk.CmdClause) {
 	c := &keyringPutCommand{}
 	cmd := parent.Command("put", "Publishes a signed keyring version beside the specification's key (KEY.keyring.N), where nodes read it; a version once published is never replaced").Action(action(c.run))
 	cmd.Arg("file", "The keyring document (- for standard input)").Required().StringVar(&c.file)
-	c.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens; give --dir for its credentials)")
+	c.kv.register(cmd, localServerHelp)
 	c.kv.registerDir(cmd)
 	c.kv.registerProfiles(cmd)
 	c.bucket.register(cmd)

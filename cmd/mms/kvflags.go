@@ -180,3 +180,7 @@ func (b *bucketFlags) register(cmd *fisk.CmdClause) {
 func (b *bucketFlags) config() kvspec.BucketConfig {
 	return kvspec.BucketConfig{History: b.history, Replicas: b.replicas, Description: "mms machines specifications"}
 }
+
+// localServerHelp is the --server help of the commands that talk to the bucket the nodes
+// watch, whose default is a local mms agent's embedded server.
+const localServerHelp = "The NATS server URL (default: " + defaultServer + ", where mms agent's embedded server listens; give --dir for its credentials)"

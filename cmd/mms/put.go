@@ -49,7 +49,7 @@ func configurePut(app *fisk.Application) {
 	c := &putCommand{}
 	cmd := app.Command("put", "Checks a specification and publishes it to the NATS Key-Value bucket the nodes watch").Action(action(c.run))
 	cmd.Arg("spec", "The specification envelope file, as mms pack prints it (- for standard input)").Required().StringVar(&c.file)
-	c.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens; give --dir for its credentials)")
+	c.kv.register(cmd, localServerHelp)
 	c.kv.registerDir(cmd)
 	c.kv.registerProfiles(cmd)
 	cmd.Flag("public-key", "A public key the nodes trust: the signature must verify with one of them; repeat for rotation").StringsVar(&c.keys)

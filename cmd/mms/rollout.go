@@ -51,7 +51,7 @@ type rolloutFlags struct {
 
 // register adds the connection flags as mms get has them, and --public-key with keysHelp.
 func (f *rolloutFlags) register(cmd *fisk.CmdClause, keysHelp string) {
-	f.kv.register(cmd, "The NATS server URL (default: "+defaultServer+", where mms agent's embedded server listens; give --dir for its credentials)")
+	f.kv.register(cmd, localServerHelp)
 	f.kv.registerDir(cmd)
 	f.kv.registerProfiles(cmd)
 	cmd.Flag("public-key", keysHelp).StringsVar(&f.keys)
