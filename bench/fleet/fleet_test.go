@@ -270,3 +270,17 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// A run that fails, or misses an aim, exits 1: its CPU profile is the one most wanted, and
+// must be written whole all the same (it once was left empty by an exit before the profile
+// stopped).
+func TestAFailedRunStillWritesItsProfile(t *testing.T) {
+	path := t.TempDir() + "/cpu.prof"
+	if code := measure(options{Nodes: 1, Scenario: "stampede"}, path, false); code != 1 {
+		t.Fatalf("an unknown scenario exits %d, want 1", code)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("the profile is %d bytes (%v), want a gzipped profile", len(b), err)
+	}
+}

@@ -50,31 +50,38 @@ func main() {
 		os.Exit(2)
 	}
 	o.Progress = os.Stderr
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	os.Exit(measure(o, *cpuProfile, *statusOnly))
+}
+
+// measure runs what the flags ask, profiling it into cpuProfile when set, and returns the exit
+// code: 1 when it failed or an aim was missed. The profile is complete whatever the outcome.
+func measure(o options, cpuProfile string, statusOnly bool) int {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "fleet:", err)
-			os.Exit(2)
+			return 2
 		}
+		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
 			fmt.Fprintln(os.Stderr, "fleet:", err)
-			os.Exit(2)
+			return 2
 		}
 		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if *statusOnly {
+	if statusOnly {
 		if err := runStatusOnly(ctx, o); err != nil {
 			fmt.Fprintln(os.Stderr, "fleet:", err)
-			os.Exit(1)
+			return 1
 		}
-		return
+		return 0
 	}
 	rep, err := run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
-		os.Exit(1)
+		return 1
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintln(os.Stderr, "AIM MISSED:", p)
@@ -85,8 +92,9 @@ func main() {
 	}
 	fmt.Println(line)
 	if len(rep.Problems) > 0 {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // parseSize reads a size in bytes: a number, optionally followed by KiB or MiB.
