@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/mms-io/mms/machines/rollout"
 )
@@ -183,28 +182,4 @@ func (s *Store) Tally(ctx context.Context, change string) (rollout.Tally, error)
 		return nil, fmt.Errorf("read the counters of change %s: %w", change, err)
 	}
 	return t, nil
-}
-
-// lastMsgs calls each with the last message of every subject of stream that subject matches
-// (up to batch of them), in one batched direct get; a stream with none calls it never.
-func (s *Store) lastMsgs(ctx context.Context, stream, subject string, batch int, each func(*jetstream.RawStreamMsg) error) error {
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, stream, []string{subject}, jetstreamext.GetLastMsgsBatchSize(batch))
-	if errors.Is(err, jetstreamext.ErrNoMessages) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for m, err := range msgs {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := each(m); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/mms-io/mms/internal/testnats"
 )
 
-func openGate(t *testing.T) (*Store, jetstream.JetStream) {
+func openGate(t testing.TB) (*Store, jetstream.JetStream) {
 	t.Helper()
 	srv := testnats.Start(t)
 	_, js := testnats.Connect(t, srv.ClientURL())
