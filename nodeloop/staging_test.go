@@ -72,6 +72,11 @@ type stagedNode struct {
 }
 
 func (f *fixture) stagedNodes(ids []string) []*stagedNode {
+	return f.stagedNodesPolling(ids, 50*time.Millisecond)
+}
+
+// stagedNodesPolling is stagedNodes with the nodes' rollout_poll.
+func (f *fixture) stagedNodesPolling(ids []string, poll time.Duration) []*stagedNode {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
@@ -84,7 +89,7 @@ func (f *fixture) stagedNodes(ids []string) []*stagedNode {
 		n := &stagedNode{id: id, dir: f.t.TempDir()}
 		n.obs = f.start(n.dir, time.Hour, func(l *Loop) {
 			l.Staging = &Staging{Identity: id, Keys: l.Config.Trust.Keys, Health: sayHealth(n.dir), Quiet: 10 * time.Second,
-				Poll: 50 * time.Millisecond, Marks: &Marks{Path: filepath.Join(n.dir, ".mms", "rollouts.json")}, Logger: l.Config.Logger}
+				Poll: poll, Marks: &Marks{Path: filepath.Join(n.dir, ".mms", "rollouts.json")}, Logger: l.Config.Logger}
 			l.Staging.SetGate(g, "")
 			n.staging = l.Staging
 		})
@@ -278,5 +283,32 @@ func waitTally(t *testing.T, g *gate.Store, change string, cond func(rollout.Tal
 			t.Fatalf("the tally of change %s stays %+v", change, tally)
 		}
 		time.Sleep(20 * time.Millisecond) // the nodes count on their own; nothing to wait on
+	}
+}
+
+// The last report of a wave may be unhealthy and within the budget: the node that made it
+// tells the next wave when to start, as a healthy one would, and the next wave does not wait
+// for its poll (an hour here).
+func TestAnUnhealthyReportWithinTheBudgetHintsTheNextWave(t *testing.T) {
+	f := newFixture(t)
+	ids := []string{"node-1", "node-2", "node-3"}
+	nodes := f.stagedNodesPolling(ids, time.Hour)
+	p, err := rollout.ParsePolicy([]byte(`{"waves":["34%","100%"],"bake":"200ms","healthy_deadline":"3s","max_unhealthy":"5"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put(nil, f.entry("web", "plain"))
+	for _, n := range nodes {
+		n.waitSays(t, "plain")
+	}
+	bad, canary := f.stagedEntry("web", "bad", &p, ids)
+	f.put(nil, bad)
+	for _, n := range nodes {
+		if n.id == canary {
+			continue
+		}
+		n.obs.wait(t, n.id+" (second wave) installing after the canary's unhealthy report", func(outs []Outcome, _ []string) bool {
+			return anyResult(outs, bad.Checksum, machines.ActionUpdate)
+		})
 	}
 }

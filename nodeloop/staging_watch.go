@@ -221,9 +221,9 @@ func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c 
 	if phase == PhaseUnhealthy {
 		return true // its revert is still to be done
 	}
-	wake, decided := false, false
+	wake, judge := false, false
 	if phase == PhaseChecking || phase == PhaseHealthy {
-		wake, decided = s.checkHealth(ctx, store, id, c)
+		wake, judge = s.checkHealth(ctx, store, id, c)
 	}
 	s.mu.Lock()
 	now := s.Now()
@@ -235,7 +235,7 @@ func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c 
 		s.mu.Unlock()
 		return true
 	}
-	read := decided || s.due(c, now)
+	read := judge || s.due(c, now)
 	s.mu.Unlock()
 	if !read {
 		return wake
@@ -277,9 +277,10 @@ func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c 
 
 // checkHealth runs the health check of a change this node took and counts its outcome in the
 // gate. It says whether the loop should reconcile (to say so in the node's status, or to take
-// the change back), and whether the health was decided now (the gate is then read: this
-// report may complete a wave, or exceed the budget).
-func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c *change) (wake, decided bool) {
+// the change back), and whether the gate is to be judged now: an unhealthy report may exceed
+// the budget. A report that completes the waves up to this node's hints the next wave
+// (hintNextWave), healthy or not; a healthy one needs no other read.
+func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c *change) (wake, judge bool) {
 	s.mu.Lock()
 	p, phase, installedAt := c.policy, c.Phase, c.InstalledAt
 	s.mu.Unlock()
@@ -302,7 +303,7 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 		if s.OnChange != nil {
 			s.OnChange() // the status says so; nothing on disk changes, so no reconcile
 		}
-		return false, true
+		return false, false
 	case h == HealthBad:
 		s.mu.Lock()
 		wasHealthy := c.Healthy
@@ -315,6 +316,7 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 			s.add(store, id, c, gate.Healthy, -1)
 		}
 		s.add(store, id, c, gate.Unhealthy, 1)
+		s.hintNextWave(store, id, c) // within the budget, the last report of a wave may be this one
 		return true, true
 	}
 	return false, false
@@ -322,9 +324,11 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 
 // hintNextWave writes, when this node's health report completed every wave up to its own, the
 // moment the next wave may open (the last report plus the bake), so that its nodes look then.
+// Nothing is hinted once the failure budget is exceeded: the gate halts instead.
 func (s *Staging) hintNextWave(store GateStore, id string, c *change) {
 	s.mu.Lock()
 	wave, waves, bake := c.Wave, c.Waves, c.policy.Bake
+	g := rollout.Gate{Wave: c.Wave, Bake: bake, Budget: c.policy.MaxUnhealthy, Quiet: s.Quiet, Seen: c.Seen}
 	s.mu.Unlock()
 	if wave+1 >= waves {
 		return
@@ -335,6 +339,9 @@ func (s *Staging) hintNextWave(store GateStore, id string, c *change) {
 	if err != nil {
 		// The next wave's nodes find out on their own poll, a rollout_poll later at most.
 		s.Logger.Warn("could not read the rollout gate to tell the next wave when it may start", "machine", c.Entry, "change", id, "error", err)
+		return
+	}
+	if over, _ := g.Exceeded(tally); over {
 		return
 	}
 	var last time.Time
