@@ -350,16 +350,30 @@ func (s *Staging) controlKeys(entry string) (keys []ed25519.PublicKey, strict bo
 	return keys, true
 }
 
-// Revert implements machines.Rollout.
+// Revert implements machines.Rollout. It is asked about a staged entry installed as its
+// change says; a change this node admitted and still takes for waiting was installed by a
+// run that stopped before it counted the install (killed between the swap and the count):
+// it is counted now, and its health checked, rather than waited on for ever.
 func (s *Staging) Revert(e spec.Entry) (bool, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.init()
-	c, ok := s.changes[gate.ChangeID(e.Name, e.Checksum)]
+	id := gate.ChangeID(e.Name, e.Checksum)
+	c, ok := s.changes[id]
 	if !ok {
 		return false, ""
 	}
 	c.policy = *e.Rollout // a change remembered across a restart learns its policy here
+	if c.Phase == PhaseWaiting && c.Registered && !c.Took && !c.Final {
+		c.Took, c.Phase, c.InstalledAt = true, PhaseChecking, s.Now().UTC()
+		c.unsent = append(c.unsent, unsent{gate.Took, 1}) // the watch sends it, and checks the health
+		s.save()
+		s.Logger.Warn("the staged change is installed here, and was not counted (the node stopped in between): counting it now", "machine", e.Name, "change", id)
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
 	if c.revert == "" || c.Phase == PhaseReverted {
 		return false, ""
 	}

@@ -312,3 +312,82 @@ func TestAnUnhealthyReportWithinTheBudgetHintsTheNextWave(t *testing.T) {
 		})
 	}
 }
+
+// A node killed after the swap of a staged change and before it counted the install comes
+// back with the change on disk and its mark still waiting: it counts the install then, and
+// its health, rather than leave its wave waiting on it (the gate here never got the counts).
+func TestAStagedInstallNotCountedBeforeARestartIsCountedAfter(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	marks := &Marks{Path: filepath.Join(dir, ".mms", "rollouts.json")}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	g, err := gate.Ensure(ctx, f.js, gate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := func(ctx context.Context) (*observed, *Staging) {
+		var st *Staging
+		obs := f.run(ctx, dir, time.Hour, func(l *Loop) {
+			st = &Staging{Identity: "node-1", Keys: l.Config.Trust.Keys, Health: sayHealth(dir), Quiet: time.Hour,
+				Poll: 50 * time.Millisecond, Marks: marks, Logger: l.Config.Logger}
+			st.SetGate(g, "")
+			l.Staging = st
+		})
+		return obs, st
+	}
+	p, err := rollout.ParsePolicy([]byte(`{"waves":["100%"],"bake":"100ms","healthy_deadline":"3s","max_unhealthy":"0"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := f.entry("web", "good-1")
+	good.Rollout = &p
+	id := gate.ChangeID("web", good.Checksum)
+
+	runCtx, stop := context.WithCancel(context.Background())
+	obs, st := node(runCtx)
+	f.put(nil, good)
+	obs.wait(t, "the change healthy", func([]Outcome, []string) bool {
+		s := st.Status("web", good.Checksum)
+		return s != nil && s.Phase == PhaseHealthy
+	})
+	stop()
+	obs.stopped(t)
+
+	// What a kill between the swap and the count leaves: the machine on disk, and the mark
+	// registered and waiting. (Whether the counts reached the gate, the node cannot tell: it
+	// sends them again, and the gate counts each once.)
+	m := marks.Load(slog.New(slog.DiscardHandler))
+	mk := m[id]
+	mk.Phase, mk.Took, mk.Healthy, mk.InstalledAt, mk.Reason = PhaseWaiting, false, false, time.Time{}, ""
+	m[id] = mk
+	if err := marks.Save(m); err != nil {
+		t.Fatal(err)
+	}
+	told, err := f.nc.SubscribeSync("mms.rollout." + id + ".>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer told.Unsubscribe()
+
+	obs, st = node(t.Context())
+	obs.wait(t, "the change counted and healthy again", func(_ []Outcome, logs []string) bool {
+		s := st.Status("web", good.Checksum)
+		return s != nil && s.Phase == PhaseHealthy && count(logs, "was not counted") == 1
+	})
+	sent := map[string]bool{}
+	for !sent["took"] || !sent["healthy"] {
+		msg, err := told.NextMsgWithContext(ctx)
+		if err != nil {
+			t.Fatalf("the restarted node told the gate %v: %v", sent, err)
+		}
+		sent[msg.Subject[strings.LastIndex(msg.Subject, ".")+1:]] = true
+	}
+	tally := waitTally(t, g, id, func(t rollout.Tally) bool { return t.Wave(0).Healthy == 1 })
+	if w := tally.Wave(0); w.Members != 1 || w.Took != 1 || w.Unhealthy != 0 {
+		t.Fatalf("the gate after the restart: %+v, want each count once", w)
+	}
+	if anyResult(obs.snapshot(), good.Checksum, machines.ActionUpdate) || anyResult(obs.snapshot(), good.Checksum, machines.ActionInstall) {
+		t.Fatal("the restarted node installed the change again")
+	}
+}
