@@ -32,21 +32,28 @@ func stagedPolicy(t *testing.T) *rollout.Policy {
 // exactly one of nodes is in the first wave of p for it.
 func (f *fixture) stagedEntry(name, text string, p *rollout.Policy, nodes []string) (spec.Entry, string) {
 	f.t.Helper()
+	e, byWave := f.stagedEntryWhere(name, text, p, nodes, func(byWave [][]string) bool { return len(byWave[0]) == 1 })
+	return e, byWave[0][0]
+}
+
+// stagedEntryWhere serves a machine name saying text+suffix, with the suffix chosen so that
+// the nodes drawn in each wave of p (byWave) please want.
+func (f *fixture) stagedEntryWhere(name, text string, p *rollout.Policy, nodes []string, want func(byWave [][]string) bool) (spec.Entry, [][]string) {
+	f.t.Helper()
 	for i := range 200 {
 		e := f.entry(name, fmt.Sprintf("%s-%d", text, i))
-		var first []string
+		byWave := make([][]string, len(p.Waves))
 		for _, n := range nodes {
-			if p.Waves.WaveOf(n, e.Name, e.Checksum) == 0 {
-				first = append(first, n)
-			}
+			w := p.Waves.WaveOf(n, e.Name, e.Checksum)
+			byWave[w] = append(byWave[w], n)
 		}
-		if len(first) == 1 {
+		if want(byWave) {
 			e.Rollout = p
-			return e, first[0]
+			return e, byWave
 		}
 	}
-	f.t.Fatal("no archive puts exactly one node in the first wave")
-	return spec.Entry{}, ""
+	f.t.Fatal("no archive puts the nodes in the waves wanted")
+	return spec.Entry{}, nil
 }
 
 // sayHealth is the health of the staged tests: a machine saying good-… is healthy, bad-… is
@@ -390,4 +397,31 @@ func TestAStagedInstallNotCountedBeforeARestartIsCountedAfter(t *testing.T) {
 	if anyResult(obs.snapshot(), good.Checksum, machines.ActionUpdate) || anyResult(obs.snapshot(), good.Checksum, machines.ActionInstall) {
 		t.Fatal("the restarted node installed the change again")
 	}
+}
+
+// A wave nobody drew is never completed by a report: the node that completes the wave before
+// it tells the wave after it when to start too, and that wave does not wait for its poll (an
+// hour here).
+func TestTheWaveAfterAnEmptyOneIsHintedToo(t *testing.T) {
+	f := newFixture(t)
+	ids := []string{"node-1", "node-2", "node-3"}
+	nodes := f.stagedNodesPolling(ids, time.Hour)
+	p, err := rollout.ParsePolicy([]byte(`{"waves":["34%","50%","100%"],"bake":"200ms","healthy_deadline":"3s","max_unhealthy":"0"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put(nil, f.entry("web", "plain"))
+	for _, n := range nodes {
+		n.waitSays(t, "plain")
+	}
+	good, byWave := f.stagedEntryWhere("web", "good", &p, ids, func(byWave [][]string) bool {
+		return len(byWave[0]) == 1 && len(byWave[1]) == 0
+	})
+	f.put(nil, good)
+	for _, n := range nodes {
+		n.obs.wait(t, n.id+" installing the change", func(outs []Outcome, _ []string) bool {
+			return anyResult(outs, good.Checksum, machines.ActionUpdate)
+		})
+	}
+	t.Logf("waves %v", byWave)
 }

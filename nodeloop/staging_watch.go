@@ -323,7 +323,8 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 }
 
 // hintNextWave writes, when this node's health report completed every wave up to its own, the
-// moment the next wave may open (the last report plus the bake), so that its nodes look then.
+// moment the next wave may open (the last report plus the bake), so that its nodes look then;
+// when that wave is empty, the wave after it too, and so on.
 // Nothing is hinted once the failure budget is exceeded: the gate halts instead.
 func (s *Staging) hintNextWave(store GateStore, id string, c *change) {
 	s.mu.Lock()
@@ -354,9 +355,16 @@ func (s *Staging) hintNextWave(store GateStore, id string, c *change) {
 			last = w.HealthChanged
 		}
 	}
+	// The next wave, and each after an empty one (which nobody completes), may open then.
 	at := last.Add(bake)
-	if err := store.Put(ctx, gate.Control{Action: gate.ActionReady, Change: id, Entry: c.Entry, Wave: wave + 2, By: s.Identity, At: at}, nil); err != nil {
-		s.Logger.Warn("could not tell the next wave when it may start", "machine", c.Entry, "change", id, "error", err)
+	for next := wave + 1; next < waves; next++ {
+		if err := store.Put(ctx, gate.Control{Action: gate.ActionReady, Change: id, Entry: c.Entry, Wave: next + 1, By: s.Identity, At: at}, nil); err != nil {
+			s.Logger.Warn("could not tell the next wave when it may start", "machine", c.Entry, "change", id, "wave", next+1, "error", err)
+			return
+		}
+		if tally.Wave(next).Members > 0 {
+			return
+		}
 	}
 }
 

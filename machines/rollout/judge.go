@@ -102,7 +102,8 @@ type Verdict struct {
 	Paused bool
 	// Reason says why it is not open (or why it is, when promoted), for people.
 	Reason string
-	// Until, when set, is when the gate may open if nothing changes (the bake's end).
+	// Until, when set, is when the gate may open if nothing changes: the bake's end, or the
+	// moment the silent nodes of an earlier wave are taken for offline.
 	Until time.Time
 }
 
@@ -145,7 +146,7 @@ func (g Gate) Judge(t Tally, c Controls, now time.Time) Verdict {
 		members += w.Members
 		lastHealth = later(lastHealth, w.HealthChanged)
 		if pending := w.Members - w.Healthy - w.Unhealthy; pending > 0 && now.Sub(w.Changed) < g.Quiet {
-			return Verdict{Reason: fmt.Sprintf("waits for wave %d: %d of its %d nodes have not reported healthy yet", j+1, pending, w.Members)}
+			return Verdict{Reason: fmt.Sprintf("waits for wave %d: %d of its %d nodes have not reported healthy yet", j+1, pending, w.Members), Until: w.Changed.Add(g.Quiet)}
 		}
 	}
 	if members == 0 {

@@ -56,6 +56,16 @@ func TestJudge(t *testing.T) {
 			}
 		})
 	}
+	// A node waiting on silent members learns when they will be taken for offline, and reads
+	// the gate again then rather than at its next poll.
+	silent := Tally{{Members: 2, Took: 1, Healthy: 1, Changed: t0, HealthChanged: t0}}
+	v := gate(1).Judge(silent, Controls{}, t0.Add(time.Minute))
+	if v.Open || !v.Until.Equal(t0.Add(3*time.Minute)) {
+		t.Fatalf("waiting on a silent member: %+v, want until the quiet time has passed since its wave last changed", v)
+	}
+	if v := gate(1).Judge(silent, Controls{}, v.Until); !v.Open {
+		t.Fatalf("at that moment: %+v, want open", v)
+	}
 }
 
 func TestTallyTotal(t *testing.T) {
