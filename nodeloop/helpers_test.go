@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -153,16 +154,17 @@ func (o *observed) notify() {
 	o.changed = make(chan struct{})
 }
 
-// wait waits until cond holds on the outcomes and logs seen so far.
+// wait waits until cond holds on the outcomes and logs seen so far. cond runs on copies, with
+// nothing held: it may ask the loop's parts, which log (into o) while they hold their locks.
 func (o *observed) wait(t *testing.T, what string, cond func(outcomes []Outcome, logs []string) bool) {
 	t.Helper()
 	deadline := time.NewTimer(waitLong)
 	defer deadline.Stop()
 	for {
 		o.mu.Lock()
-		ok, ch := cond(o.outcomes, o.logs), o.changed
+		outcomes, logs, ch := slices.Clone(o.outcomes), slices.Clone(o.logs), o.changed
 		o.mu.Unlock()
-		if ok {
+		if cond(outcomes, logs) {
 			return
 		}
 		select {

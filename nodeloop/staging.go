@@ -160,10 +160,14 @@ func (s *Staging) Wake() <-chan struct{} {
 func (s *Staging) Look() {
 	s.mu.Lock()
 	s.init()
-	kick := s.kick
 	s.mu.Unlock()
+	s.look()
+}
+
+// look asks the watch to look now, once init made its channel (which never changes after).
+func (s *Staging) look() {
 	select {
-	case kick <- struct{}{}:
+	case s.kick <- struct{}{}:
 	default:
 	}
 }
@@ -356,28 +360,30 @@ func (s *Staging) controlKeys(entry string) (keys []ed25519.PublicKey, strict bo
 // it is counted now, and its health checked, rather than waited on for ever.
 func (s *Staging) Revert(e spec.Entry) (bool, string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.init()
 	id := gate.ChangeID(e.Name, e.Checksum)
 	c, ok := s.changes[id]
 	if !ok {
+		s.mu.Unlock()
 		return false, ""
 	}
 	c.policy = *e.Rollout // a change remembered across a restart learns its policy here
-	if c.Phase == PhaseWaiting && c.Registered && !c.Took && !c.Final {
+	uncounted := c.Phase == PhaseWaiting && c.Registered && !c.Took && !c.Final
+	if uncounted {
 		c.Took, c.Phase, c.InstalledAt = true, PhaseChecking, s.Now().UTC()
 		c.unsent = append(c.unsent, unsent{gate.Took, 1}) // the watch sends it, and checks the health
 		s.save()
-		s.Logger.Warn("the staged change is installed here, and was not counted (the node stopped in between): counting it now", "machine", e.Name, "change", id)
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
 	}
-	if c.revert == "" || c.Phase == PhaseReverted {
+	revert, why := c.revert != "" && c.Phase != PhaseReverted, c.revert
+	s.mu.Unlock()
+	if uncounted {
+		s.Logger.Warn("the staged change is installed here, and was not counted (the node stopped in between): counting it now", "machine", e.Name, "change", id)
+		s.look()
+	}
+	if !revert {
 		return false, ""
 	}
-	return true, c.revert
+	return true, why
 }
 
 // save writes the marks, when the host keeps them. The caller holds s.mu.
@@ -411,10 +417,7 @@ func (s *Staging) Observe(o Outcome) {
 			s.counted(r.Name, r.Checksum, gate.Took, func(c *change) {
 				c.Took, c.Phase, c.InstalledAt = true, PhaseChecking, s.Now().UTC()
 			})
-			select { // check its health now, not a poll later
-			case s.kick <- struct{}{}:
-			default:
-			}
+			s.look() // check its health now, not a poll later
 		case machines.ActionRevert:
 			s.counted(r.Name, r.Checksum, gate.Reverted, func(c *change) {
 				c.Reverted, c.Phase, c.Reason = true, PhaseReverted, c.revert

@@ -324,12 +324,12 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 
 // hintNextWave writes, when this node's health report completed every wave up to its own, the
 // moment the next wave may open (the last report plus the bake), so that its nodes look then;
-// when that wave is empty, the wave after it too, and so on.
-// Nothing is hinted once the failure budget is exceeded: the gate halts instead.
+// when that wave is empty, the wave after it too, and so on. Nothing is hinted once the
+// failure budget is exceeded: the gate halts instead.
 func (s *Staging) hintNextWave(store GateStore, id string, c *change) {
 	s.mu.Lock()
 	wave, waves, bake := c.Wave, c.Waves, c.policy.Bake
-	g := rollout.Gate{Wave: c.Wave, Bake: bake, Budget: c.policy.MaxUnhealthy, Quiet: s.Quiet, Seen: c.Seen}
+	budget := rollout.Gate{Budget: c.policy.MaxUnhealthy}
 	s.mu.Unlock()
 	if wave+1 >= waves {
 		return
@@ -342,7 +342,7 @@ func (s *Staging) hintNextWave(store GateStore, id string, c *change) {
 		s.Logger.Warn("could not read the rollout gate to tell the next wave when it may start", "machine", c.Entry, "change", id, "error", err)
 		return
 	}
-	if over, _ := g.Exceeded(tally); over {
+	if over, _ := budget.Exceeded(tally); over {
 		return
 	}
 	var last time.Time
