@@ -32,7 +32,8 @@ const (
 	ActionPromote Action = "promote"
 	// ActionReady is a hint, written by the nodes, that wave Wave (1-based) may open at At: the
 	// waves before it have all reported, the last of them at At less the bake. Nodes of that
-	// wave look at the gate then, rather than polling; each judges for itself.
+	// wave open then, rather than polling, unless they heard of a halt or pause. A hint only
+	// moves later: one that says no later a moment than the hint there is not written.
 	ActionReady Action = "ready"
 )
 
@@ -102,18 +103,54 @@ func (s *Store) Put(ctx context.Context, c Control, key ed25519.PrivateKey) erro
 	if c.Action == ActionReady {
 		k = readyKey(c.Change, c.Wave)
 	}
-	if c.Action == ActionHalt {
+	switch c.Action {
+	case ActionHalt:
 		_, err = s.controls.Create(ctx, k, value)
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return fmt.Errorf("halt change %s: %w", c.Change, ErrHalted)
 		}
-	} else {
+	case ActionReady:
+		err = s.hint(ctx, k, value, c.At)
+	default:
 		_, err = s.controls.Put(ctx, k, value)
 	}
 	if err != nil {
 		return fmt.Errorf("write the %s of change %s: %w", c.Action, c.Change, err)
 	}
 	return nil
+}
+
+// hintTries bounds how often a hint is written again when another node's hint came between
+// its read and its write.
+const hintTries = 3
+
+// hint writes the ready hint value, for the moment at, under key k unless the hint there
+// already says at or later. The reports that complete a wave come together, and every node
+// hears every hint written: a hint that tells nothing new is not written at all, rather than
+// heard by the whole fleet once per reporter.
+func (s *Store) hint(ctx context.Context, k string, value []byte, at time.Time) error {
+	for range hintTries {
+		_, err := s.controls.Create(ctx, k, value)
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return err
+		}
+		e, err := s.controls.Get(ctx, k)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			continue // deleted in between: create it
+		case err != nil:
+			return err
+		}
+		if there, ok := eventOf(k, e.Value()); ok && !there.At.Before(at) {
+			return nil
+		}
+		_, err = s.controls.Update(ctx, k, value, e.Revision())
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return err // written, or failed
+		}
+		// Another hint came in between: look at it.
+	}
+	return fmt.Errorf("other nodes' hints kept coming in between, %d times", hintTries)
 }
 
 // ErrHalted means a halt was asked of a change another node had halted already: the first

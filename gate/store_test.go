@@ -225,3 +225,70 @@ func TestWatchTellsOfEveryControlAsItIsWritten(t *testing.T) {
 	case <-time.After(200 * time.Millisecond): // nothing more may come: the window is the assertion
 	}
 }
+
+func TestAReadyHintOnlyMovesLater(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	g, _ := openGate(t)
+	change := ChangeID("web", strings.Repeat("e", 64))
+	at := time.Now().UTC().Add(time.Minute).Truncate(time.Millisecond)
+	hint := func(when time.Time, by string) {
+		t.Helper()
+		if err := g.Put(ctx, Control{Action: ActionReady, Change: change, Wave: 2, At: when, By: by}, nil); err != nil {
+			t.Fatalf("hint %s by %s: %v", when, by, err)
+		}
+	}
+	there := func() (Event, uint64) {
+		t.Helper()
+		e, err := g.controls.Get(ctx, readyKey(change, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, ok := eventOf(e.Key(), e.Value())
+		if !ok {
+			t.Fatalf("the hint there does not read: %s", e.Value())
+		}
+		return ev, e.Revision()
+	}
+	hint(at, "node-1")
+	first, rev := there()
+	if !first.At.Equal(at) || first.By != "node-1" {
+		t.Fatalf("the first hint reads %+v", first)
+	}
+	// The same moment again, and an earlier one, tell nothing new: nothing is written.
+	hint(at, "node-2")
+	hint(at.Add(-time.Second), "node-3")
+	if ev, r := there(); r != rev || ev.By != "node-1" {
+		t.Fatalf("after a hint as late and an earlier one, the hint is %+v at revision %d, want node-1's at %d", ev, r, rev)
+	}
+	// A later moment (a late report moved the wave's last health) replaces it.
+	hint(at.Add(time.Second), "node-4")
+	if ev, r := there(); r == rev || ev.By != "node-4" || !ev.At.Equal(at.Add(time.Second)) {
+		t.Fatalf("after a later hint, the hint is %+v at revision %d", ev, r)
+	}
+	// A hint written in between a node's read and its write is looked at again, not overwritten.
+	stale, rev := there()
+	later, _ := SignControl(Control{Action: ActionReady, Change: change, Wave: 2, At: at.Add(time.Hour), By: "node-5"}, nil)
+	if _, err := g.controls.Update(ctx, readyKey(change, 2), later, rev); err != nil {
+		t.Fatal(err)
+	}
+	// (hint takes a write on a stale revision for another node's hint in between.)
+	if _, err := g.controls.Update(ctx, readyKey(change, 2), later, rev); !errors.Is(err, jetstream.ErrKeyExists) {
+		t.Fatalf("a write on a stale revision = %v, want jetstream.ErrKeyExists", err)
+	}
+	value, _ := SignControl(Control{Action: ActionReady, Change: change, Wave: 2, At: stale.At.Add(time.Minute), By: "node-6"}, nil)
+	if err := g.hint(ctx, readyKey(change, 2), value, stale.At.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := there(); ev.By != "node-5" {
+		t.Fatalf("a hint earlier than the one written in between replaced it: %+v", ev)
+	}
+	// Deleted (the bucket's history purged it), a hint is written afresh.
+	if err := g.controls.Delete(ctx, readyKey(change, 2)); err != nil {
+		t.Fatal(err)
+	}
+	hint(at, "node-7")
+	if ev, _ := there(); ev.By != "node-7" {
+		t.Fatalf("after a delete, the hint is %+v", ev)
+	}
+}

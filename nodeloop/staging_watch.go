@@ -356,6 +356,8 @@ func (s *Staging) hintNextWave(store GateStore, id string, c *change) {
 		}
 	}
 	// The next wave, and each after an empty one (which nobody completes), may open then.
+	// (The reports that complete a wave come together, and each reporter's read may come
+	// after the last of them: the gate writes a moment once, however many nodes hint it.)
 	at := last.Add(bake)
 	for next := wave + 1; next < waves; next++ {
 		if err := store.Put(ctx, gate.Control{Action: gate.ActionReady, Change: id, Entry: c.Entry, Wave: next + 1, By: s.Identity, At: at}, nil); err != nil {
