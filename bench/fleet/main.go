@@ -43,6 +43,7 @@ func main() {
 	flag.DurationVar(&o.RolloutPoll, "rollout-poll", defaultPoll, "each node's rollout_poll: how often a waiting node reads the gate besides the events it watches, and checks the health of a change it took")
 	flag.BoolVar(&o.ServerProcess, "server-process", false, "run the NATS servers in a child process and report their CPU apart (server_cpu_s); otherwise cpu_s includes them")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	logFile := flag.String("log", "", "write every node's log, at debug level and timestamped, to this file: a timeline of the run")
 	statusOnly := flag.Bool("status-only", false, "no node loops: -nodes writers publish one status each, then mms status --fleet reads them (the reader at scale)")
 	flag.Parse()
 	if o.Nodes < 1 {
@@ -50,6 +51,14 @@ func main() {
 		os.Exit(2)
 	}
 	o.Progress = os.Stderr
+	if *logFile != "" {
+		f, err := os.Create(*logFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fleet:", err)
+			os.Exit(2)
+		}
+		o.Log = f // closed by the exit: the handler writes each line whole as it comes
+	}
 	os.Exit(measure(o, *cpuProfile, *statusOnly))
 }
 

@@ -51,6 +51,9 @@ type options struct {
 	Dir      string        // where the nodes' directories go; empty for a temporary one
 	Progress io.Writer     // progress lines
 	Verbose  bool          // the nodes' warnings to Progress; otherwise only errors
+	// Log, when set, receives every node's log at debug level, timestamped: a timeline of
+	// what each node did when (Progress keeps its errors, or warnings with Verbose).
+	Log io.Writer
 	Status   bool          // every node publishes its fleet status, as mms agent does
 	// Source is where the archives come from: sourceHTTP or sourceObj.
 	Source string
@@ -217,7 +220,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	settings := nodeSettings{
 		urls: srvs.urls(), bucket: bucket, key: key, pub: pub, interval: o.Interval, splay: o.Splay,
-		log:    slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: level})),
+		log:    nodeLog(o, level),
 		status: o.Status,
 		obj:    objReads,
 		poll:   cmp.Or(o.RolloutPoll, defaultPoll),
@@ -445,4 +448,14 @@ func statusesOn(ctx context.Context, js jetstream.JetStream, nodes int, rev uint
 		case <-tick.C:
 		}
 	}
+}
+
+// nodeLog is the nodes' logger: level and above to o.Progress, and with o.Log everything there
+// too.
+func nodeLog(o options, level slog.Level) *slog.Logger {
+	progress := slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: level})
+	if o.Log == nil {
+		return slog.New(progress)
+	}
+	return slog.New(slog.NewMultiHandler(progress, slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 }
