@@ -71,6 +71,12 @@ type Staging struct {
 	Keyring KeyringHolder
 	// Health checks a machine this node installed; nil takes every install for healthy.
 	Health HealthFunc
+	// CheckHealthy says whether the health of a change found healthy is checked again, every
+	// second, until a newer change replaces it: a Choria machine may enter one of its
+	// failed_states at any time, which is unhealthy at once. Without it a change's health is
+	// decided once: a health_command that passed and fails later only says "not yet", which
+	// counts for nothing once healthy, so it is not run again.
+	CheckHealthy bool
 	// Quiet is how long a wave's counters must stay unchanged before its silent nodes are
 	// taken for offline: the fleet status's freshness.
 	Quiet time.Duration

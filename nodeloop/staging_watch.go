@@ -16,9 +16,10 @@ import (
 // of a halt, pause, resume or promotion the moment it is written, and of the moment a wave may
 // open (a ready hint, written by the node whose health report completed the waves before it).
 // A waiting node also reads the gate every Poll, for what no hint tells (a wave that is empty
-// or offline); the health of a change this node took is checked every Poll, and at once after
-// the install. Without the watch (it could not start), every change in flight is read every
-// Poll instead.
+// or offline); the health of a change this node took is checked at once after the install,
+// then every second (or Poll, when shorter) until it is decided, and on while it is healthy
+// with CheckHealthy. Without the watch (it could not start), every change in flight is read
+// every Poll instead.
 func (s *Staging) Run(ctx context.Context) {
 	s.mu.Lock()
 	s.init()
@@ -140,7 +141,7 @@ func (s *Staging) nextLook() time.Duration {
 	next := s.Poll
 	now := s.Now()
 	for _, c := range s.changes {
-		if (c.Phase == PhaseChecking || c.Phase == PhaseHealthy) && !c.Final {
+		if s.checks(c.Phase) && !c.Final {
 			next = min(next, healthEvery) // the health check is the node's own: no read
 		}
 		if c.Phase == PhaseChecking && !c.Final && !c.InstalledAt.IsZero() {
@@ -222,7 +223,7 @@ func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c 
 		return true // its revert is still to be done
 	}
 	wake, judge := false, false
-	if phase == PhaseChecking || phase == PhaseHealthy {
+	if s.checks(phase) {
 		wake, judge = s.checkHealth(ctx, store, id, c)
 	}
 	s.mu.Lock()
@@ -273,6 +274,12 @@ func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c 
 		return true
 	}
 	return wake
+}
+
+// checks tells whether the health of a change in phase is to be checked: until it is decided,
+// and on while healthy with CheckHealthy.
+func (s *Staging) checks(phase Phase) bool {
+	return phase == PhaseChecking || phase == PhaseHealthy && s.CheckHealthy
 }
 
 // checkHealth runs the health check of a change this node took and counts its outcome in the

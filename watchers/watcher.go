@@ -129,6 +129,7 @@ func (w *Watcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 	cfg := w.coreConfig()
 	w.staging = nodeloop.NewStaging(cfg, w.machine.Identity(), nodeloop.StateHealth(w.machineState, choriaLoadSettle),
 		fleet.FreshFor(w.settings.StatusHeartbeat), w.settings.Node.RolloutPoll)
+	w.staging.CheckHealthy = true // a machine may enter one of its failed_states at any time
 	loop := &nodeloop.Loop{
 		Config:             cfg,
 		Staging:            w.staging,
