@@ -53,8 +53,8 @@ type options struct {
 	Verbose  bool          // the nodes' warnings to Progress; otherwise only errors
 	// Log, when set, receives every node's log at debug level, timestamped: a timeline of
 	// what each node did when (Progress keeps its errors, or warnings with Verbose).
-	Log io.Writer
-	Status   bool          // every node publishes its fleet status, as mms agent does
+	Log    io.Writer
+	Status bool // every node publishes its fleet status, as mms agent does
 	// Source is where the archives come from: sourceHTTP or sourceObj.
 	Source string
 	// ArchiveSize, when positive, adds a file of that many incompressible bytes to every
