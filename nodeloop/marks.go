@@ -28,8 +28,10 @@ type Mark struct {
 	// Seen is when the node first saw the change; InstalledAt when it took it.
 	Seen        time.Time `json:"seen"`
 	InstalledAt time.Time `json:"installed_at,omitzero"`
-	Phase       Phase     `json:"phase"`
-	Reason      string    `json:"reason,omitempty"`
+	// HealthyAt is when its health check first passed here.
+	HealthyAt time.Time `json:"healthy_at,omitzero"`
+	Phase     Phase     `json:"phase"`
+	Reason    string    `json:"reason,omitempty"`
 	// Final says nothing more will happen to it here.
 	Final bool `json:"final,omitempty"`
 	// What the node counted in the gate.

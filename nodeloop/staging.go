@@ -72,10 +72,13 @@ type Staging struct {
 	// Health checks a machine this node installed; nil takes every install for healthy.
 	Health HealthFunc
 	// CheckHealthy says whether the health of a change found healthy is checked again, every
-	// second, until a newer change replaces it: a Choria machine may enter one of its
-	// failed_states at any time, which is unhealthy at once. Without it a change's health is
-	// decided once: a health_command that passed and fails later only says "not yet", which
-	// counts for nothing once healthy, so it is not run again.
+	// second, while the rollout is still on: a Choria machine may enter one of its
+	// failed_states at any time, which is unhealthy at once. It is checked until the bake has
+	// passed since it was found healthy here and since the last wave opened (as far as this
+	// node heard: a restart forgets the last wave's hint); a failure after that is the
+	// machine's own, and takes nothing back. Without CheckHealthy a change's health is decided
+	// once: a health_command that passed and fails later only says "not yet", which counts
+	// for nothing once healthy, so it is not run again.
 	CheckHealthy bool
 	// Quiet is how long a wave's counters must stay unchanged before its silent nodes are
 	// taken for offline: the fleet status's freshness.
@@ -116,6 +119,10 @@ type change struct {
 	nextRead time.Time
 	// readyAt is when a ready hint says this node's wave opens; zero without one.
 	readyAt time.Time
+	// lastWaveAt is when a ready hint says the last wave opens; zero without one.
+	lastWaveAt time.Time
+	// settled says the health of this healthy change is no longer checked (CheckHealthy).
+	settled bool
 	unsent  []unsent // additions to send again
 	revert  string   // why to take it back, when it must be
 }

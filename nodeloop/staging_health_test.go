@@ -10,60 +10,168 @@ import (
 	"github.com/mms-io/mms/gate"
 	"github.com/mms-io/mms/machines"
 	"github.com/mms-io/mms/machines/rollout"
+	"github.com/mms-io/mms/machines/spec"
 )
 
-// TestAHealthyChangeIsCheckedAgainOnlyWithCheckHealthy: once healthy, a change's health is
-// not asked again (mms agent's health_command ran every second for ever before), unless the
-// host says a healthy machine may still fail (Choria's failed_states), when it is asked every
-// second on.
-func TestAHealthyChangeIsCheckedAgainOnlyWithCheckHealthy(t *testing.T) {
+// healthProbe is a node's staging controller on a clock the test moves, with a health check
+// that is always good and counts how often it is asked.
+type healthProbe struct {
+	*Staging
+	mu    sync.Mutex
+	now   time.Time
+	asked int
+	fails bool // the machine entered a failed state
+}
+
+func newHealthProbe(t *testing.T, g GateStore, checkHealthy bool) *healthProbe {
+	t.Helper()
+	h := &healthProbe{now: time.Now()}
+	h.Staging = &Staging{Identity: "node-1", CheckHealthy: checkHealthy, Poll: time.Hour, Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { h.mu.Lock(); defer h.mu.Unlock(); return h.now },
+		Health: func(context.Context, string, rollout.Policy, time.Time) (Health, string) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.asked++
+			if h.fails {
+				return HealthBad, "entered state FAILED"
+			}
+			return HealthGood, "fine"
+		}}
+	h.SetGate(g, "")
+	return h
+}
+
+// install has the node take e, in the first wave, and look once: it is found healthy.
+func (h *healthProbe) install(t *testing.T, e spec.Entry) {
+	t.Helper()
+	if ok, why := h.Admit(e, ""); !ok {
+		t.Fatalf("the first wave is not admitted: %s", why)
+	}
+	h.Observe(Outcome{Report: &machines.Report{Results: []machines.Result{{Name: e.Name, Checksum: e.Checksum, Action: machines.ActionInstall}}}})
+	h.Step(context.Background())
+	if st := h.Status(e.Name, e.Checksum); st == nil || st.Phase != PhaseHealthy || h.times() != 1 {
+		t.Fatalf("after the first look: %+v, health asked %d times", st, h.times())
+	}
+}
+
+// after moves the clock on by d and looks.
+func (h *healthProbe) after(d time.Duration) {
+	h.mu.Lock()
+	h.now = h.now.Add(d)
+	h.mu.Unlock()
+	h.Step(context.Background())
+}
+
+// fail has the machine enter a failed state.
+func (h *healthProbe) fail() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fails = true
+}
+
+func (h *healthProbe) times() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.asked
+}
+
+// TestAHealthyChangeIsCheckedAgainOnlyWhileTheRolloutIsOn: once healthy, a change's health is
+// not asked again (mms agent's health_command ran every second for as long as the change was
+// the newest), unless the host says a healthy machine may still fail (Choria's
+// failed_states). Then it is asked every second until the bake has passed since it was found
+// healthy and since the last wave opened: a Choria machine failing weeks after a finished
+// rollout took its change back and, past the budget, halted it and took it back fleet-wide.
+func TestAHealthyChangeIsCheckedAgainOnlyWhileTheRolloutIsOn(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	g, err := gate.Ensure(ctx, f.js, gate.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := rollout.ParsePolicy([]byte(`{"waves":["100%"],"bake":"1s","healthy_deadline":"1m"}`))
+	p, err := rollout.ParsePolicy([]byte(`{"waves":["50%","100%"],"bake":"1m","healthy_deadline":"1h"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, checkHealthy := range []bool{false, true} {
-		var mu sync.Mutex
-		now, asked := time.Now(), 0
-		s := &Staging{Identity: "node-1", CheckHealthy: checkHealthy, Poll: time.Minute, Logger: slog.New(slog.DiscardHandler),
-			Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
-			Health: func(context.Context, string, rollout.Policy, time.Time) (Health, string) {
-				mu.Lock()
-				defer mu.Unlock()
-				asked++
-				return HealthGood, "fine"
-			}}
-		s.SetGate(g, "")
-		e := f.entry("web", "checked-"+map[bool]string{false: "once", true: "on"}[checkHealthy])
-		e.Rollout = &p
-		if ok, why := s.Admit(e, ""); !ok {
-			t.Fatalf("the only wave is not admitted: %s", why)
-		}
-		s.Observe(Outcome{Report: &machines.Report{Results: []machines.Result{{Name: e.Name, Checksum: e.Checksum, Action: machines.ActionInstall}}}})
-		s.Step(ctx)
-		if st := s.Status(e.Name, e.Checksum); st == nil || st.Phase != PhaseHealthy || asked != 1 {
-			t.Fatalf("after the first look: %+v, health asked %d times", st, asked)
-		}
-		for range 3 {
-			mu.Lock()
-			now = now.Add(10 * time.Second)
-			mu.Unlock()
-			s.Step(ctx)
-		}
-		want, wantNext := 1, time.Minute
-		if checkHealthy {
-			want, wantNext = 4, healthEvery
-		}
-		if asked != want {
-			t.Errorf("CheckHealthy %v: health asked %d times over three looks 10s apart, want %d", checkHealthy, asked, want)
-		}
-		if next := s.nextLook(); next != wantNext {
-			t.Errorf("CheckHealthy %v: the next look is in %s, want %s", checkHealthy, next, wantNext)
-		}
+	entry := func(text string) spec.Entry {
+		e, _ := f.stagedEntryWhere("web", text, &p, []string{"node-1"}, func(byWave [][]string) bool { return len(byWave[0]) == 1 })
+		return e
 	}
+
+	t.Run("without CheckHealthy, once", func(t *testing.T) {
+		h := newHealthProbe(t, g, false)
+		h.install(t, entry("once"))
+		for range 3 {
+			h.after(10 * time.Second)
+		}
+		if h.times() != 1 {
+			t.Errorf("health asked %d times over three looks 10s apart, want once", h.times())
+		}
+		if next := h.nextLook(); next != time.Hour {
+			t.Errorf("the next look is in %s, want the poll", next)
+		}
+	})
+
+	t.Run("with CheckHealthy, for the bake since it was healthy", func(t *testing.T) {
+		h := newHealthProbe(t, g, true)
+		h.install(t, entry("bake"))
+		for range 3 {
+			h.after(10 * time.Second)
+		}
+		if h.times() != 4 {
+			t.Errorf("health asked %d times within the bake, want 4", h.times())
+		}
+		if next := h.nextLook(); next != healthEvery {
+			t.Errorf("within the bake, the next look is in %s, want %s", next, healthEvery)
+		}
+		h.after(31 * time.Second)
+		h.after(time.Hour)
+		if h.times() != 4 {
+			t.Errorf("health asked %d times, want 4: no more once the bake passed", h.times())
+		}
+		if next := h.nextLook(); next != time.Hour {
+			t.Errorf("after the bake, the next look is in %s, want the poll", next)
+		}
+	})
+
+	t.Run("with CheckHealthy, a failure within the bake is unhealthy, one after it nothing", func(t *testing.T) {
+		within, past := newHealthProbe(t, g, true), newHealthProbe(t, g, true)
+		ew, ep := entry("fails-within"), entry("fails-past")
+		within.install(t, ew)
+		past.install(t, ep)
+		within.after(30 * time.Second)
+		past.after(61 * time.Second)
+		within.fail()
+		past.fail()
+		within.after(time.Second)
+		past.after(time.Second)
+		if st := within.Status(ew.Name, ew.Checksum); st.Phase != PhaseUnhealthy {
+			t.Errorf("failed within the bake: %+v, want unhealthy", st)
+		}
+		if st := past.Status(ep.Name, ep.Checksum); st.Phase != PhaseHealthy {
+			t.Errorf("failed after the bake: %+v, want healthy still (nothing taken back)", st)
+		}
+		if revert, why := past.Revert(ep); revert {
+			t.Errorf("a machine failing after the bake is taken back: %s", why)
+		}
+	})
+
+	t.Run("with CheckHealthy, on until the last wave has opened for the bake", func(t *testing.T) {
+		h := newHealthProbe(t, g, true)
+		e := entry("last-wave")
+		h.install(t, e)
+		h.mu.Lock()
+		opens := h.now.Add(2 * time.Minute)
+		h.mu.Unlock()
+		h.event(gate.Event{Change: gate.ChangeID(e.Name, e.Checksum), Action: gate.ActionReady, Wave: 2, At: opens})
+		h.after(2 * time.Minute) // past its own bake, not past the last wave's
+		h.after(50 * time.Second)
+		if h.times() != 3 {
+			t.Errorf("health asked %d times before the last wave's bake passed, want 3", h.times())
+		}
+		h.after(11 * time.Second)
+		h.after(time.Hour)
+		if h.times() != 3 {
+			t.Errorf("health asked %d times, want 3: no more once the last wave opened a bake ago", h.times())
+		}
+	})
 }

@@ -96,6 +96,9 @@ func (s *Staging) event(ev gate.Event) {
 		if ev.Wave == c.Wave+1 && c.Phase == PhaseWaiting {
 			c.readyAt, c.nextRead = ev.At, ev.At
 		}
+		if ev.Wave == c.Waves && ev.At.After(c.lastWaveAt) {
+			c.lastWaveAt = ev.At
+		}
 	case gate.ActionHalt:
 		why := "halted: " + ev.Reason
 		c.verdict, c.readAt = rollout.Verdict{Halted: true, Reason: why}, now
@@ -141,7 +144,7 @@ func (s *Staging) nextLook() time.Duration {
 	next := s.Poll
 	now := s.Now()
 	for _, c := range s.changes {
-		if s.checks(c.Phase) && !c.Final {
+		if s.checks(c, now) {
 			next = min(next, healthEvery) // the health check is the node's own: no read
 		}
 		if c.Phase == PhaseChecking && !c.Final && !c.InstalledAt.IsZero() {
@@ -217,13 +220,19 @@ func (s *Staging) due(c *change, now time.Time) bool {
 // stepChange looks at one change and says whether the loop should reconcile.
 func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c *change) bool {
 	s.mu.Lock()
-	phase := c.Phase
+	phase, check := c.Phase, s.checks(c, s.Now())
+	settles := phase == PhaseHealthy && s.CheckHealthy && !check && !c.settled
+	c.settled = c.settled || settles
 	s.mu.Unlock()
 	if phase == PhaseUnhealthy {
 		return true // its revert is still to be done
 	}
+	if settles {
+		s.Logger.Info("the staged change stayed healthy here for the bake, and the rollout is past this node: its health is no longer watched",
+			"machine", c.Entry, "change", id)
+	}
 	wake, judge := false, false
-	if s.checks(phase) {
+	if check {
 		wake, judge = s.checkHealth(ctx, store, id, c)
 	}
 	s.mu.Lock()
@@ -276,10 +285,23 @@ func (s *Staging) stepChange(ctx context.Context, store GateStore, id string, c 
 	return wake
 }
 
-// checks tells whether the health of a change in phase is to be checked: until it is decided,
-// and on while healthy with CheckHealthy.
-func (s *Staging) checks(phase Phase) bool {
-	return phase == PhaseChecking || phase == PhaseHealthy && s.CheckHealthy
+// checks tells whether the health of c is to be checked at now: until it is decided, and with
+// CheckHealthy on while it is healthy, until the bake has passed since it was found healthy
+// here and since the last wave opened. The caller holds s.mu.
+func (s *Staging) checks(c *change, now time.Time) bool {
+	switch {
+	case c.Final:
+		return false
+	case c.Phase == PhaseChecking:
+		return true
+	case c.Phase != PhaseHealthy || !s.CheckHealthy:
+		return false
+	}
+	since := c.HealthyAt
+	if c.lastWaveAt.After(since) {
+		since = c.lastWaveAt
+	}
+	return now.Before(since.Add(c.policy.Bake))
 }
 
 // checkHealth runs the health check of a change this node took and counts its outcome in the
@@ -301,7 +323,7 @@ func (s *Staging) checkHealth(ctx context.Context, store GateStore, id string, c
 	switch {
 	case h == HealthGood && phase == PhaseChecking:
 		s.mu.Lock()
-		c.Phase, c.Reason, c.Healthy = PhaseHealthy, why, true
+		c.Phase, c.Reason, c.Healthy, c.HealthyAt = PhaseHealthy, why, true, s.Now().UTC()
 		s.save()
 		s.mu.Unlock()
 		s.Logger.Info("the staged change is healthy here", "machine", c.Entry, "change", id, "after", s.Now().Sub(installedAt).Round(time.Millisecond), "reason", why)
