@@ -69,6 +69,18 @@ func (h *healthProbe) fail() {
 	h.fails = true
 }
 
+// expect checks that the health was asked asked times so far, and that the next look is in
+// next.
+func (h *healthProbe) expect(t *testing.T, when string, asked int, next time.Duration) {
+	t.Helper()
+	if h.times() != asked {
+		t.Errorf("%s: health asked %d times, want %d", when, h.times(), asked)
+	}
+	if got := h.nextLook(); got != next {
+		t.Errorf("%s: the next look is in %s, want %s", when, got, next)
+	}
+}
+
 func (h *healthProbe) times() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -103,12 +115,7 @@ func TestAHealthyChangeIsCheckedAgainOnlyWhileTheRolloutIsOn(t *testing.T) {
 		for range 3 {
 			h.after(10 * time.Second)
 		}
-		if h.times() != 1 {
-			t.Errorf("health asked %d times over three looks 10s apart, want once", h.times())
-		}
-		if next := h.nextLook(); next != time.Hour {
-			t.Errorf("the next look is in %s, want the poll", next)
-		}
+		h.expect(t, "three looks 10s apart", 1, time.Hour)
 	})
 
 	t.Run("with CheckHealthy, for the bake since it was healthy", func(t *testing.T) {
@@ -117,20 +124,10 @@ func TestAHealthyChangeIsCheckedAgainOnlyWhileTheRolloutIsOn(t *testing.T) {
 		for range 3 {
 			h.after(10 * time.Second)
 		}
-		if h.times() != 4 {
-			t.Errorf("health asked %d times within the bake, want 4", h.times())
-		}
-		if next := h.nextLook(); next != healthEvery {
-			t.Errorf("within the bake, the next look is in %s, want %s", next, healthEvery)
-		}
+		h.expect(t, "within the bake", 4, healthEvery)
 		h.after(31 * time.Second)
 		h.after(time.Hour)
-		if h.times() != 4 {
-			t.Errorf("health asked %d times, want 4: no more once the bake passed", h.times())
-		}
-		if next := h.nextLook(); next != time.Hour {
-			t.Errorf("after the bake, the next look is in %s, want the poll", next)
-		}
+		h.expect(t, "once the bake passed", 4, time.Hour)
 	})
 
 	t.Run("with CheckHealthy, a failure within the bake is unhealthy, one after it nothing", func(t *testing.T) {
@@ -165,13 +162,9 @@ func TestAHealthyChangeIsCheckedAgainOnlyWhileTheRolloutIsOn(t *testing.T) {
 		h.event(gate.Event{Change: gate.ChangeID(e.Name, e.Checksum), Action: gate.ActionReady, Wave: 2, At: opens})
 		h.after(2 * time.Minute) // past its own bake, not past the last wave's
 		h.after(50 * time.Second)
-		if h.times() != 3 {
-			t.Errorf("health asked %d times before the last wave's bake passed, want 3", h.times())
-		}
+		h.expect(t, "before the last wave's bake passed", 3, healthEvery)
 		h.after(11 * time.Second)
 		h.after(time.Hour)
-		if h.times() != 3 {
-			t.Errorf("health asked %d times, want 3: no more once the last wave opened a bake ago", h.times())
-		}
+		h.expect(t, "once the last wave opened a bake ago", 3, time.Hour)
 	})
 }
