@@ -114,6 +114,10 @@ type change struct {
 	policy  rollout.Policy
 	verdict rollout.Verdict
 	readAt  time.Time // when the gate was last read for it; zero to read it at once
+	// read says the gate was read for it since this node began to track it (readAt may be
+	// set without a read: a wave just seen, a halt or pause heard). The watch hears only
+	// what is written after it starts: until a read, a pause written before is unknown here.
+	read bool
 	// nextRead is when a waiting node reads its gate next: a poll on, or the moment a ready
 	// hint names.
 	nextRead time.Time
@@ -324,7 +328,7 @@ func (s *Staging) judge(store GateStore, id string, c *change, fresh bool) (roll
 	if ctl.Paused != nil && !c.verdict.Paused && v.Paused {
 		s.Logger.Warn("the rollout is paused", "machine", c.Entry, "change", id, "by", ctl.Paused.By, "reason", ctl.Paused.Reason)
 	}
-	c.verdict, c.readAt = v, now
+	c.verdict, c.readAt, c.read = v, now, true
 	over, why := g.Exceeded(tally)
 	s.mu.Unlock()
 	if over && ctl.Halted == nil {

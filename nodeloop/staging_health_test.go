@@ -3,6 +3,7 @@ package nodeloop
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,4 +168,42 @@ func TestAHealthyChangeIsCheckedAgainOnlyWhileTheRolloutIsOn(t *testing.T) {
 		h.after(time.Hour)
 		h.expect(t, "once the last wave opened a bake ago", 3, time.Hour)
 	})
+}
+
+// TestAHintDoesNotOpenAWaveOverAPauseWrittenBeforeTheWatch: a node that never read the gate
+// since it started (a restart during a paused rollout, whose watch hears only what is written
+// after it starts) reads it when a ready hint for its wave comes, rather than opening on the
+// hint: the pause written before is in force. Before, the hint opened the wave over it.
+func TestAHintDoesNotOpenAWaveOverAPauseWrittenBeforeTheWatch(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	g, err := gate.Ensure(ctx, f.js, gate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := rollout.ParsePolicy([]byte(`{"waves":["50%","100%"],"bake":"1s","healthy_deadline":"1h"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := f.stagedEntryWhere("web", "paused", &p, []string{"node-1"}, func(byWave [][]string) bool { return len(byWave[1]) == 1 })
+	id := gate.ChangeID(e.Name, e.Checksum)
+	if err := g.Put(ctx, gate.Control{Action: gate.ActionPause, Change: id, Entry: e.Name, By: "ops", Reason: "looking into it"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	h := newHealthProbe(t, g, false)
+	if ok, why := h.Admit(e, ""); ok {
+		t.Fatal("the second wave was admitted at first sight")
+	} else if !strings.Contains(why, "waits for the earlier waves") {
+		t.Fatalf("at first sight: %s", why)
+	}
+	h.mu.Lock()
+	at := h.now
+	h.mu.Unlock()
+	h.event(gate.Event{Change: id, Action: gate.ActionReady, Wave: 2, At: at})
+	h.Step(ctx)
+	if ok, why := h.Admit(e, ""); ok {
+		t.Fatal("a ready hint opened the wave over the pause written before the node watched")
+	} else if !strings.Contains(why, "paused by ops") {
+		t.Fatalf("after the hint: %s, want the pause", why)
+	}
 }

@@ -399,8 +399,10 @@ func (s *Staging) hintNextWave(store GateStore, id string, c *change) {
 	}
 }
 
-// byHint tells whether a ready hint opens c's wave now: its moment came, and the gate was read
-// since every halt or pause this node heard of, and said neither. The caller holds s.mu.
+// byHint tells whether a ready hint opens c's wave now: its moment came, the gate was read
+// since this node began to track c (a pause written before the watch started is known), and
+// since every halt or pause this node heard of, and said neither. Otherwise the gate is read
+// then. The caller holds s.mu.
 func byHint(c *change, now time.Time) bool {
-	return !c.readyAt.IsZero() && !now.Before(c.readyAt) && !c.readAt.IsZero() && !c.verdict.Halted && !c.verdict.Paused && !c.verdict.Open
+	return !c.readyAt.IsZero() && !now.Before(c.readyAt) && c.read && !c.verdict.Halted && !c.verdict.Paused && !c.verdict.Open
 }
