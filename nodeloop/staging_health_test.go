@@ -173,7 +173,8 @@ func TestAHealthyChangeIsCheckedAgainOnlyWhileTheRolloutIsOn(t *testing.T) {
 // TestAHintDoesNotOpenAWaveOverAPauseWrittenBeforeTheWatch: a node that never read the gate
 // since it started (a restart during a paused rollout, whose watch hears only what is written
 // after it starts) reads it when a ready hint for its wave comes, rather than opening on the
-// hint: the pause written before is in force. Before, the hint opened the wave over it.
+// hint when the wave's moment comes: the pause written before is in force. Before, the hint
+// opened the wave over it.
 func TestAHintDoesNotOpenAWaveOverAPauseWrittenBeforeTheWatch(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
@@ -197,10 +198,16 @@ func TestAHintDoesNotOpenAWaveOverAPauseWrittenBeforeTheWatch(t *testing.T) {
 		t.Fatalf("at first sight: %s", why)
 	}
 	h.mu.Lock()
-	at := h.now
+	at := h.now.Add(time.Minute) // the earlier wave completed; it bakes a minute
 	h.mu.Unlock()
 	h.event(gate.Event{Change: id, Action: gate.ActionReady, Wave: 2, At: at})
 	h.Step(ctx)
+	// Read as the hint came, a bake before the wave opens, not in the same instant as the
+	// rest of the wave.
+	if st := h.Status(e.Name, e.Checksum); !strings.Contains(st.Reason, "paused by ops") {
+		t.Fatalf("as the hint came: %+v, want the pause read", st)
+	}
+	h.after(time.Minute)
 	if ok, why := h.Admit(e, ""); ok {
 		t.Fatal("a ready hint opened the wave over the pause written before the node watched")
 	} else if !strings.Contains(why, "paused by ops") {

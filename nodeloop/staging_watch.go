@@ -95,6 +95,11 @@ func (s *Staging) event(ev gate.Event) {
 	case gate.ActionReady:
 		if ev.Wave == c.Wave+1 && c.Phase == PhaseWaiting {
 			c.readyAt, c.nextRead = ev.At, ev.At
+			if !c.read {
+				// Unread since this node began to track it, the gate may hold a pause the
+				// watch never told of: read it now, a bake before the wave opens, not then.
+				c.nextRead = now
+			}
 		}
 		if ev.Wave == c.Waves && ev.At.After(c.lastWaveAt) {
 			c.lastWaveAt = ev.At
