@@ -95,12 +95,8 @@ func (h *healthProbe) times() int {
 // healthy and since the last wave opened: a Choria machine failing weeks after a finished
 // rollout took its change back and, past the budget, halted it and took it back fleet-wide.
 func TestAHealthyChangeIsCheckedAgainOnlyWhileTheRolloutIsOn(t *testing.T) {
-	ctx := context.Background()
 	f := newFixture(t)
-	g, err := gate.Ensure(ctx, f.js, gate.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := f.rolloutGate()
 	p, err := rollout.ParsePolicy([]byte(`{"waves":["50%","100%"],"bake":"1m","healthy_deadline":"1h"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -178,10 +174,7 @@ func TestAHealthyChangeIsCheckedAgainOnlyWhileTheRolloutIsOn(t *testing.T) {
 func TestAHintDoesNotOpenAWaveOverAPauseWrittenBeforeTheWatch(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	g, err := gate.Ensure(ctx, f.js, gate.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := f.rolloutGate()
 	p, err := rollout.ParsePolicy([]byte(`{"waves":["50%","100%"],"bake":"1s","healthy_deadline":"1h"}`))
 	if err != nil {
 		t.Fatal(err)

@@ -31,10 +31,7 @@ func ready(s *Staging) {
 func TestKeyringNodeTakesOnlySignedControls(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	g, err := gate.Ensure(ctx, f.js, gate.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := f.rolloutGate()
 	roots := []testkeyring.Pair{testkeyring.NewPair(t)}
 	web, db := testkeyring.NewPair(t), testkeyring.NewPair(t)
 	k, err := keyring.Parse(testkeyring.Document(t, testkeyring.Draft(1, roots, 1,

@@ -17,6 +17,18 @@ import (
 	"github.com/mms-io/mms/machines/spec"
 )
 
+// rolloutGate opens the rollout gate on f's server, creating its stream and bucket.
+func (f *fixture) rolloutGate() *gate.Store {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	g, err := gate.Ensure(ctx, f.js, gate.Options{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return g
+}
+
 // stagedPolicy is the policy of the staged tests: one node of three in the first wave
 // (mostly), a short bake, any unhealthy node halts.
 func stagedPolicy(t *testing.T) *rollout.Policy {
@@ -85,12 +97,7 @@ func (f *fixture) stagedNodes(ids []string) []*stagedNode {
 // stagedNodesPolling is stagedNodes with the nodes' rollout_poll.
 func (f *fixture) stagedNodesPolling(ids []string, poll time.Duration) []*stagedNode {
 	f.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
-	g, err := gate.Ensure(ctx, f.js, gate.Options{})
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	g := f.rolloutGate()
 	var nodes []*stagedNode
 	for _, id := range ids {
 		n := &stagedNode{id: id, dir: f.t.TempDir()}
@@ -171,12 +178,9 @@ func TestStagedRolloutGoesWaveByWaveAndTakesABadChangeBack(t *testing.T) {
 	for _, n := range nodes {
 		n.waitSays(t, goodText)
 	}
+	g := f.rolloutGate()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	g, err := gate.Open(ctx, f.js, gate.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tally := waitTally(t, g, gate.ChangeID("web", good.Checksum), func(t rollout.Tally) bool { return t.Total().Healthy == 3 })
 	if len(tally) != 2 || tally[0].Members != 1 || tally[0].Took != 1 || tally[0].Healthy != 1 || tally[1].Took != 2 || tally[1].Healthy != 2 {
 		t.Fatalf("the good change's tally is %+v", tally)
@@ -327,12 +331,7 @@ func TestAStagedInstallNotCountedBeforeARestartIsCountedAfter(t *testing.T) {
 	f := newFixture(t)
 	dir := t.TempDir()
 	marks := &Marks{Path: filepath.Join(dir, ".mms", "rollouts.json")}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
-	g, err := gate.Ensure(ctx, f.js, gate.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := f.rolloutGate()
 	node := func(ctx context.Context) (*observed, *Staging) {
 		var st *Staging
 		obs := f.run(ctx, dir, time.Hour, func(l *Loop) {
@@ -382,6 +381,8 @@ func TestAStagedInstallNotCountedBeforeARestartIsCountedAfter(t *testing.T) {
 		s := st.Status("web", good.Checksum)
 		return s != nil && s.Phase == PhaseHealthy && count(logs, "was not counted") == 1
 	})
+	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
+	defer cancel()
 	sent := map[string]bool{}
 	for !sent["took"] || !sent["healthy"] {
 		msg, err := told.NextMsgWithContext(ctx)
