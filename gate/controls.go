@@ -130,25 +130,22 @@ const hintTries = 3
 // heard by the whole fleet once per reporter.
 func (s *Store) hint(ctx context.Context, k string, value []byte, at time.Time) error {
 	for range hintTries {
-		_, err := s.controls.Create(ctx, k, value)
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return err
-		}
 		e, err := s.controls.Get(ctx, k)
 		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			continue // deleted in between: create it
+		case errors.Is(err, jetstream.ErrKeyNotFound): // none yet, or deleted
+			_, err = s.controls.Create(ctx, k, value)
 		case err != nil:
 			return err
+		default:
+			if there, ok := eventOf(k, e.Value()); ok && !there.At.Before(at) {
+				return nil
+			}
+			_, err = s.controls.Update(ctx, k, value, e.Revision())
 		}
-		if there, ok := eventOf(k, e.Value()); ok && !there.At.Before(at) {
-			return nil
-		}
-		_, err = s.controls.Update(ctx, k, value, e.Revision())
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return err // written, or failed
 		}
-		// Another hint came in between: look at it.
+		// Another node's hint came in between: look at it.
 	}
 	return fmt.Errorf("other nodes' hints kept coming in between, %d times", hintTries)
 }
